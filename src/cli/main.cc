@@ -1,0 +1,220 @@
+// tollgate's command line: serve, report, config check|docs, prices, version.
+// The only place with a main(); it wires components together and maps their
+// Status errors to exit codes (0 ok, 1 runtime failure, 2 bad config or usage).
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <pthread.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "config/config.h"
+#include "gateway/gateway.h"
+#include "http/server.h"
+#include "ledger/ledger.h"
+#include "pricing/catalog.h"
+#include "report/report.h"
+
+namespace tollgate {
+namespace {
+
+Result<config::Config> LoadConfig(const std::string& path) {
+  return path.empty() ? config::LoadEmbeddedConfig() : config::LoadConfigFile(path);
+}
+
+int Serve(const std::string& config_path, const std::string& listen, const std::string& db) {
+  // Block the stop signals before any thread starts so only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto cfg = LoadConfig(config_path);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "%s\n", cfg.status().message().c_str());
+    return 2;
+  }
+  for (const auto& w : cfg->warnings) log::Warn("config: " + w);
+  if (!listen.empty()) cfg->server.listen = listen;
+  if (!db.empty()) cfg->ledger.path = db;
+
+  auto prices = pricing::PriceCatalog::Build(cfg->pricing, FormatDateUtc(NowUnixMs()));
+  if (!prices.ok()) {
+    std::fprintf(stderr, "pricing: %s\n", prices.status().message().c_str());
+    return 2;
+  }
+  auto ledger = ledger::OpenSqliteLedger({cfg->ledger.path, cfg->ledger.batch_size, cfg->ledger.flush_interval_ms,
+                                          cfg->ledger.max_queue_rows});
+  if (!ledger.ok()) {
+    std::fprintf(stderr, "%s\n", ledger.status().message().c_str());
+    return 1;
+  }
+  auto gw = gateway::Gateway::Create(*cfg, **prices, **ledger);
+  if (!gw.ok()) {
+    std::fprintf(stderr, "%s\n", gw.status().message().c_str());
+    return 2;
+  }
+
+  http::ServerOptions so;
+  const std::string& l = cfg->server.listen;
+  size_t colon = l.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "server.listen must be HOST:PORT (got '%s')\n", l.c_str());
+    return 2;
+  }
+  so.host = l.substr(0, colon);
+  if (so.host.size() > 2 && so.host.front() == '[') so.host = so.host.substr(1, so.host.size() - 2);
+  try {
+    int port = std::stoi(l.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    so.port = static_cast<uint16_t>(port);
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "server.listen has an invalid port (got '%s')\n", l.c_str());
+    return 2;
+  }
+  so.threads = static_cast<int>(cfg->server.threads);
+  so.max_body_bytes = cfg->server.max_body_bytes;
+  so.idle_timeout_ms = cfg->server.client_idle_timeout_ms;
+  gateway::Gateway* g = gw->get();
+  http::Server server(so, [g](int worker, http::Request& req, http::PreError pre, http::ClientStream& out) {
+    return g->Handle(worker, req, pre, out);
+  });
+  g->AttachWorkers(server);
+  Status st = server.Listen();
+  if (!st.ok()) {
+    std::fprintf(stderr, "%s\n", st.message().c_str());
+    return 1;
+  }
+  server.Start();
+  std::string host = so.host.find(':') != std::string::npos ? "[" + so.host + "]" : so.host;
+  std::printf("tollgate listening on http://%s:%u\n", host.c_str(), server.port());
+  std::fflush(stdout);
+  log::Info("config " + cfg->source + ", ledger " + cfg->ledger.path + ", " + std::to_string((*prices)->size()) +
+            " priced models (catalog " + (*prices)->version() + ")");
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::Info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
+  server.Stop(5000);
+  Status closed = (*ledger)->Close();
+  if (!closed.ok()) {
+    log::Error(closed.message());
+    return 1;
+  }
+  log::Info("ledger flushed; bye");
+  return 0;
+}
+
+int Report(const report::ReportOptions& o, const std::string& format) {
+  auto r = report::BuildReport(o);
+  if (!r.ok()) {
+    std::fprintf(stderr, "error: %s\n", r.status().message().c_str());
+    return r.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (format == "json") std::cout << report::RenderJson(*r);
+  else if (format == "csv") std::cout << report::RenderCsv(*r);
+  else std::cout << report::RenderTable(*r);
+  return 0;
+}
+
+}  // namespace
+}  // namespace tollgate
+
+int main(int argc, char** argv) {
+  using namespace tollgate;
+  CLI::App app{"tollgate: an LLM gateway that meters, governs and saves AI spend"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", TOLLGATE_VERSION);
+
+  std::string config_path, listen, db;
+  auto* serve = app.add_subcommand("serve", "Run the gateway");
+  serve->add_option("-c,--config", config_path, "YAML config file (default: the bundled config)")->check(CLI::ExistingFile);
+  serve->add_option("--listen", listen, "HOST:PORT to listen on (overrides server.listen)");
+  serve->add_option("--db", db, "SQLite ledger path (overrides ledger.path)");
+
+  report::ReportOptions ro;
+  std::string format = "table", report_config;
+  auto* rep = app.add_subcommand("report", "Spend, tokens and requests from the ledger");
+  rep->add_option("--db", ro.db_path, "SQLite ledger path (default: ledger.path of --config, or ./tollgate.db)");
+  rep->add_option("-c,--config", report_config, "Config whose ledger.path to read")->check(CLI::ExistingFile);
+  rep->add_option("--by", ro.by, "day|week|month|model|provider|key|user|project|tag")
+      ->check(CLI::IsMember({"day", "week", "month", "model", "provider", "key", "user", "project", "tag"}));
+  rep->add_option("--from", ro.from, "First day, YYYY-MM-DD (UTC, default 30 days ago)");
+  rep->add_option("--to", ro.to, "Last day, YYYY-MM-DD (UTC, default today)");
+  rep->add_option("--format", format, "table|csv|json")->check(CLI::IsMember({"table", "csv", "json"}));
+
+  auto* cfgcmd = app.add_subcommand("config", "Validate a config or print the settings reference");
+  cfgcmd->require_subcommand(1);
+  std::string check_path;
+  auto* check = cfgcmd->add_subcommand("check", "Validate a config file");
+  check->add_option("file", check_path, "Config file")->required();
+  auto* docs = cfgcmd->add_subcommand("docs", "Print the settings reference (markdown)");
+
+  std::string price_model;
+  auto* prices = app.add_subcommand("prices", "Show the catalog price of a model");
+  prices->add_option("model", price_model, "Model id")->required();
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (serve->parsed()) return Serve(config_path, listen, db);
+  if (rep->parsed()) {
+    if (ro.db_path.empty()) {
+      ro.db_path = "./tollgate.db";
+      if (!report_config.empty()) {
+        auto c = config::LoadConfigFile(report_config);
+        if (!c.ok()) {
+          std::fprintf(stderr, "%s\n", c.status().message().c_str());
+          return 2;
+        }
+        ro.db_path = c->ledger.path;
+      }
+    }
+    return Report(ro, format);
+  }
+  if (check->parsed()) {
+    auto c = config::LoadConfigFile(check_path);
+    if (!c.ok()) {
+      std::fprintf(stderr, "%s\n", c.status().message().c_str());
+      return 2;
+    }
+    for (const auto& w : c->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    std::printf("%s: ok (%zu providers, %zu models)\n", check_path.c_str(), c->providers.size(), c->models.size());
+    return 0;
+  }
+  if (docs->parsed()) {
+    std::cout << config::SettingsReferenceMarkdown();
+    return 0;
+  }
+  if (prices->parsed()) {
+    auto cat = pricing::PriceCatalog::Build({}, FormatDateUtc(NowUnixMs()));
+    if (!cat.ok()) {
+      std::fprintf(stderr, "%s\n", cat.status().message().c_str());
+      return 1;
+    }
+    const pricing::ModelPrice* p = (*cat)->Find(price_model);
+    if (!p) {
+      std::fprintf(stderr, "no price for '%s' in catalog %s\n", price_model.c_str(), (*cat)->version().c_str());
+      return 1;
+    }
+    std::printf("%s/%s (effective %s, %s)\n  input %.4f  cached_input %.4f  cache_write_5m %.4f  cache_write_1h %.4f\n"
+                "  output %.4f  reasoning %.4f  USD per 1M tokens; batch discount %.0f%%; %zu long-context tiers\n",
+                p->provider.c_str(), p->model.c_str(), p->effective_from.c_str(), p->source.c_str(), p->rates.input,
+                p->rates.cached_input, p->rates.cache_write_5m, p->rates.cache_write_1h, p->rates.output,
+                p->rates.reasoning, p->batch_discount * 100, p->tiers.size());
+    return 0;
+  }
+  if (version->parsed()) {
+    std::printf("tollgate %s\n", TOLLGATE_VERSION);
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,40 @@
+// The one declaration of every scalar setting: section, name, C++ type, default
+// and doc. Parsing (config.cc), validation of unknown keys, and the generated
+// reference (`tollgate config docs`, docs/config.md) all expand these lists.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+// X(name, type, default, doc)
+#define TOLLGATE_SERVER_SETTINGS(X)                                                              \
+  X(listen, std::string, "127.0.0.1:4000", "Address and port to listen on; port 0 picks a free port.") \
+  X(max_body_bytes, int64_t, 10485760, "Largest request body accepted; larger bodies get HTTP 413.") \
+  X(threads, int64_t, 2, "Worker threads; each runs its own event loop and upstream connection pool.") \
+  X(client_idle_timeout_ms, int64_t, 120000, "Close a client keep-alive connection idle this long.")
+
+#define TOLLGATE_LEDGER_SETTINGS(X)                                                           \
+  X(path, std::string, "./tollgate.db", "SQLite ledger file (WAL mode). Created if missing.")  \
+  X(batch_size, int64_t, 2048, "Rows written per transaction by the background writer.")      \
+  X(flush_interval_ms, int64_t, 100, "Longest a finished request waits before its row is written.") \
+  X(max_queue_rows, int64_t, 1000000, "Rows buffered in memory before the request path blocks.")
+
+#define TOLLGATE_PRICING_SETTINGS(X)                                                           \
+  X(catalog_file, std::string, "", "Price catalog to use instead of the embedded one (docs/pricing.md schema).") \
+  X(litellm_file, std::string, "", "Optional LiteLLM model_prices_and_context_window.json merged over the catalog.")
+
+#define TOLLGATE_PROVIDER_SETTINGS(X)                                                             \
+  X(name, std::string, "", "Unique provider name, referenced by model deployments.")              \
+  X(type, std::string, "", "openai, openai-compatible or sim.")                                   \
+  X(api_key, std::string, "", "Bearer key sent upstream; use ${ENV_VAR} to read it from the environment.") \
+  X(base_url, std::string, "", "http(s)://host[:port]/path of the API root (default for openai: https://api.openai.com/v1).") \
+  X(ca_file, std::string, "", "Extra PEM CA bundle trusted for this provider's TLS, besides the system store.") \
+  X(connect_timeout_ms, int64_t, 5000, "TCP+TLS connect deadline per attempt.")                   \
+  X(first_byte_timeout_ms, int64_t, 120000, "Deadline for the upstream's response headers.")      \
+  X(idle_timeout_ms, int64_t, 60000, "Longest silence allowed between upstream body reads.")      \
+  X(max_retries, int64_t, 2, "Retries on connect failure, 429 or 5xx before falling back.")       \
+  X(retry_backoff_ms, int64_t, 100, "First retry delay; doubles with each retry.")                \
+  X(max_idle_connections, int64_t, 128, "Idle keep-alive connections kept per worker thread.")    \
+  X(latency_ms, int64_t, 30, "sim only: delay before the first token.")                          \
+  X(tokens_per_second, int64_t, 200, "sim only: streaming speed.")                               \
+  X(response_tokens, int64_t, 48, "sim only: tokens in each answer (capped by max_tokens).")

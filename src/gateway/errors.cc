@@ -1,0 +1,66 @@
+#include "gateway/errors.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace tollgate::gateway {
+
+std::string ErrorBody(const ApiError& e) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("error");
+  w.StartObject();
+  w.Key("message");
+  w.String(e.message.c_str(), static_cast<rapidjson::SizeType>(e.message.size()));
+  w.Key("type");
+  w.String(e.type.c_str());
+  w.Key("param");
+  if (e.param.empty()) w.Null();
+  else w.String(e.param.c_str());
+  w.Key("code");
+  w.String(e.code.c_str());
+  w.EndObject();
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+ApiError InvalidJson(std::string message) {
+  return {400, "invalid_request_error", "invalid_json", std::move(message), ""};
+}
+ApiError InvalidRequest(std::string message, std::string param) {
+  return {400, "invalid_request_error", "invalid_request", std::move(message), std::move(param)};
+}
+ApiError ModelNotFound(std::string_view model, std::string_view available) {
+  return {404, "invalid_request_error", "model_not_found",
+          "The model '" + std::string(model) + "' does not exist on this gateway. Available models: " +
+              std::string(available),
+          "model"};
+}
+ApiError TooLarge(long long limit) {
+  return {413, "invalid_request_error", "request_too_large",
+          "Request body is larger than the gateway's limit of " + std::to_string(limit) +
+              " bytes (server.max_body_bytes).",
+          ""};
+}
+ApiError NotFoundPath(std::string_view path) {
+  return {404, "invalid_request_error", "not_found", "No route for " + std::string(path), ""};
+}
+ApiError MethodNotAllowed(std::string_view method, std::string_view path) {
+  return {405, "invalid_request_error", "method_not_allowed",
+          "Method " + std::string(method) + " is not allowed on " + std::string(path), ""};
+}
+ApiError UpstreamUnreachable(std::string_view provider, std::string_view detail) {
+  return {502, "upstream_error", "upstream_unreachable",
+          "Provider '" + std::string(provider) + "' is unreachable: " + std::string(detail), ""};
+}
+ApiError UpstreamTimeout(std::string_view provider, std::string_view detail) {
+  return {504, "upstream_error", "upstream_timeout",
+          "Provider '" + std::string(provider) + "' timed out: " + std::string(detail), ""};
+}
+ApiError ProviderNotConfigured(std::string_view provider, std::string_view detail) {
+  return {502, "upstream_error", "provider_not_configured",
+          "Provider '" + std::string(provider) + "' is not usable: " + std::string(detail), ""};
+}
+
+}  // namespace tollgate::gateway

@@ -1,0 +1,31 @@
+// The one place where failures become OpenAI-shaped HTTP errors:
+// {"error":{"message","type","param","code"}}.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tollgate::gateway {
+
+struct ApiError {
+  int status = 500;
+  std::string type;   // invalid_request_error | api_error | upstream_error ...
+  std::string code;   // machine-readable; also the ledger's error_class
+  std::string message;
+  std::string param;  // empty -> null
+};
+
+// Serialises `e` as an OpenAI error body.
+std::string ErrorBody(const ApiError& e);
+
+ApiError InvalidJson(std::string message);
+ApiError InvalidRequest(std::string message, std::string param);
+ApiError ModelNotFound(std::string_view model, std::string_view available);
+ApiError TooLarge(long long limit);
+ApiError NotFoundPath(std::string_view path);
+ApiError MethodNotAllowed(std::string_view method, std::string_view path);
+ApiError UpstreamUnreachable(std::string_view provider, std::string_view detail);
+ApiError UpstreamTimeout(std::string_view provider, std::string_view detail);
+ApiError ProviderNotConfigured(std::string_view provider, std::string_view detail);
+
+}  // namespace tollgate::gateway

@@ -1,0 +1,643 @@
+#include "gateway/gateway.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "gateway/errors.h"
+#include "providers/openai_wire.h"
+#include "providers/sim.h"
+
+namespace tollgate::gateway {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+
+constexpr size_t kMaxUpstreamBody = 64 << 20;
+constexpr size_t kMaxHeaderValue = 256;
+constexpr size_t kMaxTags = 32;
+
+std::string_view HeaderValue(const http::Request& req, std::string_view name) {
+  auto it = req.find(name);
+  return it == req.end() ? std::string_view() : std::string_view(it->value().data(), it->value().size());
+}
+
+bool Printable(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+// Upstream response headers worth passing back to the client.
+bool ForwardableUpstreamHeader(std::string_view name) {
+  std::string n = ToLower(name);
+  return n == "x-request-id" || n.rfind("openai-", 0) == 0 || n.rfind("x-ratelimit-", 0) == 0 ||
+         n == "retry-after";
+}
+
+}  // namespace
+
+// Everything one request accumulates on its way through the pipeline.
+struct Gateway::Call {
+  http::Request& req;
+  ledger::Row row;
+  int64_t start_us = 0;
+  rapidjson::Document body;
+  bool stream = false;
+  bool client_wants_usage = false;
+  bool is_chat = false;
+  std::string provider_model;  // model id sent to the provider
+  std::string response_model;  // "model" reported back, if any
+  size_t text_chars = 0;       // generated text seen, for estimates
+  bool have_usage = false;
+  std::string cost_header;     // set by PriceAndRecord
+  int worker = 0;              // index of the worker (and its upstream pool)
+  explicit Call(http::Request& r) : req(r) {}
+};
+
+Result<std::unique_ptr<Gateway>> Gateway::Create(const config::Config& cfg, const pricing::PriceCatalog& prices,
+                                                 ledger::Ledger& ledger) {
+  std::unique_ptr<Gateway> g(new Gateway(cfg, prices, ledger));
+  for (const auto& p : cfg.providers) {
+    ProviderRuntime rt;
+    rt.cfg = &p;
+    if (p.type != "sim") {
+      TG_ASSIGN_OR_RETURN(rt.endpoint.url, http::ParseUrl(p.base_url));
+      rt.endpoint.pool_key = p.name;
+      rt.endpoint.connect_timeout_ms = p.connect_timeout_ms;
+      rt.endpoint.first_byte_timeout_ms = p.first_byte_timeout_ms;
+      rt.endpoint.idle_timeout_ms = p.idle_timeout_ms;
+      rt.endpoint.max_idle = static_cast<size_t>(p.max_idle_connections);
+      if (rt.endpoint.url.tls) {
+        TG_ASSIGN_OR_RETURN(rt.endpoint.tls, http::MakeTlsContext(p.ca_file));
+      }
+      if (!p.api_key.empty()) rt.authorization = "Bearer " + p.api_key;
+    }
+    g->providers_.emplace(p.name, std::move(rt));
+  }
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("object");
+  w.String("list");
+  w.Key("data");
+  w.StartArray();
+  for (const auto& m : cfg.models) {
+    g->models_.emplace(m.name, &m);
+    g->model_names_ += (g->model_names_.empty() ? "" : ", ") + m.name;
+    w.StartObject();
+    w.Key("id");
+    w.String(m.name.c_str());
+    w.Key("object");
+    w.String("model");
+    w.Key("created");
+    w.Int(0);
+    w.Key("owned_by");
+    w.String(m.deployments.front().provider.c_str());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  g->models_json_.assign(sb.GetString(), sb.GetSize());
+  return g;
+}
+
+void Gateway::AttachWorkers(http::Server& server) {
+  pools_.clear();
+  for (int i = 0; i < server.workers(); ++i)
+    pools_.push_back(std::make_unique<http::UpstreamPool>(server.worker_context(i)));
+}
+
+awaitable<bool> Gateway::SendJson(int status, const std::string& body, http::ClientStream& out) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = body;
+  Status st = co_await out.Write(res);
+  co_return st.ok();
+}
+
+awaitable<bool> Gateway::SendError(Call& call, const ApiError& e, http::ClientStream& out) {
+  call.row.status = e.status;
+  call.row.error_class = e.code;
+  PriceAndRecord(call);
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(e.status), 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.set("x-tollgate-request-id", call.row.id);
+  res.body() = ErrorBody(e);
+  Status st = co_await out.Write(res);
+  co_return st.ok();
+}
+
+void Gateway::PriceAndRecord(Call& call) {
+  ledger::Row& row = call.row;
+  row.ts_end_ms = NowUnixMs();
+  row.latency_ms = static_cast<double>(MonotonicUs() - call.start_us) / 1000.0;
+  row.price_version = prices_.version();
+  const pricing::ModelPrice* price = nullptr;
+  if (!call.response_model.empty()) price = prices_.Find(call.response_model);
+  if (!price && !row.served_model.empty()) price = prices_.Find(row.served_model);
+  if (!price && !row.requested_model.empty() && row.usage.Total() > 0) price = prices_.Find(row.requested_model);
+  if (price) {
+    row.cost = pricing::ComputeCost(*price, row.usage);
+    row.cost_known = true;
+    call.cost_header = FormatUsd(row.cost.Total());
+  } else if (row.usage.Total() == 0) {
+    // Nothing was consumed (e.g. a rejected request): that costs nothing.
+    row.cost_known = true;
+    call.cost_header = "0";
+  } else {
+    row.cost_known = false;
+    call.cost_header = "unknown";
+    stats_.unknown_price.fetch_add(1, std::memory_order_relaxed);
+    log::Warn("no price for model '" + (row.served_model.empty() ? row.requested_model : row.served_model) +
+              "': cost recorded as unknown (add it under pricing.overrides)");
+  }
+  if (row.served_model.empty() && !call.response_model.empty()) row.served_model = call.response_model;
+  ledger_.Append(row);
+}
+
+awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError pre, http::ClientStream& out) {
+  stats_.requests.fetch_add(1, std::memory_order_relaxed);
+  std::string_view target(req.target().data(), req.target().size());
+  std::string_view path = target.substr(0, target.find('?'));
+  const auto method = req.method();
+
+  if (path == "/healthz") co_return co_await SendJson(200, R"({"status":"ok"})", out);
+  if (path == "/v1/models" || path == "/models") {
+    if (method != bhttp::verb::get) {
+      co_return co_await SendJson(405, ErrorBody(MethodNotAllowed(req.method_string(), path)), out);
+    }
+    co_return co_await SendJson(200, models_json_, out);
+  }
+  std::string endpoint;
+  if (path == "/v1/chat/completions" || path == "/chat/completions") endpoint = "chat.completions";
+  else if (path == "/v1/completions" || path == "/completions") endpoint = "completions";
+  else if (path == "/v1/embeddings" || path == "/embeddings") endpoint = "embeddings";
+  if (endpoint.empty()) {
+    stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+    co_return co_await SendJson(404, ErrorBody(NotFoundPath(path)), out);
+  }
+  if (method != bhttp::verb::post) {
+    stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+    co_return co_await SendJson(405, ErrorBody(MethodNotAllowed(req.method_string(), path)), out);
+  }
+
+  Call call(req);
+  call.start_us = MonotonicUs();
+  call.row.id = NewRequestId();
+  call.row.ts_start_ms = NowUnixMs();
+  call.row.endpoint = endpoint;
+  call.is_chat = endpoint == "chat.completions";
+  call.worker = worker;
+
+  // Client identity. The bearer secret itself is never stored or logged.
+  std::string_view auth = HeaderValue(req, "authorization");
+  if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer "))
+    call.row.api_key = "key_" + Sha256Hex(Trim(auth.substr(7))).substr(0, 12);
+  std::string_view project = Trim(HeaderValue(req, "x-tollgate-project"));
+  std::string_view user_hdr = Trim(HeaderValue(req, "x-tollgate-user"));
+  std::string_view tags = HeaderValue(req, "x-tollgate-tags");
+  for (auto [name, v] : {std::pair{"x-tollgate-project", project}, std::pair{"x-tollgate-user", user_hdr},
+                         std::pair{"x-tollgate-tags", tags}}) {
+    if (v.size() > kMaxHeaderValue * (std::string_view(name) == "x-tollgate-tags" ? 8 : 1) || !Printable(v)) {
+      stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+      co_return co_await SendError(
+          call, {400, "invalid_request_error", "invalid_header",
+                 std::string("Header ") + name + " must be printable text of at most " +
+                     std::to_string(kMaxHeaderValue) + " characters", name}, out);
+    }
+  }
+  call.row.project = std::string(project);
+  {
+    std::string joined;
+    size_t count = 0;
+    size_t pos = 0;
+    while (pos <= tags.size() && !tags.empty()) {
+      size_t comma = tags.find(',', pos);
+      std::string_view t = Trim(tags.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+      if (!t.empty()) {
+        joined += (joined.empty() ? "" : ",") + std::string(t);
+        ++count;
+      }
+      if (comma == std::string_view::npos) break;
+      pos = comma + 1;
+    }
+    if (count > kMaxTags) {
+      stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+      co_return co_await SendError(call, InvalidRequest("At most 32 tags are allowed in x-tollgate-tags", "x-tollgate-tags"), out);
+    }
+    call.row.tags = std::move(joined);
+  }
+
+  if (pre == http::PreError::kBodyTooLarge) {
+    stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+    co_await SendError(call, TooLarge(cfg_.server.max_body_bytes), out);
+    co_return false;
+  }
+
+  const std::string& raw = req.body();
+  call.body.Parse(raw.data(), raw.size());
+  if (call.body.HasParseError()) {
+    stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+    co_return co_await SendError(
+        call,
+        InvalidJson("Invalid JSON in request body at offset " + std::to_string(call.body.GetErrorOffset()) + ": " +
+                    rapidjson::GetParseError_En(call.body.GetParseError())),
+        out);
+  }
+  if (!call.body.IsObject()) {
+    stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+    co_return co_await SendError(call, InvalidJson("Request body must be a JSON object"), out);
+  }
+  auto model_it = call.body.FindMember("model");
+  if (model_it == call.body.MemberEnd() || !model_it->value.IsString() || model_it->value.GetStringLength() == 0) {
+    stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+    co_return co_await SendError(call, InvalidRequest("'model' is required and must be a non-empty string", "model"), out);
+  }
+  call.row.requested_model.assign(model_it->value.GetString(), model_it->value.GetStringLength());
+  if (auto u = call.body.FindMember("user"); u != call.body.MemberEnd() && u->value.IsString())
+    call.row.user.assign(u->value.GetString(), std::min<size_t>(u->value.GetStringLength(), kMaxHeaderValue));
+  if (!user_hdr.empty()) call.row.user = std::string(user_hdr);
+  if (endpoint != "embeddings") {
+    if (auto s = call.body.FindMember("stream"); s != call.body.MemberEnd()) {
+      if (!s->value.IsBool() && !s->value.IsNull()) {
+        stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+        co_return co_await SendError(call, InvalidRequest("'stream' must be a boolean", "stream"), out);
+      }
+      call.stream = s->value.IsBool() && s->value.GetBool();
+    }
+    if (auto so = call.body.FindMember("stream_options"); so != call.body.MemberEnd() && so->value.IsObject()) {
+      auto iu = so->value.FindMember("include_usage");
+      call.client_wants_usage = iu != so->value.MemberEnd() && iu->value.IsBool() && iu->value.GetBool();
+    }
+  }
+  co_return co_await Proxy(call, out);
+}
+
+awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
+  auto mit = models_.find(call.row.requested_model);
+  if (mit == models_.end()) {
+    stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+    co_return co_await SendError(call, ModelNotFound(call.row.requested_model, model_names_), out);
+  }
+  const config::ModelConfig& model = *mit->second;
+
+  // The last failure, answered if every deployment fails.
+  ApiError last_error = UpstreamUnreachable("?", "no deployment was tried");
+  int last_http_status = 0;
+  std::string last_http_body, last_http_ctype;
+  const bool inject_usage = call.stream && !call.client_wants_usage;
+
+  for (size_t d = 0; d < model.deployments.size(); ++d) {
+    const config::Deployment& dep = model.deployments[d];
+    const ProviderRuntime& p = providers_.at(dep.provider);
+    if (d > 0) ++call.row.fallbacks;
+    call.row.provider = p.cfg->name;
+    call.row.served_model = dep.model;
+    call.provider_model = dep.model;
+    if (p.cfg->type == "sim") co_return co_await ServeSim(call, p, dep.model, out);
+    if (p.cfg->type == "openai" && p.authorization.empty()) {
+      last_error = ProviderNotConfigured(p.cfg->name, "no API key; set api_key (e.g. ${OPENAI_API_KEY})");
+      last_http_status = 0;
+      continue;
+    }
+    // Forward the client's bytes untouched unless the model name or usage option must change.
+    std::string rewritten;
+    const bool rewrite = dep.model != call.row.requested_model || inject_usage;
+    if (rewrite) rewritten = providers::RewriteRequest(call.body, dep.model, inject_usage);
+    const std::string& payload = rewrite ? rewritten : call.req.body();
+
+    for (int64_t attempt = 0; attempt <= p.cfg->max_retries; ++attempt) {
+      if (attempt > 0) {
+        ++call.row.retries;
+        asio::steady_timer t(co_await asio::this_coro::executor,
+                             std::chrono::milliseconds(p.cfg->retry_backoff_ms << std::min<int64_t>(attempt - 1, 10)));
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+      }
+      bhttp::request<bhttp::string_body> up{bhttp::verb::post, p.endpoint.url.path + "/" + 
+          (call.row.endpoint == "chat.completions" ? std::string("chat/completions") : call.row.endpoint), 11};
+      up.set(bhttp::field::content_type, "application/json");
+      up.set(bhttp::field::user_agent, "tollgate/" TOLLGATE_VERSION);
+      up.set(bhttp::field::accept, call.stream ? "text/event-stream" : "application/json");
+      if (!p.authorization.empty()) up.set(bhttp::field::authorization, p.authorization);
+      for (const char* h : {"openai-organization", "openai-project"}) {
+        auto v = HeaderValue(call.req, h);
+        if (!v.empty()) up.set(h, v);
+      }
+      up.keep_alive(true);
+      up.body() = payload;
+      http::UpstreamCall ucall(*pools_[static_cast<size_t>(call.worker)], p.endpoint);
+      Status st = co_await ucall.Start(up);
+      if (!st.ok()) {
+        stats_.upstream_errors.fetch_add(1, std::memory_order_relaxed);
+        last_http_status = 0;
+        last_error = ucall.failure_kind() == http::FailureKind::kTimeout
+                         ? UpstreamTimeout(p.cfg->name, st.message())
+                         : UpstreamUnreachable(p.cfg->name, st.message());
+        continue;
+      }
+      const int status = ucall.status();
+      if (status == 429 || status >= 500) {
+        stats_.upstream_errors.fetch_add(1, std::memory_order_relaxed);
+        auto body = co_await ucall.ReadAll(1 << 20);
+        ucall.Finish();
+        last_http_status = status;
+        last_http_body = body.ok() ? *body : std::string();
+        auto ct = ucall.head().find(bhttp::field::content_type);
+        last_http_ctype = ct == ucall.head().end() ? "application/json" : std::string(ct->value());
+        last_error = {status, "upstream_error", status == 429 ? "upstream_rate_limited" : "upstream_5xx",
+                      "Provider '" + p.cfg->name + "' answered HTTP " + std::to_string(status), ""};
+        continue;
+      }
+      if (status >= 400) {
+        // A client error upstream is the client's to see, unchanged.
+        auto body = co_await ucall.ReadAll(1 << 20);
+        ucall.Finish();
+        call.row.status = status;
+        call.row.error_class = "upstream_4xx";
+        PriceAndRecord(call);
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+        auto ct = ucall.head().find(bhttp::field::content_type);
+        res.set(bhttp::field::content_type, ct == ucall.head().end() ? "application/json" : std::string(ct->value()));
+        for (const auto& f : ucall.head())
+          if (ForwardableUpstreamHeader(f.name_string())) res.set(f.name_string(), f.value());
+        res.set("x-tollgate-request-id", call.row.id);
+        res.body() = body.ok() ? std::move(*body) : std::string();
+        Status ws = co_await out.Write(res);
+        co_return ws.ok();
+      }
+      auto ct = ucall.head().find(bhttp::field::content_type);
+      bool is_sse = ct != ucall.head().end() && ct->value().find("text/event-stream") != std::string_view::npos;
+      if (call.stream && is_sse) co_return co_await RelayStream(call, ucall, out);
+      co_return co_await RelayWhole(call, ucall, out);
+    }
+  }
+  // Every deployment failed before anything reached the client.
+  if (last_http_status != 0) {
+    call.row.status = last_http_status;
+    call.row.error_class = last_error.code;
+    PriceAndRecord(call);
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(last_http_status), 11};
+    res.set(bhttp::field::content_type, last_http_ctype);
+    res.set("x-tollgate-request-id", call.row.id);
+    res.body() = last_http_body.empty() ? ErrorBody(last_error) : last_http_body;
+    Status ws = co_await out.Write(res);
+    co_return ws.ok();
+  }
+  co_return co_await SendError(call, last_error, out);
+}
+
+awaitable<bool> Gateway::RelayWhole(Call& call, http::UpstreamCall& up, http::ClientStream& out) {
+  auto body = co_await up.ReadAll(kMaxUpstreamBody);
+  if (!body.ok()) {
+    stats_.upstream_errors.fetch_add(1, std::memory_order_relaxed);
+    co_return co_await SendError(
+        call,
+        body.status().code() == StatusCode::kTimeout ? UpstreamTimeout(call.row.provider, body.status().message())
+                                                     : UpstreamUnreachable(call.row.provider, body.status().message()),
+        out);
+  }
+  up.Finish();
+  rapidjson::Document doc;
+  doc.Parse(body->data(), body->size());
+  if (!doc.HasParseError() && doc.IsObject()) {
+    if (auto u = doc.FindMember("usage"); u != doc.MemberEnd())
+      call.have_usage = providers::UsageFromOpenAi(u->value, &call.row.usage);
+    if (auto m = doc.FindMember("model"); m != doc.MemberEnd() && m->value.IsString())
+      call.response_model = m->value.GetString();
+    if (!call.have_usage) call.text_chars = providers::ResponseTextChars(doc);
+  }
+  if (!call.have_usage) {
+    call.row.usage.input = providers::EstimatePromptTokens(call.body);
+    call.row.usage.output = providers::EstimateTokensFromChars(call.text_chars);
+    call.row.estimated = true;
+  }
+  call.row.status = up.status();
+  PriceAndRecord(call);
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(up.status()), 11};
+  auto ct = up.head().find(bhttp::field::content_type);
+  res.set(bhttp::field::content_type, ct == up.head().end() ? "application/json" : std::string(ct->value()));
+  for (const auto& f : up.head())
+    if (ForwardableUpstreamHeader(f.name_string())) res.set(f.name_string(), f.value());
+  res.set("x-tollgate-request-id", call.row.id);
+  res.set("x-tollgate-cost-usd", call.cost_header);
+  res.body() = std::move(*body);
+  Status st = co_await out.Write(res);
+  co_return st.ok();
+}
+
+namespace {
+// Finds the end of the next complete SSE event at or after `from`; sets `sep`
+// to the separator length. npos if the event is still incomplete.
+size_t FindEventEnd(const std::string& buf, size_t from, size_t* sep) {
+  for (size_t i = from; i + 1 < buf.size(); ++i) {
+    if (buf[i] != '\n') continue;
+    if (buf[i + 1] == '\n') {
+      *sep = 2;
+      return i;
+    }
+    if (buf[i + 1] == '\r' && i + 2 < buf.size() && buf[i + 2] == '\n') {
+      *sep = 3;
+      return i;
+    }
+  }
+  return std::string::npos;
+}
+
+// The payload of the event's data line(s), or empty.
+std::string_view EventData(std::string_view ev) {
+  size_t pos = 0;
+  while (pos < ev.size()) {
+    size_t nl = ev.find('\n', pos);
+    std::string_view line = ev.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.rfind("data:", 0) == 0) {
+      line.remove_prefix(5);
+      if (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+      return line;
+    }
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return {};
+}
+}  // namespace
+
+awaitable<bool> Gateway::RelayStream(Call& call, http::UpstreamCall& up, http::ClientStream& out) {
+  call.row.streamed = true;
+  const bool injected = !call.client_wants_usage;
+  bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(up.status()), 11};
+  head.set(bhttp::field::content_type, "text/event-stream");
+  head.set(bhttp::field::cache_control, "no-cache");
+  for (const auto& f : up.head())
+    if (ForwardableUpstreamHeader(f.name_string())) head.set(f.name_string(), f.value());
+  head.set("x-tollgate-request-id", call.row.id);
+  Status st = co_await out.StartChunked(head);
+  bool client_gone = !st.ok();
+  bool broken = false;
+  std::string broken_reason;
+  bool saw_done = false;
+  std::string pending, forward;
+  char buf[16384];
+  while (!client_gone) {
+    Result<size_t> n = co_await up.ReadSome(buf, sizeof buf);
+    if (!n.ok()) {
+      broken = true;
+      broken_reason = n.status().message();
+      break;
+    }
+    if (*n == 0) break;
+    pending.append(buf, *n);
+    size_t pos = 0, sep = 0, end;
+    while ((end = FindEventEnd(pending, pos, &sep)) != std::string::npos) {
+      std::string_view ev(pending.data() + pos, end - pos);
+      std::string_view data = EventData(ev);
+      bool keep = true;
+      if (data == "[DONE]") {
+        saw_done = true;
+        keep = false;  // re-sent after the usage is known, with the cost comment
+      } else if (!data.empty() && data.front() == '{') {
+        providers::ChunkInfo info = providers::InspectChunk(data);
+        call.text_chars += info.text_chars;
+        if (!info.model.empty()) call.response_model = info.model;
+        if (info.has_usage) {
+          call.have_usage = true;
+          call.row.usage = info.usage;
+          if (injected && info.usage_only) keep = false;
+        }
+      }
+      if (keep) forward.append(ev).append("\n\n");
+      pos = end + sep;
+    }
+    pending.erase(0, pos);
+    if (!forward.empty()) {
+      if (!call.row.ttft_ms) call.row.ttft_ms = static_cast<double>(MonotonicUs() - call.start_us) / 1000.0;
+      st = co_await out.WriteChunk(forward);
+      forward.clear();
+      if (!st.ok()) client_gone = true;
+    }
+  }
+  if (!client_gone && !broken) up.Finish();
+  if (!call.have_usage) {
+    call.row.usage = pricing::Usage{};
+    call.row.usage.input = providers::EstimatePromptTokens(call.body);
+    call.row.usage.output = providers::EstimateTokensFromChars(call.text_chars);
+    call.row.estimated = true;
+  }
+  call.row.status = up.status();
+  if (client_gone) {
+    call.row.status = 499;
+    call.row.error_class = "client_disconnect";
+    stats_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
+  } else if (broken || !saw_done) {
+    call.row.error_class = "stream_broken";
+    stats_.streams_broken.fetch_add(1, std::memory_order_relaxed);
+    if (broken_reason.empty()) broken_reason = "upstream ended the stream without [DONE]";
+  }
+  PriceAndRecord(call);
+  if (client_gone) co_return false;
+  std::string tail;
+  if (!call.row.error_class.empty()) {
+    ApiError e{502, "upstream_error", "stream_broken",
+               "Provider '" + call.row.provider + "' stream broke: " + broken_reason, ""};
+    tail += "data: " + ErrorBody(e) + "\n\n";
+  } else {
+    tail += "data: [DONE]\n\n";
+  }
+  tail += ": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + "\n\n";
+  st = co_await out.WriteChunk(tail);
+  if (st.ok()) st = co_await out.EndChunked();
+  co_return st.ok() && call.row.error_class.empty();
+}
+
+awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const std::string& model,
+                                  http::ClientStream& out) {
+  const config::ProviderConfig& cfg = *p.cfg;
+  auto exec = co_await asio::this_coro::executor;
+  boost::system::error_code ec;
+  auto sleep_ms = [&](int64_t ms) -> awaitable<void> {
+    if (ms <= 0) co_return;
+    asio::steady_timer t(exec, std::chrono::milliseconds(ms));
+    co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+  };
+  call.response_model = model;
+  const std::string sim_id = "sim-" + call.row.id.substr(4);
+  if (call.row.endpoint == "embeddings") {
+    co_await sleep_ms(cfg.latency_ms);
+    std::string body = providers::SimEmbeddingsResponse(model, call.body, &call.row.usage);
+    call.row.status = 200;
+    PriceAndRecord(call);
+    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.set("x-tollgate-request-id", call.row.id);
+    res.set("x-tollgate-cost-usd", call.cost_header);
+    res.set("x-tollgate-simulated", "true");
+    res.body() = std::move(body);
+    co_return (co_await out.Write(res)).ok();
+  }
+  providers::SimAnswer a = providers::SimGenerate(cfg, call.body);
+  const int64_t per_token_ms = std::max<int64_t>(1000 / cfg.tokens_per_second, 0);
+  if (!call.stream) {
+    co_await sleep_ms(cfg.latency_ms + per_token_ms * static_cast<int64_t>(a.pieces.size()));
+    call.row.usage = a.usage;
+    call.row.status = 200;
+    PriceAndRecord(call);
+    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.set("x-tollgate-request-id", call.row.id);
+    res.set("x-tollgate-cost-usd", call.cost_header);
+    res.set("x-tollgate-simulated", "true");
+    res.body() = providers::SimChatResponse(sim_id, model, a, call.is_chat);
+    co_return (co_await out.Write(res)).ok();
+  }
+  call.row.streamed = true;
+  bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
+  head.set(bhttp::field::content_type, "text/event-stream");
+  head.set(bhttp::field::cache_control, "no-cache");
+  head.set("x-tollgate-request-id", call.row.id);
+  head.set("x-tollgate-simulated", "true");
+  Status st = co_await out.StartChunked(head);
+  co_await sleep_ms(cfg.latency_ms);
+  size_t sent = 0;
+  for (size_t i = 0; i < a.pieces.size() && st.ok(); ++i) {
+    if (i > 0) co_await sleep_ms(per_token_ms);
+    std::string ev = "data: " +
+                     providers::SimChunk(sim_id, model, a.pieces[i], call.is_chat, i == 0, i + 1 == a.pieces.size()) +
+                     "\n\n";
+    st = co_await out.WriteChunk(ev);
+    if (st.ok()) {
+      ++sent;
+      if (!call.row.ttft_ms) call.row.ttft_ms = static_cast<double>(MonotonicUs() - call.start_us) / 1000.0;
+    }
+  }
+  if (!st.ok()) {
+    call.row.usage = a.usage;
+    call.row.usage.output = static_cast<int64_t>(sent);
+    call.row.status = 499;
+    call.row.error_class = "client_disconnect";
+    stats_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
+    PriceAndRecord(call);
+    co_return false;
+  }
+  call.row.usage = a.usage;
+  call.row.status = 200;
+  PriceAndRecord(call);
+  std::string tail;
+  if (call.client_wants_usage) tail += "data: " + providers::SimUsageChunk(sim_id, model, a.usage, call.is_chat) + "\n\n";
+  tail += "data: [DONE]\n\n: tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + "\n\n";
+  st = co_await out.WriteChunk(tail);
+  if (st.ok()) st = co_await out.EndChunked();
+  co_return st.ok();
+}
+
+}  // namespace tollgate::gateway

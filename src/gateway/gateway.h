@@ -1,0 +1,76 @@
+// The request pipeline: route -> parse -> identify the client -> resolve the
+// model -> try deployments (retry, then fall back) -> relay the answer (whole
+// or SSE, chunk by chunk) -> price it -> queue its ledger row. See
+// docs/ARCHITECTURE.md for the life of one request.
+// Thread safety: one Gateway serves every worker. Everything it holds is
+// immutable after construction except the per-worker upstream pools, each of
+// which is touched only by its own worker thread, and atomic counters.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "http/server.h"
+#include "http/upstream.h"
+#include "ledger/ledger.h"
+#include "pricing/catalog.h"
+
+namespace tollgate::gateway {
+
+// Counters for things that go wrong; read by logs and (later) /metrics.
+struct GatewayStats {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> bad_client_input{0};
+  std::atomic<uint64_t> upstream_errors{0};
+  std::atomic<uint64_t> unknown_price{0};
+  std::atomic<uint64_t> client_disconnects{0};
+  std::atomic<uint64_t> streams_broken{0};
+};
+
+struct ProviderRuntime {
+  const config::ProviderConfig* cfg = nullptr;
+  http::Endpoint endpoint;  // unused for sim
+  std::string authorization;  // "Bearer ..." or empty
+};
+
+class Gateway {
+ public:
+  // `cfg`, `prices` and `ledger` must outlive the Gateway.
+  static Result<std::unique_ptr<Gateway>> Create(const config::Config& cfg, const pricing::PriceCatalog& prices,
+                                                 ledger::Ledger& ledger);
+  // Creates the per-worker upstream pools; call once the server knows its workers.
+  void AttachWorkers(http::Server& server);
+  // The http::Handler. Never throws; always answers or records a disconnect.
+  boost::asio::awaitable<bool> Handle(int worker, http::Request& req, http::PreError pre, http::ClientStream& out);
+  const GatewayStats& stats() const { return stats_; }
+
+ private:
+  struct Call;  // per-request state, defined in gateway.cc
+  Gateway(const config::Config& cfg, const pricing::PriceCatalog& prices, ledger::Ledger& ledger)
+      : cfg_(cfg), prices_(prices), ledger_(ledger) {}
+
+  boost::asio::awaitable<bool> Proxy(Call& call, http::ClientStream& out);
+  boost::asio::awaitable<bool> ServeSim(Call& call, const ProviderRuntime& p, const std::string& model,
+                                        http::ClientStream& out);
+  boost::asio::awaitable<bool> RelayStream(Call& call, http::UpstreamCall& up, http::ClientStream& out);
+  boost::asio::awaitable<bool> RelayWhole(Call& call, http::UpstreamCall& up, http::ClientStream& out);
+  boost::asio::awaitable<bool> SendError(Call& call, const struct ApiError& e, http::ClientStream& out);
+  boost::asio::awaitable<bool> SendJson(int status, const std::string& body, http::ClientStream& out);
+  void PriceAndRecord(Call& call);
+
+  const config::Config& cfg_;
+  const pricing::PriceCatalog& prices_;
+  ledger::Ledger& ledger_;
+  std::unordered_map<std::string, ProviderRuntime> providers_;
+  std::unordered_map<std::string, const config::ModelConfig*> models_;
+  std::string model_names_;   // "a, b, c" for error messages
+  std::string models_json_;   // GET /v1/models body
+  std::vector<std::unique_ptr<http::UpstreamPool>> pools_;  // index = worker
+  GatewayStats stats_;
+};
+
+}  // namespace tollgate::gateway

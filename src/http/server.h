@@ -1,0 +1,91 @@
+// HTTP/1.1 server: one event loop per worker thread, each with its own
+// SO_REUSEPORT acceptor, so a connection lives on one thread from accept to
+// close and per-worker state (upstream pools) needs no locks. Each connection
+// is a C++20 coroutine. The server owns sockets; the Handler owns semantics.
+#pragma once
+
+#include <utility>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tollgate::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using Request = bhttp::request<bhttp::string_body>;
+
+// Writes one response to the client: either whole, or as a chunked stream.
+// Not thread-safe; used only by the connection's coroutine.
+class ClientStream {
+ public:
+  explicit ClientStream(beast::tcp_stream& stream) : stream_(stream) {}
+  // Sends a complete response. IoError if the client is gone.
+  asio::awaitable<Status> Write(bhttp::response<bhttp::string_body>& res);
+  // Sends the header of a chunked response (Transfer-Encoding: chunked).
+  asio::awaitable<Status> StartChunked(bhttp::response<bhttp::empty_body>& head);
+  // Sends one chunk (no-op for empty data). IoError if the client is gone.
+  asio::awaitable<Status> WriteChunk(std::string_view data);
+  // Sends the terminating chunk.
+  asio::awaitable<Status> EndChunked();
+  bool started() const { return started_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  bool started_ = false;
+};
+
+enum class PreError { kNone, kBodyTooLarge };
+
+// Handles one request on worker `worker`. Returns whether the connection may
+// be kept alive. Must not throw.
+using Handler = std::function<asio::awaitable<bool>(int worker, Request& req, PreError pre, ClientStream& out)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  int threads = 2;
+  int64_t max_body_bytes = 10 << 20;
+  int64_t idle_timeout_ms = 120000;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Handler handler);
+  ~Server();
+  // Binds and listens on every worker. InvalidArgument/Unavailable on failure.
+  Status Listen();
+  // The bound port (after Listen).
+  uint16_t port() const { return port_; }
+  // Event loop of worker `i`, for per-worker state created before Run().
+  asio::io_context& worker_context(int i) { return *contexts_[i]; }
+  int workers() const { return static_cast<int>(contexts_.size()); }
+  // Runs the workers on their threads and returns immediately.
+  void Start();
+  // Stops accepting, then stops the loops after `grace_ms` for in-flight requests; joins threads.
+  void Stop(int grace_ms);
+
+ private:
+  asio::awaitable<void> AcceptLoop(int worker);
+  asio::awaitable<void> Session(int worker, asio::ip::tcp::socket socket);
+
+  ServerOptions options_;
+  Handler handler_;
+  uint16_t port_ = 0;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<std::thread> threads_;
+  std::atomic<int> active_sessions_{0};
+};
+
+}  // namespace tollgate::http

@@ -1,0 +1,232 @@
+#include "http/upstream.h"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <openssl/ssl.h>
+
+#include <chrono>
+
+namespace tollgate::http {
+
+using asio::redirect_error;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+struct UpstreamConnection {
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*tls); }
+};
+
+Result<Url> ParseUrl(std::string_view url) {
+  Url u;
+  std::string_view rest;
+  if (url.rfind("https://", 0) == 0) {
+    u.tls = true;
+    rest = url.substr(8);
+  } else if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else {
+    return Status::InvalidArgument("URL must start with http:// or https://: " + std::string(url));
+  }
+  size_t slash = rest.find('/');
+  std::string_view hostport = rest.substr(0, slash);
+  u.path = slash == std::string_view::npos ? "" : std::string(rest.substr(slash));
+  while (!u.path.empty() && u.path.back() == '/') u.path.pop_back();
+  if (!hostport.empty() && hostport.front() == '[') {  // [v6]:port
+    size_t close = hostport.find(']');
+    if (close == std::string_view::npos) return Status::InvalidArgument("bad IPv6 host in " + std::string(url));
+    u.host = std::string(hostport.substr(1, close - 1));
+    if (close + 1 < hostport.size() && hostport[close + 1] == ':') u.port = std::string(hostport.substr(close + 2));
+  } else {
+    size_t colon = hostport.rfind(':');
+    u.host = std::string(hostport.substr(0, colon));
+    if (colon != std::string_view::npos) u.port = std::string(hostport.substr(colon + 1));
+  }
+  if (u.host.empty()) return Status::InvalidArgument("URL has no host: " + std::string(url));
+  if (u.port.empty()) u.port = u.tls ? "443" : "80";
+  return u;
+}
+
+Result<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const std::string& ca_file) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  error_code ec;
+  ctx->set_default_verify_paths(ec);
+  if (!ca_file.empty()) {
+    ctx->load_verify_file(ca_file, ec);
+    if (ec) return Status::InvalidArgument("cannot load CA file " + ca_file + ": " + ec.message());
+  }
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  return ctx;
+}
+
+UpstreamPool::UpstreamPool(asio::io_context& ioc) : ioc_(ioc) {}
+UpstreamPool::~UpstreamPool() = default;
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::TakeIdle(const Endpoint& ep) {
+  auto it = idle_.find(ep.pool_key);
+  if (it == idle_.end() || it->second.empty()) return nullptr;
+  auto conn = std::move(it->second.back());  // most recently used: least likely to be closed
+  it->second.pop_back();
+  return conn;
+}
+
+void UpstreamPool::PutIdle(const Endpoint& ep, std::unique_ptr<UpstreamConnection> conn) {
+  auto& q = idle_[ep.pool_key];
+  if (q.size() >= ep.max_idle) q.pop_front();
+  q.push_back(std::move(conn));
+}
+
+UpstreamCall::UpstreamCall(UpstreamPool& pool, const Endpoint& ep) : pool_(pool), ep_(ep) {}
+UpstreamCall::~UpstreamCall() = default;
+
+asio::awaitable<Status> UpstreamCall::Connect() {
+  error_code ec;
+  tcp::resolver resolver(pool_.context());
+  auto results = co_await resolver.async_resolve(ep_.url.host, ep_.url.port, redirect_error(use_awaitable, ec));
+  if (ec) {
+    failure_ = FailureKind::kConnect;
+    co_return Status::Unavailable("cannot resolve " + ep_.url.host + ": " + ec.message());
+  }
+  conn_ = std::make_unique<UpstreamConnection>();
+  if (ep_.url.tls) {
+    conn_->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(pool_.context(), *ep_.tls);
+  } else {
+    conn_->plain = std::make_unique<beast::tcp_stream>(pool_.context());
+  }
+  auto& low = conn_->lowest();
+  low.expires_after(std::chrono::milliseconds(ep_.connect_timeout_ms));
+  co_await low.async_connect(results, redirect_error(use_awaitable, ec));
+  if (ec) {
+    failure_ = ec == beast::error::timeout ? FailureKind::kTimeout : FailureKind::kConnect;
+    conn_.reset();
+    co_return Status::Unavailable("cannot connect to " + ep_.url.host + ":" + ep_.url.port + ": " + ec.message());
+  }
+  low.socket().set_option(tcp::no_delay(true), ec);
+  if (conn_->tls) {
+    // SNI and hostname verification.
+    if (!SSL_set_tlsext_host_name(conn_->tls->native_handle(), ep_.url.host.c_str())) {
+      failure_ = FailureKind::kConnect;
+      co_return Status::Unavailable("TLS: cannot set SNI host name");
+    }
+    conn_->tls->set_verify_callback(asio::ssl::host_name_verification(ep_.url.host));
+    co_await conn_->tls->async_handshake(asio::ssl::stream_base::client, redirect_error(use_awaitable, ec));
+    if (ec) {
+      failure_ = ec == beast::error::timeout ? FailureKind::kTimeout : FailureKind::kConnect;
+      conn_.reset();
+      co_return Status::Unavailable("TLS handshake with " + ep_.url.host + " failed: " + ec.message());
+    }
+  }
+  co_return Status::Ok();
+}
+
+asio::awaitable<Status> UpstreamCall::Start(bhttp::request<bhttp::string_body>& req) {
+  req.set(bhttp::field::host, ep_.url.host);
+  req.prepare_payload();
+  // A pooled connection may have been closed by the server while idle. That
+  // shows up as a write error or an EOF before any response byte, and is
+  // retried once on a fresh connection without counting as a retry.
+  for (int fresh_try = 0; fresh_try < 2; ++fresh_try) {
+    bool reused = false;
+    if (fresh_try == 0) {
+      conn_ = pool_.TakeIdle(ep_);
+      reused = conn_ != nullptr;
+    }
+    if (!conn_) {
+      Status st = co_await Connect();
+      if (!st.ok()) co_return st;
+    }
+    auto& low = conn_->lowest();
+    error_code ec;
+    low.expires_after(std::chrono::milliseconds(ep_.first_byte_timeout_ms));
+    if (conn_->tls) co_await bhttp::async_write(*conn_->tls, req, redirect_error(use_awaitable, ec));
+    else co_await bhttp::async_write(*conn_->plain, req, redirect_error(use_awaitable, ec));
+    if (!ec) {
+      parser_ = std::make_unique<bhttp::response_parser<bhttp::buffer_body>>();
+      parser_->body_limit(boost::none);
+      if (conn_->tls) co_await bhttp::async_read_header(*conn_->tls, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
+      else co_await bhttp::async_read_header(*conn_->plain, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
+    }
+    if (!ec) co_return Status::Ok();
+    conn_.reset();
+    if (ec == beast::error::timeout) {
+      failure_ = FailureKind::kTimeout;
+      co_return Status::Timeout("no response from " + ep_.url.host + " within " +
+                                std::to_string(ep_.first_byte_timeout_ms) + " ms");
+    }
+    if (!reused) {
+      failure_ = FailureKind::kIo;
+      co_return Status::Unavailable("upstream " + ep_.url.host + " closed the connection: " + ec.message());
+    }
+  }
+  failure_ = FailureKind::kIo;
+  co_return Status::Unavailable("upstream " + ep_.url.host + " closed the connection");
+}
+
+const bhttp::response_parser<bhttp::buffer_body>::value_type& UpstreamCall::head() const {
+  return parser_->get();
+}
+
+int UpstreamCall::status() const { return static_cast<int>(parser_->get().result_int()); }
+
+asio::awaitable<Result<size_t>> UpstreamCall::ReadSome(char* buf, size_t cap) {
+  if (!conn_ || !parser_) co_return Status::Internal("ReadSome before Start");
+  if (parser_->is_done()) {
+    done_ = true;
+    co_return size_t{0};
+  }
+  auto& body = parser_->get().body();
+  body.data = buf;
+  body.size = cap;
+  error_code ec;
+  conn_->lowest().expires_after(std::chrono::milliseconds(ep_.idle_timeout_ms));
+  if (conn_->tls) co_await bhttp::async_read_some(*conn_->tls, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
+  else co_await bhttp::async_read_some(*conn_->plain, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
+  size_t got = cap - body.size;
+  if (ec == bhttp::error::need_buffer) ec = {};
+  if (ec == bhttp::error::end_of_stream && parser_->is_done()) ec = {};
+  if (ec) {
+    conn_.reset();
+    if (ec == beast::error::timeout) {
+      failure_ = FailureKind::kTimeout;
+      co_return Status::Timeout("upstream idle for " + std::to_string(ep_.idle_timeout_ms) + " ms");
+    }
+    failure_ = FailureKind::kIo;
+    co_return Status::IoError("upstream stream broke: " + ec.message());
+  }
+  if (got == 0 && parser_->is_done()) done_ = true;
+  if (got == 0 && !parser_->is_done()) {
+    // The parser consumed framing bytes only (e.g. a chunk header); read again.
+    co_return co_await ReadSome(buf, cap);
+  }
+  co_return got;
+}
+
+asio::awaitable<Result<std::string>> UpstreamCall::ReadAll(size_t limit) {
+  std::string out;
+  if (auto cl = parser_->content_length()) out.reserve(std::min<uint64_t>(*cl, limit));
+  char buf[16384];
+  for (;;) {
+    Result<size_t> n = co_await ReadSome(buf, sizeof buf);
+    if (!n.ok()) co_return n.status();
+    if (*n == 0) break;
+    if (out.size() + *n > limit) {
+      conn_.reset();
+      co_return Status::TooLarge("upstream response over " + std::to_string(limit) + " bytes");
+    }
+    out.append(buf, *n);
+  }
+  co_return out;
+}
+
+void UpstreamCall::Finish() {
+  if (conn_ && parser_ && parser_->is_done() && parser_->keep_alive()) {
+    conn_->lowest().expires_never();
+    pool_.PutIdle(ep_, std::move(conn_));
+  }
+  conn_.reset();
+}
+
+}  // namespace tollgate::http

@@ -1,0 +1,72 @@
+// Ledger: one row per request, written off the request path. The Ledger
+// interface is deliberately narrow (Append / Flush / Close) so that another
+// store (PostgreSQL for fleets of replicas) can stand behind it.
+// Thread safety: Append may be called from any thread concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "pricing/catalog.h"
+
+namespace tollgate::ledger {
+
+// The persisted record of one request. Schema and its versions: docs/ledger.md.
+struct Row {
+  std::string id;
+  int64_t ts_start_ms = 0;
+  int64_t ts_end_ms = 0;
+  std::string endpoint;  // chat.completions | completions | embeddings
+  std::string api_key;   // fingerprint, never the secret
+  std::string user;
+  std::string project;
+  std::string tags;      // comma-joined
+  std::string requested_model;
+  std::string served_model;
+  std::string provider;
+  int status = 0;
+  std::string error_class;  // empty on success
+  pricing::Usage usage;
+  pricing::Cost cost;
+  bool cost_known = false;  // false: price unknown, cost_usd stored as NULL
+  double latency_ms = 0;
+  std::optional<double> ttft_ms;
+  bool streamed = false;
+  bool estimated = false;
+  int retries = 0;
+  int fallbacks = 0;
+  std::string price_version;
+};
+
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+  // Queues a row; never waits on disk. Rows appended before Close() are
+  // guaranteed to be written by Flush() or Close().
+  virtual void Append(Row row) = 0;
+  // Blocks until every row appended so far is durable. IoError on failure.
+  virtual Status Flush() = 0;
+  // Flushes and stops the writer. Idempotent.
+  virtual Status Close() = 0;
+  // Rows that could not be written (disk errors), for metrics and alerts.
+  virtual uint64_t failed_rows() const = 0;
+};
+
+struct SqliteOptions {
+  std::string path;
+  int64_t batch_size = 2048;
+  int64_t flush_interval_ms = 100;
+  int64_t max_queue_rows = 1000000;
+};
+
+// Opens (creating and migrating as needed) a SQLite ledger in WAL mode and
+// starts its background writer thread.
+Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options);
+
+// The schema version this build writes; see docs/ledger.md.
+constexpr int kSchemaVersion = 1;
+
+}  // namespace tollgate::ledger

@@ -1,0 +1,96 @@
+#include "ledger/schema.h"
+
+#include "ledger/ledger.h"
+
+namespace tollgate::ledger {
+namespace {
+
+// Migrations[i] takes the schema from version i to i+1. Never edit a shipped
+// migration: append a new one and bump kSchemaVersion.
+const char* const kMigrations[] = {
+    // v1: the requests table.
+    "CREATE TABLE IF NOT EXISTS requests ("
+    " id TEXT PRIMARY KEY,"
+    " ts_start_ms INTEGER NOT NULL,"
+    " ts_end_ms INTEGER NOT NULL,"
+    " endpoint TEXT NOT NULL,"
+    " api_key TEXT, user TEXT, project TEXT, tags TEXT,"
+    " requested_model TEXT, served_model TEXT, provider TEXT,"
+    " status INTEGER NOT NULL, error_class TEXT,"
+    " input_tokens INTEGER NOT NULL DEFAULT 0,"
+    " cache_read_tokens INTEGER NOT NULL DEFAULT 0,"
+    " cache_write_5m_tokens INTEGER NOT NULL DEFAULT 0,"
+    " cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,"
+    " output_tokens INTEGER NOT NULL DEFAULT 0,"
+    " reasoning_tokens INTEGER NOT NULL DEFAULT 0,"
+    " input_cost_usd REAL, cache_read_cost_usd REAL, cache_write_cost_usd REAL,"
+    " output_cost_usd REAL, reasoning_cost_usd REAL,"
+    " cost_usd REAL,"
+    " latency_ms REAL, ttft_ms REAL,"
+    " streamed INTEGER NOT NULL DEFAULT 0,"
+    " estimated INTEGER NOT NULL DEFAULT 0,"
+    " retries INTEGER NOT NULL DEFAULT 0,"
+    " fallbacks INTEGER NOT NULL DEFAULT 0,"
+    " price_version TEXT);"
+    "CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_start_ms);",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
+
+Status Exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::IoError("ledger: " + m);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<sqlite3*> OpenAndMigrate(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string m = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Status::IoError("ledger: cannot open " + path + ": " + m);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  Status st = Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  int version = 0;
+  if (st.ok()) {
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr);
+    if (s && sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version > kSchemaVersion)
+      st = Status::IoError("ledger: " + path + " has schema v" + std::to_string(version) +
+                           ", newer than this build (v" + std::to_string(kSchemaVersion) + "); upgrade tollgate");
+  }
+  for (int v = version; st.ok() && v < kSchemaVersion; ++v) {
+    st = Exec(db, "BEGIN");
+    if (st.ok()) st = Exec(db, kMigrations[v]);
+    if (st.ok()) st = Exec(db, ("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
+    if (st.ok()) st = Exec(db, "COMMIT");
+    else (void)Exec(db, "ROLLBACK");
+  }
+  if (!st.ok()) {
+    sqlite3_close(db);
+    return st;
+  }
+  return db;
+}
+
+Result<sqlite3*> OpenReadOnly(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    std::string m = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Status::NotFound("ledger: cannot open " + path + ": " + m);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+}  // namespace tollgate::ledger

@@ -1,0 +1,17 @@
+// The SQLite ledger schema and its migrations (documented in docs/ledger.md).
+// Shared by the writer (sqlite_ledger.cc) and readers (report).
+#pragma once
+#include <sqlite3.h>
+
+#include <string>
+
+#include "common/status.h"
+
+namespace tollgate::ledger {
+// Opens `path`, enables WAL, and applies every migration newer than the file's
+// user_version. IoError if the file cannot be opened or migrated; the caller
+// owns the returned handle (sqlite3_close).
+Result<sqlite3*> OpenAndMigrate(const std::string& path);
+// Opens an existing ledger read-only. NotFound if it does not exist.
+Result<sqlite3*> OpenReadOnly(const std::string& path);
+}  // namespace tollgate::ledger

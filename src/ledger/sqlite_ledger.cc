@@ -1,0 +1,202 @@
+// SQLite implementation of Ledger: a queue swapped under a short mutex and a
+// single writer thread that inserts batches inside one transaction each.
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+#include "ledger/ledger.h"
+#include "ledger/schema.h"
+
+namespace tollgate::ledger {
+namespace {
+
+class SqliteLedger final : public Ledger {
+ public:
+  explicit SqliteLedger(SqliteOptions options) : options_(std::move(options)) {}
+  ~SqliteLedger() override { (void)Close(); }
+
+  Status Open() {
+    TG_ASSIGN_OR_RETURN(db_, OpenAndMigrate(options_.path));
+    const char* sql =
+        "INSERT INTO requests (id, ts_start_ms, ts_end_ms, endpoint, api_key, user, project, tags,"
+        " requested_model, served_model, provider, status, error_class,"
+        " input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,"
+        " reasoning_tokens, input_cost_usd, cache_read_cost_usd, cache_write_cost_usd, output_cost_usd,"
+        " reasoning_cost_usd, cost_usd, latency_ms, ttft_ms, streamed, estimated, retries, fallbacks,"
+        " price_version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(id) DO NOTHING";
+    if (sqlite3_prepare_v2(db_, sql, -1, &insert_, nullptr) != SQLITE_OK)
+      return Status::IoError(std::string("ledger: prepare insert: ") + sqlite3_errmsg(db_));
+    writer_ = std::thread([this] { WriterLoop(); });
+    return Status::Ok();
+  }
+
+  void Append(Row row) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    // Back-pressure only if the disk has fallen far behind; rows are never dropped.
+    space_cv_.wait(lock, [&] { return static_cast<int64_t>(queue_.size()) < options_.max_queue_rows || stopping_; });
+    queue_.push_back(std::move(row));
+    ++appended_;
+    if (static_cast<int64_t>(queue_.size()) >= options_.batch_size) cv_.notify_one();
+  }
+
+  Status Flush() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    uint64_t target = appended_;
+    flush_requested_ = true;
+    cv_.notify_one();
+    done_cv_.wait(lock, [&] { return written_ + failed_ >= target || writer_exited_; });
+    return failed_ > 0 ? Status::IoError("ledger: " + std::to_string(failed_) + " rows failed to write")
+                       : Status::Ok();
+  }
+
+  Status Close() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return Status::Ok();
+      closed_ = true;
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    space_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    if (insert_) sqlite3_finalize(insert_);
+    insert_ = nullptr;
+    if (db_) sqlite3_close(db_);
+    db_ = nullptr;
+    return failed_ > 0 ? Status::IoError("ledger: rows failed to write") : Status::Ok();
+  }
+
+  uint64_t failed_rows() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_;
+  }
+
+ private:
+  void WriterLoop() {
+    std::vector<Row> batch;
+    for (;;) {
+      bool stop = false;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_ms), [&] {
+          return stopping_ || flush_requested_ || static_cast<int64_t>(queue_.size()) >= options_.batch_size;
+        });
+        flush_requested_ = false;
+        batch.swap(queue_);
+        stop = stopping_;
+      }
+      space_cv_.notify_all();
+      if (!batch.empty()) {
+        uint64_t ok = WriteBatch(batch);
+        std::lock_guard<std::mutex> lock(mu_);
+        written_ += ok;
+        failed_ += batch.size() - ok;
+      }
+      batch.clear();
+      done_cv_.notify_all();
+      if (stop) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (queue_.empty()) {
+          writer_exited_ = true;
+          done_cv_.notify_all();
+          return;
+        }
+      }
+    }
+  }
+
+  // Returns how many rows were committed. Retries a busy database briefly.
+  uint64_t WriteBatch(const std::vector<Row>& rows) {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      bool ok = true;
+      for (const Row& r : rows) {
+        BindRow(r);
+        if (sqlite3_step(insert_) != SQLITE_DONE) ok = false;
+        sqlite3_reset(insert_);
+        if (!ok) break;
+      }
+      if (ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return rows.size();
+      log::Error(std::string("ledger: batch write failed: ") + sqlite3_errmsg(db_));
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return 0;
+  }
+
+  void BindText(int i, const std::string& s, bool null_if_empty = false) {
+    if (null_if_empty && s.empty()) sqlite3_bind_null(insert_, i);
+    else sqlite3_bind_text(insert_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+  }
+
+  void BindRow(const Row& r) {
+    int i = 1;
+    BindText(i++, r.id);
+    sqlite3_bind_int64(insert_, i++, r.ts_start_ms);
+    sqlite3_bind_int64(insert_, i++, r.ts_end_ms);
+    BindText(i++, r.endpoint);
+    BindText(i++, r.api_key, true);
+    BindText(i++, r.user, true);
+    BindText(i++, r.project, true);
+    BindText(i++, r.tags, true);
+    BindText(i++, r.requested_model, true);
+    BindText(i++, r.served_model, true);
+    BindText(i++, r.provider, true);
+    sqlite3_bind_int(insert_, i++, r.status);
+    BindText(i++, r.error_class, true);
+    for (int64_t v : {r.usage.input, r.usage.cache_read, r.usage.cache_write_5m, r.usage.cache_write_1h,
+                      r.usage.output, r.usage.reasoning})
+      sqlite3_bind_int64(insert_, i++, v);
+    for (double v : {r.cost.input, r.cost.cache_read, r.cost.cache_write, r.cost.output, r.cost.reasoning}) {
+      if (r.cost_known) sqlite3_bind_double(insert_, i++, v);
+      else sqlite3_bind_null(insert_, i++);
+    }
+    if (r.cost_known) sqlite3_bind_double(insert_, i++, r.cost.Total());
+    else sqlite3_bind_null(insert_, i++);
+    sqlite3_bind_double(insert_, i++, r.latency_ms);
+    if (r.ttft_ms) sqlite3_bind_double(insert_, i++, *r.ttft_ms);
+    else sqlite3_bind_null(insert_, i++);
+    sqlite3_bind_int(insert_, i++, r.streamed ? 1 : 0);
+    sqlite3_bind_int(insert_, i++, r.estimated ? 1 : 0);
+    sqlite3_bind_int(insert_, i++, r.retries);
+    sqlite3_bind_int(insert_, i++, r.fallbacks);
+    BindText(i++, r.price_version, true);
+  }
+
+  SqliteOptions options_;
+  sqlite3* db_ = nullptr;          // owned by the writer thread after Open()
+  sqlite3_stmt* insert_ = nullptr;
+  std::thread writer_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;        // wakes the writer
+  std::condition_variable done_cv_;   // wakes Flush()
+  std::condition_variable space_cv_;  // wakes producers under back-pressure
+  std::vector<Row> queue_;            // GUARDED_BY(mu_)
+  uint64_t appended_ = 0;             // GUARDED_BY(mu_)
+  uint64_t written_ = 0;              // GUARDED_BY(mu_)
+  uint64_t failed_ = 0;               // GUARDED_BY(mu_)
+  bool flush_requested_ = false;      // GUARDED_BY(mu_)
+  bool stopping_ = false;             // GUARDED_BY(mu_)
+  bool closed_ = false;               // GUARDED_BY(mu_)
+  bool writer_exited_ = false;        // GUARDED_BY(mu_)
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options) {
+  auto ledger = std::make_unique<SqliteLedger>(options);
+  TG_RETURN_IF_ERROR(ledger->Open());
+  return std::unique_ptr<Ledger>(std::move(ledger));
+}
+
+}  // namespace tollgate::ledger

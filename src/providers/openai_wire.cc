@@ -1,0 +1,139 @@
+#include "providers/openai_wire.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
+
+namespace tollgate::providers {
+namespace {
+
+int64_t IntField(const rapidjson::Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsNumber()) return 0;
+  return it->value.IsInt64() ? it->value.GetInt64() : static_cast<int64_t>(it->value.GetDouble());
+}
+
+const rapidjson::Value* Member(const rapidjson::Value& obj, const char* key) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(key);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+size_t StringLen(const rapidjson::Value* v) { return v && v->IsString() ? v->GetStringLength() : 0; }
+
+// Text characters inside one message/delta object.
+size_t MessageChars(const rapidjson::Value& m) {
+  size_t n = StringLen(Member(m, "content")) + StringLen(Member(m, "reasoning_content")) +
+             StringLen(Member(m, "refusal"));
+  if (const auto* tc = Member(m, "tool_calls"); tc && tc->IsArray()) {
+    for (const auto& call : tc->GetArray()) {
+      if (const auto* fn = Member(call, "function")) {
+        n += StringLen(Member(*fn, "arguments")) + StringLen(Member(*fn, "name"));
+      }
+    }
+  }
+  return n;
+}
+
+size_t ChoicesChars(const rapidjson::Value& doc, const char* part) {
+  size_t n = 0;
+  const auto* choices = Member(doc, "choices");
+  if (!choices || !choices->IsArray()) return 0;
+  for (const auto& c : choices->GetArray()) {
+    n += StringLen(Member(c, "text"));
+    if (const auto* m = Member(c, part)) n += MessageChars(*m);
+  }
+  return n;
+}
+
+size_t ContentChars(const rapidjson::Value& content) {
+  if (content.IsString()) return content.GetStringLength();
+  size_t n = 0;
+  if (content.IsArray()) {
+    for (const auto& part : content.GetArray()) n += StringLen(Member(part, "text"));
+  }
+  return n;
+}
+
+}  // namespace
+
+bool UsageFromOpenAi(const rapidjson::Value& usage, pricing::Usage* out) {
+  if (!usage.IsObject()) return false;
+  int64_t prompt = IntField(usage, "prompt_tokens");
+  int64_t completion = IntField(usage, "completion_tokens");
+  int64_t cached = 0, reasoning = 0;
+  if (const auto* d = Member(usage, "prompt_tokens_details"); d && d->IsObject()) cached = IntField(*d, "cached_tokens");
+  if (const auto* d = Member(usage, "completion_tokens_details"); d && d->IsObject())
+    reasoning = IntField(*d, "reasoning_tokens");
+  if (prompt == 0 && completion == 0) prompt = IntField(usage, "total_tokens");  // embeddings
+  cached = std::min(cached, prompt);
+  reasoning = std::min(reasoning, completion);
+  *out = pricing::Usage{};
+  out->input = prompt - cached;
+  out->cache_read = cached;
+  out->output = completion - reasoning;
+  out->reasoning = reasoning;
+  return true;
+}
+
+ChunkInfo InspectChunk(std::string_view json) {
+  ChunkInfo info;
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) return info;
+  info.parsed = true;
+  if (Member(doc, "error")) info.is_error = true;
+  if (const auto* m = Member(doc, "model"); m && m->IsString()) info.model = m->GetString();
+  if (const auto* u = Member(doc, "usage"); u && u->IsObject()) {
+    info.has_usage = UsageFromOpenAi(*u, &info.usage);
+    const auto* choices = Member(doc, "choices");
+    info.usage_only = choices && choices->IsArray() && choices->Empty();
+  }
+  info.text_chars = ChoicesChars(doc, "delta");
+  return info;
+}
+
+size_t ResponseTextChars(const rapidjson::Value& response) { return ChoicesChars(response, "message"); }
+
+int64_t EstimatePromptTokens(const rapidjson::Value& body) {
+  size_t chars = 0;
+  int64_t framing = 0;
+  if (const auto* msgs = Member(body, "messages"); msgs && msgs->IsArray()) {
+    for (const auto& m : msgs->GetArray()) {
+      if (const auto* c = Member(m, "content")) chars += ContentChars(*c);
+      framing += 4;
+    }
+  }
+  if (const auto* p = Member(body, "prompt")) chars += ContentChars(*p);
+  if (const auto* in = Member(body, "input")) chars += ContentChars(*in);
+  return EstimateTokensFromChars(chars) + framing;
+}
+
+int64_t EstimateTokensFromChars(size_t chars) { return static_cast<int64_t>((chars + 3) / 4); }
+
+std::string RewriteRequest(rapidjson::Document& body, std::string_view model, bool force_include_usage) {
+  auto& alloc = body.GetAllocator();
+  rapidjson::Value model_value(model.data(), static_cast<rapidjson::SizeType>(model.size()), alloc);
+  if (auto it = body.FindMember("model"); it != body.MemberEnd()) it->value = model_value;
+  else body.AddMember("model", model_value, alloc);
+  if (force_include_usage) {
+    auto it = body.FindMember("stream_options");
+    if (it == body.MemberEnd() || !it->value.IsObject()) {
+      if (it != body.MemberEnd()) body.RemoveMember(it);
+      rapidjson::Value opts(rapidjson::kObjectType);
+      opts.AddMember("include_usage", true, alloc);
+      body.AddMember("stream_options", opts, alloc);
+    } else {
+      auto iu = it->value.FindMember("include_usage");
+      if (iu != it->value.MemberEnd()) iu->value.SetBool(true);
+      else it->value.AddMember("include_usage", true, alloc);
+    }
+  }
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  body.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+}  // namespace tollgate::providers

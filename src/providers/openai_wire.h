@@ -1,0 +1,47 @@
+// The OpenAI wire format (chat completions, completions, embeddings), as spoken
+// by OpenAI and every OpenAI-compatible server (vLLM, llama.cpp, Ollama...):
+// usage extraction into tollgate's disjoint token classes, SSE chunk
+// inspection, request rewriting, and token estimates for broken streams.
+// Stateless functions; thread-safe.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <string>
+#include <string_view>
+
+#include "pricing/catalog.h"
+
+namespace tollgate::providers {
+
+// Converts an OpenAI "usage" object. cached_tokens is a subset of
+// prompt_tokens and reasoning_tokens a subset of completion_tokens; both are
+// split out so no token is counted twice. Returns false if `usage` is not an object.
+bool UsageFromOpenAi(const rapidjson::Value& usage, pricing::Usage* out);
+
+// What tollgate needs from one streamed chunk ("data: {...}" payload).
+struct ChunkInfo {
+  bool parsed = false;      // valid JSON object
+  bool has_usage = false;   // carries a non-null usage object
+  bool usage_only = false;  // "choices": [] with usage: the include_usage chunk
+  bool is_error = false;    // an {"error": ...} event
+  size_t text_chars = 0;    // characters of generated text (content, reasoning, tool arguments)
+  pricing::Usage usage;
+  std::string model;
+};
+ChunkInfo InspectChunk(std::string_view json);
+
+// Characters of generated text in a complete (non-streamed) response body.
+size_t ResponseTextChars(const rapidjson::Value& response);
+
+// Estimated prompt tokens of a request body (about 4 characters a token plus
+// a few tokens of framing per message), used only when no usage arrives.
+int64_t EstimatePromptTokens(const rapidjson::Value& body);
+// Estimated tokens for `chars` characters of generated text.
+int64_t EstimateTokensFromChars(size_t chars);
+
+// Serialises `body` after setting "model" to `model` and, when
+// `force_include_usage`, stream_options.include_usage = true. Modifies `body`.
+std::string RewriteRequest(rapidjson::Document& body, std::string_view model, bool force_include_usage);
+
+}  // namespace tollgate::providers

@@ -1,0 +1,230 @@
+#include "report/report.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "common/util.h"
+#include "ledger/schema.h"
+
+namespace tollgate::report {
+namespace {
+
+const char* GroupExpr(const std::string& by) {
+  if (by == "day") return "strftime('%Y-%m-%d', ts_start_ms / 1000, 'unixepoch')";
+  if (by == "week") return "date(ts_start_ms / 1000, 'unixepoch', '-6 days', 'weekday 1')";
+  if (by == "month") return "strftime('%Y-%m', ts_start_ms / 1000, 'unixepoch')";
+  if (by == "model") return "requested_model";
+  if (by == "provider") return "provider";
+  if (by == "key") return "api_key";
+  if (by == "user") return "user";
+  if (by == "project") return "project";
+  if (by == "tag") return "tags";
+  return nullptr;
+}
+
+std::string WithThousands(long long v) {
+  std::string s = std::to_string(v);
+  int start = v < 0 ? 1 : 0;
+  for (int i = static_cast<int>(s.size()) - 3; i > start; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+std::string Money(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.4f", v);
+  return buf;
+}
+
+void Add(ReportRow& into, const ReportRow& r) {
+  into.cost_usd += r.cost_usd;
+  into.tokens += r.tokens;
+  into.input_tokens += r.input_tokens;
+  into.output_tokens += r.output_tokens;
+  into.requests += r.requests;
+  into.errors += r.errors;
+  into.unknown_cost += r.unknown_cost;
+}
+
+}  // namespace
+
+Result<Report> BuildReport(const ReportOptions& o) {
+  Report rep;
+  rep.by = o.by;
+  const char* expr = GroupExpr(o.by);
+  if (!expr)
+    return Status::InvalidArgument("--by must be one of day, week, month, model, provider, key, user, project, tag (got '" +
+                                   o.by + "')");
+  rep.to = o.to.empty() ? FormatDateUtc(NowUnixMs()) : o.to;
+  auto to_ms = ParseDateUtcMs(rep.to);
+  if (!to_ms) return Status::InvalidArgument("--to must be a date YYYY-MM-DD (got '" + rep.to + "')");
+  rep.from = o.from.empty() ? FormatDateUtc(*to_ms - 29LL * 86400000) : o.from;
+  auto from_ms = ParseDateUtcMs(rep.from);
+  if (!from_ms) return Status::InvalidArgument("--from must be a date YYYY-MM-DD (got '" + rep.from + "')");
+  if (*from_ms > *to_ms) return Status::InvalidArgument("--from " + rep.from + " is after --to " + rep.to);
+
+  TG_ASSIGN_OR_RETURN(sqlite3 * db, ledger::OpenReadOnly(o.db_path));
+  std::string sql = std::string("SELECT COALESCE(") + expr +
+                    ", ''), COALESCE(SUM(cost_usd), 0),"
+                    " SUM(input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens),"
+                    " SUM(output_tokens + reasoning_tokens), COUNT(*),"
+                    " SUM(CASE WHEN error_class IS NOT NULL THEN 1 ELSE 0 END),"
+                    " SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END)"
+                    " FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ? GROUP BY 1";
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    std::string m = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    return Status::IoError("report: " + m + " (is " + o.db_path + " a tollgate ledger?)");
+  }
+  sqlite3_bind_int64(stmt, 1, *from_ms);
+  sqlite3_bind_int64(stmt, 2, *to_ms + 86400000);
+  std::map<std::string, ReportRow> groups;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    ReportRow r;
+    r.group = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    r.cost_usd = sqlite3_column_double(stmt, 1);
+    r.input_tokens = sqlite3_column_int64(stmt, 2);
+    r.output_tokens = sqlite3_column_int64(stmt, 3);
+    r.tokens = r.input_tokens + r.output_tokens;
+    r.requests = sqlite3_column_int64(stmt, 4);
+    r.errors = sqlite3_column_int64(stmt, 5);
+    r.unknown_cost = sqlite3_column_int64(stmt, 6);
+    Add(rep.totals, r);
+    if (o.by == "tag") {
+      // Tags are stored comma-joined; a request counts once under each of its tags.
+      std::string_view tags = r.group;
+      if (tags.empty()) {
+        r.group = "(none)";
+        Add(groups[r.group], r);
+      }
+      size_t pos = 0;
+      while (pos < tags.size()) {
+        size_t c = tags.find(',', pos);
+        std::string t(tags.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
+        ReportRow copy = r;
+        copy.group = t;
+        Add(groups[t], copy);
+        if (c == std::string_view::npos) break;
+        pos = c + 1;
+      }
+    } else {
+      if (r.group.empty()) r.group = "(none)";
+      Add(groups[r.group], r);
+    }
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  if (rc != SQLITE_DONE) return Status::IoError("report: query failed");
+  for (auto& [g, r] : groups) {
+    r.group = g;
+    rep.rows.push_back(r);
+  }
+  bool time_bucket = o.by == "day" || o.by == "week" || o.by == "month";
+  if (!time_bucket)
+    std::stable_sort(rep.rows.begin(), rep.rows.end(),
+                     [](const ReportRow& a, const ReportRow& b) { return a.cost_usd > b.cost_usd; });
+  return rep;
+}
+
+std::string RenderTable(const Report& r) {
+  std::vector<std::vector<std::string>> cells;
+  cells.push_back({r.by, "requests", "tokens", "input", "output", "errors", "cost_usd"});
+  auto add = [&](const ReportRow& x) {
+    cells.push_back({x.group, WithThousands(x.requests), WithThousands(x.tokens), WithThousands(x.input_tokens),
+                     WithThousands(x.output_tokens), WithThousands(x.errors), Money(x.cost_usd)});
+  };
+  for (const auto& x : r.rows) add(x);
+  ReportRow total = r.totals;
+  total.group = "TOTAL";
+  add(total);
+  std::vector<size_t> width(cells[0].size(), 0);
+  for (const auto& row : cells)
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  std::ostringstream os;
+  for (size_t k = 0; k < cells.size(); ++k) {
+    if (k + 1 == cells.size()) {
+      size_t total_width = 0;
+      for (size_t w : width) total_width += w + 2;
+      os << std::string(total_width - 2, '-') << "\n";
+    }
+    for (size_t i = 0; i < cells[k].size(); ++i) {
+      const std::string& c = cells[k][i];
+      if (i == 0) os << c << std::string(width[i] - c.size(), ' ');
+      else os << "  " << std::string(width[i] - c.size(), ' ') << c;
+    }
+    os << "\n";
+  }
+  os << "\n$" << Money(r.totals.cost_usd) << " across " << WithThousands(r.totals.tokens) << " tokens and "
+     << WithThousands(r.totals.requests) << " requests (" << r.from << " to " << r.to << ")";
+  if (r.totals.unknown_cost > 0)
+    os << "; " << r.totals.unknown_cost << " requests have no known price";
+  os << "\n";
+  return os.str();
+}
+
+std::string RenderCsv(const Report& r) {
+  std::ostringstream os;
+  os << r.by << ",requests,tokens,input_tokens,output_tokens,errors,cost_usd\n";
+  for (const auto& x : r.rows) {
+    std::string g = x.group;
+    if (g.find_first_of(",\"\n") != std::string::npos) {
+      std::string q = "\"";
+      for (char c : g) q += (c == '"') ? std::string("\"\"") : std::string(1, c);
+      g = q + "\"";
+    }
+    os << g << "," << x.requests << "," << x.tokens << "," << x.input_tokens << "," << x.output_tokens << ","
+       << x.errors << "," << FormatUsd(x.cost_usd) << "\n";
+  }
+  return os.str();
+}
+
+std::string RenderJson(const Report& r) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  auto row = [&](const ReportRow& x, bool with_group) {
+    w.StartObject();
+    if (with_group) {
+      w.Key("group");
+      w.String(x.group.c_str());
+    }
+    w.Key("cost_usd");
+    w.Double(x.cost_usd);
+    w.Key("tokens");
+    w.Int64(x.tokens);
+    w.Key("input_tokens");
+    w.Int64(x.input_tokens);
+    w.Key("output_tokens");
+    w.Int64(x.output_tokens);
+    w.Key("requests");
+    w.Int64(x.requests);
+    w.Key("errors");
+    w.Int64(x.errors);
+    w.Key("unknown_cost_requests");
+    w.Int64(x.unknown_cost);
+    w.EndObject();
+  };
+  w.StartObject();
+  w.Key("from");
+  w.String(r.from.c_str());
+  w.Key("to");
+  w.String(r.to.c_str());
+  w.Key("by");
+  w.String(r.by.c_str());
+  w.Key("totals");
+  row(r.totals, false);
+  w.Key("rows");
+  w.StartArray();
+  for (const auto& x : r.rows) row(x, true);
+  w.EndArray();
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize()) + "\n";
+}
+
+}  // namespace tollgate::report

@@ -1,0 +1,39 @@
+// Reports over the ledger: spend, tokens and requests grouped by a time bucket
+// or a dimension, over a date range, rendered as an aligned table, CSV or JSON.
+// Reads the SQLite ledger read-only; safe while `tollgate serve` writes to it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tollgate::report {
+
+struct ReportOptions {
+  std::string db_path;
+  std::string by = "day";  // day|week|month|model|provider|key|user|project|tag
+  std::string from;        // YYYY-MM-DD inclusive (UTC); empty = 30 days before `to`
+  std::string to;          // YYYY-MM-DD inclusive (UTC); empty = today
+};
+
+struct ReportRow {
+  std::string group;
+  double cost_usd = 0;
+  long long tokens = 0, input_tokens = 0, output_tokens = 0, requests = 0, errors = 0, unknown_cost = 0;
+};
+
+struct Report {
+  std::string from, to, by;
+  ReportRow totals;
+  std::vector<ReportRow> rows;  // sorted by group for time buckets, by cost desc otherwise
+};
+
+// InvalidArgument for a bad --by or date; NotFound if the ledger is missing.
+Result<Report> BuildReport(const ReportOptions& options);
+
+std::string RenderTable(const Report& r);
+std::string RenderCsv(const Report& r);
+std::string RenderJson(const Report& r);
+
+}  // namespace tollgate::report
