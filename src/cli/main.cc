@@ -11,7 +11,9 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "config/config.h"
+#include "cli/governance_commands.h"
 #include "gateway/gateway.h"
+#include "governance/governor.h"
 #include "http/server.h"
 #include "ledger/ledger.h"
 #include "pricing/catalog.h"
@@ -53,7 +55,13 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
     std::fprintf(stderr, "%s\n", ledger.status().message().c_str());
     return 1;
   }
-  auto gw = gateway::Gateway::Create(*cfg, **prices, **ledger);
+  auto gov = governance::Governor::Create(*cfg, cfg->ledger.path);
+  if (!gov.ok()) {
+    std::fprintf(stderr, "governance: %s\n", gov.status().message().c_str());
+    return gov.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  (*gov)->Start();
+  auto gw = gateway::Gateway::Create(*cfg, **prices, **ledger, **gov);
   if (!gw.ok()) {
     std::fprintf(stderr, "%s\n", gw.status().message().c_str());
     return 2;
@@ -100,6 +108,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   sigwait(&stop_signals, &sig);
   log::Info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
   server.Stop(5000);
+  (*gov)->Stop();
   Status closed = (*ledger)->Close();
   if (!closed.ok()) {
     log::Error(closed.message());
@@ -158,6 +167,7 @@ int main(int argc, char** argv) {
   auto* prices = app.add_subcommand("prices", "Show the catalog price of a model");
   prices->add_option("model", price_model, "Model id")->required();
   auto* version = app.add_subcommand("version", "Print the version");
+  cli::GovernanceCommands gov_cmds(app);
 
   try {
     app.parse(argc, argv);
@@ -212,6 +222,7 @@ int main(int argc, char** argv) {
                 p->rates.reasoning, p->batch_discount * 100, p->tiers.size());
     return 0;
   }
+  if (auto rc = gov_cmds.Run()) return *rc;
   if (version->parsed()) {
     std::printf("tollgate %s\n", TOLLGATE_VERSION);
     return 0;

@@ -12,6 +12,10 @@
 namespace tollgate::config {
 namespace {
 
+bool ValidBaseUrlPrefix(const std::string& url) {
+  return (url.rfind("http://", 0) == 0 && url.size() > 7) || (url.rfind("https://", 0) == 0 && url.size() > 8);
+}
+
 // Collects the first error with its position; parsing stops at the first one.
 class Parser {
  public:
@@ -79,6 +83,15 @@ class Parser {
                    "write a whole number such as 100");
     }
     if (*out < 0) return Error(node, "'" + key + "' must not be negative", "use a value >= 0");
+    return Status::Ok();
+  }
+  Status Read(const YAML::Node& node, const std::string& key, bool* out, std::vector<std::string>*) const {
+    if (!node.IsScalar()) return Error(node, "'" + key + "' must be true or false", "write true or false");
+    try {
+      *out = node.as<bool>();
+    } catch (const YAML::Exception&) {
+      return Error(node, "'" + key + "' must be true or false, got '" + node.Scalar() + "'", "write true or false");
+    }
     return Status::Ok();
   }
   Status ReadDouble(const YAML::Node& node, const std::string& key, std::optional<double>* out) const {
@@ -164,6 +177,76 @@ Status ParsePricing(const Parser& p, const YAML::Node& node, PricingConfig* out,
       if (item[f.k].IsDefined()) TG_RETURN_IF_ERROR(p.ReadDouble(item[f.k], f.k, f.v));
     }
     out->overrides.push_back(std::move(o));
+  }
+  return Status::Ok();
+}
+
+Status ParseAuth(const Parser& p, const YAML::Node& node, AuthConfig* out, std::vector<std::string>* warnings) {
+  TG_RETURN_IF_ERROR(p.CheckKeys(node, {TOLLGATE_AUTH_SETTINGS(TG_KEY_NAME)}, "auth"));
+  TOLLGATE_AUTH_SETTINGS(TG_READ_FIELD)
+  if (!out->master_key.empty() && out->master_key.size() < 16)
+    return p.Error(node["master_key"], "auth.master_key is shorter than 16 characters",
+                   "use a long random secret, e.g. from `openssl rand -hex 24`");
+  return Status::Ok();
+}
+
+Status ParseGovernance(const Parser& p, const YAML::Node& node, GovernanceConfig* out,
+                       std::vector<std::string>* warnings) {
+  TG_RETURN_IF_ERROR(p.CheckKeys(node, {TOLLGATE_GOVERNANCE_SETTINGS(TG_KEY_NAME)}, "governance"));
+  TOLLGATE_GOVERNANCE_SETTINGS(TG_READ_FIELD)
+  if (out->default_max_tokens < 1)
+    return p.Error(node["default_max_tokens"], "governance.default_max_tokens must be >= 1", "set default_max_tokens: 4096");
+  if (!out->alert_webhook.empty() && !ValidBaseUrlPrefix(out->alert_webhook))
+    return p.Error(node["alert_webhook"], "governance.alert_webhook must be an http:// or https:// URL",
+                   "write alert_webhook: https://hooks.example/tollgate");
+  return Status::Ok();
+}
+
+Status ParseBudgets(const Parser& p, const YAML::Node& node, Config* cfg) {
+  if (!node.IsSequence()) return p.Error(node, "budgets must be a list", "write '- name: NAME' items under budgets:");
+  for (const auto& item : node) {
+    TG_RETURN_IF_ERROR(p.CheckKeys(item, {"name", "scope", "subject", "model", "window", "limit_usd", "soft_limit_usd"},
+                                   "budget"));
+    BudgetConfig b;
+    for (auto [k, dst] : {std::pair{"name", &b.name}, std::pair{"scope", &b.scope}, std::pair{"subject", &b.subject},
+                          std::pair{"model", &b.model}, std::pair{"window", &b.window}}) {
+      if (item[k].IsDefined() && !item[k].IsNull()) TG_RETURN_IF_ERROR(p.Read(item[k], k, dst, &cfg->warnings));
+    }
+    if (item["limit_usd"].IsDefined()) TG_RETURN_IF_ERROR(p.ReadDouble(item["limit_usd"], "limit_usd", &b.limit_usd));
+    if (item["soft_limit_usd"].IsDefined())
+      TG_RETURN_IF_ERROR(p.ReadDouble(item["soft_limit_usd"], "soft_limit_usd", &b.soft_limit_usd));
+    if (b.name.empty()) return p.Error(item, "budget has no name", "add name: NAME");
+    if (b.scope != "global" && b.scope != "key" && b.scope != "user" && b.scope != "project" && b.scope != "team")
+      return p.Error(item["scope"], "budget '" + b.name + "' has unknown scope '" + b.scope + "'",
+                     "use scope: global, key, user, project or team");
+    if (b.scope != "global" && b.subject.empty())
+      return p.Error(item, "budget '" + b.name + "' needs a subject", "add subject: the " + b.scope + " it limits");
+    if (b.window != "daily" && b.window != "weekly" && b.window != "monthly" && b.window != "lifetime")
+      return p.Error(item["window"], "budget '" + b.name + "' has unknown window '" + b.window + "'",
+                     "use window: daily, weekly, monthly or lifetime");
+    if (!b.limit_usd && !b.soft_limit_usd)
+      return p.Error(item, "budget '" + b.name + "' has no limit", "add limit_usd and/or soft_limit_usd");
+    if (b.limit_usd && b.soft_limit_usd && *b.soft_limit_usd > *b.limit_usd)
+      return p.Error(item["soft_limit_usd"], "soft_limit_usd is above limit_usd", "make the soft limit the lower one");
+    cfg->budgets.push_back(std::move(b));
+  }
+  return Status::Ok();
+}
+
+Status ParseRateLimits(const Parser& p, const YAML::Node& node, Config* cfg) {
+  if (!node.IsSequence()) return p.Error(node, "rate_limits must be a list", "write '- model: NAME' items under rate_limits:");
+  for (const auto& item : node) {
+    TG_RETURN_IF_ERROR(p.CheckKeys(item, {"model", "rpm", "tpm", "usd_per_minute"}, "rate limit"));
+    ModelRateLimit r;
+    if (!item["model"].IsDefined() || !item["model"].IsScalar())
+      return p.Error(item, "rate limit has no model", "add model: NAME");
+    r.model = item["model"].Scalar();
+    if (item["rpm"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(item["rpm"], "rpm", &r.rpm, &cfg->warnings));
+    if (item["tpm"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(item["tpm"], "tpm", &r.tpm, &cfg->warnings));
+    std::optional<double> usd;
+    if (item["usd_per_minute"].IsDefined()) TG_RETURN_IF_ERROR(p.ReadDouble(item["usd_per_minute"], "usd_per_minute", &usd));
+    r.usd_per_minute = usd.value_or(0);
+    cfg->rate_limits.push_back(std::move(r));
   }
   return Status::Ok();
 }
@@ -272,7 +355,12 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
   cfg.source = source;
   if (root.IsNull()) return p.ErrorAt(1, 1, "config is empty", "start from config/tollgate.yaml");
   try {
-    TG_RETURN_IF_ERROR(p.CheckKeys(root, {"server", "ledger", "pricing", "providers", "models"}, "the top level"));
+    TG_RETURN_IF_ERROR(p.CheckKeys(root, {"server", "ledger", "pricing", "auth", "governance", "budgets", "rate_limits",
+                                          "providers", "models"}, "the top level"));
+    if (root["auth"]) TG_RETURN_IF_ERROR(ParseAuth(p, root["auth"], &cfg.auth, &cfg.warnings));
+    if (root["governance"]) TG_RETURN_IF_ERROR(ParseGovernance(p, root["governance"], &cfg.governance, &cfg.warnings));
+    if (root["budgets"]) TG_RETURN_IF_ERROR(ParseBudgets(p, root["budgets"], &cfg));
+    if (root["rate_limits"]) TG_RETURN_IF_ERROR(ParseRateLimits(p, root["rate_limits"], &cfg));
     if (root["server"]) TG_RETURN_IF_ERROR(ParseServer(p, root["server"], &cfg.server, &cfg.warnings));
     if (root["ledger"]) TG_RETURN_IF_ERROR(ParseLedger(p, root["ledger"], &cfg.ledger, &cfg.warnings));
     if (root["pricing"]) TG_RETURN_IF_ERROR(ParsePricing(p, root["pricing"], &cfg.pricing, &cfg.warnings));
@@ -308,9 +396,13 @@ std::string SettingsReferenceMarkdown() {
     os << "\n### `" << section << "`\n\n| key | type | default | description |\n|---|---|---|---|\n";
   };
 #define TG_DOC_ROW(name, type, def, doc) \
-  row(#name, std::string(#type) == "std::string" ? "string" : "integer", def_to_string(def), doc);
+  row(#name, TypeName(#type), def_to_string(def), doc);
+  auto TypeName = [](std::string_view t) {
+    return t == "std::string" ? "string" : t == "bool" ? "boolean" : "integer";
+  };
   auto def_to_string = [](auto v) {
-    if constexpr (std::is_arithmetic_v<decltype(v)>) return std::to_string(v);
+    if constexpr (std::is_same_v<decltype(v), bool>) return std::string(v ? "true" : "false");
+    else if constexpr (std::is_arithmetic_v<decltype(v)>) return std::to_string(v);
     else return std::string(v);
   };
   os << "# Configuration reference\n\nGenerated by `tollgate config docs` from src/config/settings.h.\n";
@@ -322,6 +414,23 @@ std::string SettingsReferenceMarkdown() {
   TOLLGATE_PRICING_SETTINGS(TG_DOC_ROW)
   os << "| `overrides` | list | `[]` | Price overrides: `{model, input, cached_input, cache_write_5m, "
         "cache_write_1h, output, reasoning, batch_discount}`, USD per million tokens. |\n";
+  header("auth");
+  TOLLGATE_AUTH_SETTINGS(TG_DOC_ROW)
+  header("governance");
+  TOLLGATE_GOVERNANCE_SETTINGS(TG_DOC_ROW)
+  os << "\n### `budgets[]`\n\n| key | type | default | description |\n|---|---|---|---|\n"
+        "| `name` | string | — | Unique budget name. |\n"
+        "| `scope` | string | `global` | global, key, user, project or team. |\n"
+        "| `subject` | string | — | The key id, user, project or team limited (not for global). |\n"
+        "| `model` | string | — | Only requests for this model count (empty: all models). |\n"
+        "| `window` | string | `daily` | daily, weekly, monthly (calendar, in governance.timezone) or lifetime. |\n"
+        "| `limit_usd` | number | — | Hard limit: requests that could exceed it are refused (`budget_exceeded`). |\n"
+        "| `soft_limit_usd` | number | — | Soft limit: crossing it logs a warning and calls governance.alert_webhook. |\n";
+  os << "\n### `rate_limits[]`\n\n| key | type | default | description |\n|---|---|---|---|\n"
+        "| `model` | string | — | Model name clients send. |\n"
+        "| `rpm` | integer | `0` | Requests per minute (0 = unlimited). |\n"
+        "| `tpm` | integer | `0` | Tokens per minute, counting reserved input + max output. |\n"
+        "| `usd_per_minute` | number | `0` | Dollars per minute, counting worst-case reservations. |\n";
   header("providers[]");
   TOLLGATE_PROVIDER_SETTINGS(TG_DOC_ROW)
   os << "\n### `models[]`\n\n| key | type | default | description |\n|---|---|---|---|\n"

@@ -17,6 +17,8 @@ namespace tollgate::config {
 
 struct ServerConfig { TOLLGATE_SERVER_SETTINGS(TG_DECLARE_FIELD) };
 struct LedgerConfig { TOLLGATE_LEDGER_SETTINGS(TG_DECLARE_FIELD) };
+struct AuthConfig { TOLLGATE_AUTH_SETTINGS(TG_DECLARE_FIELD) };
+struct GovernanceConfig { TOLLGATE_GOVERNANCE_SETTINGS(TG_DECLARE_FIELD) };
 struct ProviderConfig {
   TOLLGATE_PROVIDER_SETTINGS(TG_DECLARE_FIELD)
   int line = 0;  // where it was declared, for later error messages
@@ -41,6 +43,19 @@ struct Deployment {
   std::string model;     // model id sent to the provider
 };
 
+// A budget declared in config; synced into the state database at start-up.
+struct BudgetConfig {
+  std::string name, scope = "global", subject, model, window = "daily";
+  std::optional<double> limit_usd, soft_limit_usd;
+};
+
+// Per-model rate limits (per-key limits live on the key). 0 = unlimited.
+struct ModelRateLimit {
+  std::string model;
+  int64_t rpm = 0, tpm = 0;
+  double usd_per_minute = 0;
+};
+
 struct ModelConfig {
   std::string name;  // what clients send as "model"
   std::vector<Deployment> deployments;
@@ -51,6 +66,10 @@ struct Config {
   ServerConfig server;
   LedgerConfig ledger;
   PricingConfig pricing;
+  AuthConfig auth;
+  GovernanceConfig governance;
+  std::vector<BudgetConfig> budgets;
+  std::vector<ModelRateLimit> rate_limits;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   std::vector<std::string> warnings;  // e.g. environment variables that were unset

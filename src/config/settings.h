@@ -23,6 +23,17 @@
   X(catalog_file, std::string, "", "Price catalog to use instead of the embedded one (docs/pricing.md schema).") \
   X(litellm_file, std::string, "", "Optional LiteLLM model_prices_and_context_window.json merged over the catalog.")
 
+#define TOLLGATE_AUTH_SETTINGS(X)                                                                 \
+  X(enabled, bool, false, "Require a virtual key (tollgate keys create) on every /v1 request.")   \
+  X(master_key, std::string, "", "Bearer key for /admin/* and the dashboard; empty disables the admin API. Use ${ENV_VAR}.")
+
+#define TOLLGATE_GOVERNANCE_SETTINGS(X)                                                           \
+  X(timezone, std::string, "UTC", "IANA timezone of calendar budget windows (daily, weekly from Monday, monthly).") \
+  X(default_max_tokens, int64_t, 4096, "Output tokens reserved for a request that sets no max_tokens.") \
+  X(clamp_max_tokens, bool, false, "When a budget cannot cover max_tokens, lower max_tokens to what is left instead of refusing.") \
+  X(alert_webhook, std::string, "", "URL that receives a JSON POST when a soft budget limit is crossed.") \
+  X(reload_interval_ms, int64_t, 1000, "How often the server picks up keys and budgets changed by the CLI.")
+
 #define TOLLGATE_PROVIDER_SETTINGS(X)                                                             \
   X(name, std::string, "", "Unique provider name, referenced by model deployments.")              \
   X(type, std::string, "", "openai, openai-compatible or sim.")                                   \

@@ -58,6 +58,13 @@ ApiError UpstreamTimeout(std::string_view provider, std::string_view detail) {
   return {504, "upstream_error", "upstream_timeout",
           "Provider '" + std::string(provider) + "' timed out: " + std::string(detail), ""};
 }
+ApiError FromDenial(const governance::Denial& d) {
+  ApiError e{d.status, d.type, d.code, d.message, ""};
+  e.retry_after_s = d.retry_after_s;
+  e.headers = d.headers;
+  return e;
+}
+
 ApiError ProviderNotConfigured(std::string_view provider, std::string_view detail) {
   return {502, "upstream_error", "provider_not_configured",
           "Provider '" + std::string(provider) + "' is not usable: " + std::string(detail), ""};

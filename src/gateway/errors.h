@@ -4,6 +4,10 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "governance/governor.h"
 
 namespace tollgate::gateway {
 
@@ -13,6 +17,8 @@ struct ApiError {
   std::string code;   // machine-readable; also the ledger's error_class
   std::string message;
   std::string param;  // empty -> null
+  int retry_after_s = -1;  // >= 0: sent as Retry-After
+  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
 };
 
 // Serialises `e` as an OpenAI error body.
@@ -26,6 +32,7 @@ ApiError NotFoundPath(std::string_view path);
 ApiError MethodNotAllowed(std::string_view method, std::string_view path);
 ApiError UpstreamUnreachable(std::string_view provider, std::string_view detail);
 ApiError UpstreamTimeout(std::string_view provider, std::string_view detail);
+ApiError FromDenial(const governance::Denial& d);
 ApiError ProviderNotConfigured(std::string_view provider, std::string_view detail);
 
 }  // namespace tollgate::gateway

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "gateway/admin.h"
 #include "gateway/errors.h"
 #include "providers/openai_wire.h"
 #include "providers/sim.h"
@@ -29,6 +30,13 @@ constexpr size_t kMaxTags = 32;
 std::string_view HeaderValue(const http::Request& req, std::string_view name) {
   auto it = req.find(name);
   return it == req.end() ? std::string_view() : std::string_view(it->value().data(), it->value().size());
+}
+
+std::string_view BearerToken(const http::Request& req) {
+  std::string_view auth = HeaderValue(req, "authorization");
+  if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) return Trim(auth.substr(7));
+  // Anthropic-style clients send the key in x-api-key.
+  return Trim(HeaderValue(req, "x-api-key"));
 }
 
 bool Printable(std::string_view s) {
@@ -61,12 +69,16 @@ struct Gateway::Call {
   bool have_usage = false;
   std::string cost_header;     // set by PriceAndRecord
   int worker = 0;              // index of the worker (and its upstream pool)
+  bool authenticated = false;
+  governance::Principal principal;
+  governance::Admission admission;  // settled once, in PriceAndRecord
+  bool body_modified = false;       // forces re-serialising the body upstream
   explicit Call(http::Request& r) : req(r) {}
 };
 
 Result<std::unique_ptr<Gateway>> Gateway::Create(const config::Config& cfg, const pricing::PriceCatalog& prices,
-                                                 ledger::Ledger& ledger) {
-  std::unique_ptr<Gateway> g(new Gateway(cfg, prices, ledger));
+                                                 ledger::Ledger& ledger, governance::Governor& governor) {
+  std::unique_ptr<Gateway> g(new Gateway(cfg, prices, ledger, governor));
   for (const auto& p : cfg.providers) {
     ProviderRuntime rt;
     rt.cfg = &p;
@@ -130,6 +142,8 @@ awaitable<bool> Gateway::SendError(Call& call, const ApiError& e, http::ClientSt
   call.row.error_class = e.code;
   PriceAndRecord(call);
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(e.status), 11};
+  if (e.retry_after_s >= 0) res.set(bhttp::field::retry_after, std::to_string(e.retry_after_s));
+  for (const auto& [name, value] : e.headers) res.set(name, value);
   res.set(bhttp::field::content_type, "application/json");
   res.set("x-tollgate-request-id", call.row.id);
   res.body() = ErrorBody(e);
@@ -162,6 +176,12 @@ void Gateway::PriceAndRecord(Call& call) {
               "': cost recorded as unknown (add it under pricing.overrides)");
   }
   if (row.served_model.empty() && !call.response_model.empty()) row.served_model = call.response_model;
+  if (call.admission.active) {
+    governor_.Settle(call.admission, row.cost_known ? row.cost.Total() : 0.0, row.usage.Total());
+    row.reserved_usd = call.admission.reserved_usd;
+    for (const auto& slot : call.admission.slots) row.charges.push_back({slot.budget_id, slot.window_start_ms});
+    call.admission.active = false;
+  }
   ledger_.Append(row);
 }
 
@@ -172,6 +192,11 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
   const auto method = req.method();
 
   if (path == "/healthz") co_return co_await SendJson(200, R"({"status":"ok"})", out);
+  if (path.rfind("/admin/", 0) == 0) {
+    std::string_view query = target.size() > path.size() ? target.substr(path.size() + 1) : std::string_view();
+    AdminResponse r = HandleAdmin(governor_, req.method_string(), path, query, BearerToken(req), req.body());
+    co_return co_await SendJson(r.status, r.body, out);
+  }
   if (path == "/v1/models" || path == "/models") {
     if (method != bhttp::verb::get) {
       co_return co_await SendJson(405, ErrorBody(MethodNotAllowed(req.method_string(), path)), out);
@@ -200,9 +225,8 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
   call.worker = worker;
 
   // Client identity. The bearer secret itself is never stored or logged.
-  std::string_view auth = HeaderValue(req, "authorization");
-  if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer "))
-    call.row.api_key = "key_" + Sha256Hex(Trim(auth.substr(7))).substr(0, 12);
+  std::string_view bearer = BearerToken(req);
+  if (!bearer.empty()) call.row.api_key = "key_" + Sha256Hex(bearer).substr(0, 12);
   std::string_view project = Trim(HeaderValue(req, "x-tollgate-project"));
   std::string_view user_hdr = Trim(HeaderValue(req, "x-tollgate-user"));
   std::string_view tags = HeaderValue(req, "x-tollgate-tags");
@@ -238,6 +262,22 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
     call.row.tags = std::move(joined);
   }
 
+  if (governor_.auth_enabled()) {
+    auto denial = governor_.Authenticate(bearer, &call.principal);
+    if (denial) {
+      stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+      co_return co_await SendError(call, FromDenial(*denial), out);
+    }
+    call.authenticated = true;
+    const governance::Principal& p = call.principal;
+    call.row.key_id = p.key_id;
+    call.row.api_key = p.key_id;
+    call.row.team = p.team;
+    // What the key says about its owner is authoritative over request headers.
+    if (!p.project.empty()) call.row.project = p.project;
+    for (const auto& t : p.tags) call.row.tags += (call.row.tags.empty() ? "" : ",") + t;
+  }
+
   if (pre == http::PreError::kBodyTooLarge) {
     stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
     co_await SendError(call, TooLarge(cfg_.server.max_body_bytes), out);
@@ -267,6 +307,7 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
   if (auto u = call.body.FindMember("user"); u != call.body.MemberEnd() && u->value.IsString())
     call.row.user.assign(u->value.GetString(), std::min<size_t>(u->value.GetStringLength(), kMaxHeaderValue));
   if (!user_hdr.empty()) call.row.user = std::string(user_hdr);
+  if (call.authenticated && !call.principal.user.empty()) call.row.user = call.principal.user;
   if (endpoint != "embeddings") {
     if (auto s = call.body.FindMember("stream"); s != call.body.MemberEnd()) {
       if (!s->value.IsBool() && !s->value.IsNull()) {
@@ -290,6 +331,21 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
     co_return co_await SendError(call, ModelNotFound(call.row.requested_model, model_names_), out);
   }
   const config::ModelConfig& model = *mit->second;
+  if (call.authenticated) {
+    if (auto denial = governor_.CheckModel(call.principal, model.name)) co_return co_await SendError(call, FromDenial(*denial), out);
+  }
+  if (auto denial = governor_.Admit(call.authenticated ? &call.principal : nullptr, BudgetFacts(call, model),
+                                    &call.admission)) {
+    co_return co_await SendError(call, FromDenial(*denial), out);
+  }
+  if (call.admission.clamped_max_tokens >= 0) {
+    // The budget can pay for fewer output tokens than asked: lower the cap.
+    const char* field = call.body.HasMember("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+    auto& alloc = call.body.GetAllocator();
+    if (auto it = call.body.FindMember(field); it != call.body.MemberEnd()) it->value.SetInt64(call.admission.clamped_max_tokens);
+    else call.body.AddMember(rapidjson::StringRef(field), rapidjson::Value(call.admission.clamped_max_tokens), alloc);
+    call.body_modified = true;
+  }
 
   // The last failure, answered if every deployment fails.
   ApiError last_error = UpstreamUnreachable("?", "no deployment was tried");
@@ -312,7 +368,7 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
     }
     // Forward the client's bytes untouched unless the model name or usage option must change.
     std::string rewritten;
-    const bool rewrite = dep.model != call.row.requested_model || inject_usage;
+    const bool rewrite = dep.model != call.row.requested_model || inject_usage || call.body_modified;
     if (rewrite) rewritten = providers::RewriteRequest(call.body, dep.model, inject_usage);
     const std::string& payload = rewrite ? rewritten : call.req.body();
 
@@ -395,6 +451,41 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
     co_return ws.ok();
   }
   co_return co_await SendError(call, last_error, out);
+}
+
+governance::RequestFacts Gateway::BudgetFacts(const Call& call, const config::ModelConfig& model) const {
+  governance::RequestFacts f;
+  f.model = model.name;
+  f.user = call.row.user;
+  f.project = call.row.project;
+  f.team = call.row.team;
+  f.key_id = call.row.key_id;
+  // Upper bound on input tokens until exact counting: a token is at least one
+  // byte, so the body's size bounds the prompt (it over-reserves; documented).
+  f.input_tokens_bound = static_cast<int64_t>(call.req.body().size());
+  f.max_output_tokens = 0;
+  if (call.row.endpoint != "embeddings") {
+    f.max_output_tokens = cfg_.governance.default_max_tokens;
+    for (const char* k : {"max_completion_tokens", "max_tokens"}) {
+      auto it = call.body.FindMember(k);
+      if (it != call.body.MemberEnd() && it->value.IsInt64() && it->value.GetInt64() > 0) {
+        f.max_output_tokens = it->value.GetInt64();
+        break;
+      }
+    }
+  }
+  // Price at the dearest deployment and tier, since any of them may serve it.
+  for (const auto& d : model.deployments) {
+    const pricing::ModelPrice* p = prices_.Find(d.model);
+    if (!p) continue;
+    auto consider = [&](const pricing::Rates& r) {
+      f.input_usd_per_token = std::max(f.input_usd_per_token, std::max({r.input, r.cache_write_5m, r.cache_write_1h}) * 1e-6);
+      f.output_usd_per_token = std::max(f.output_usd_per_token, std::max(r.output, r.reasoning) * 1e-6);
+    };
+    consider(p->rates);
+    for (const auto& t : p->tiers) consider(t.rates);
+  }
+  return f;
 }
 
 awaitable<bool> Gateway::RelayWhole(Call& call, http::UpstreamCall& up, http::ClientStream& out) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "governance/governor.h"
 #include "http/server.h"
 #include "http/upstream.h"
 #include "ledger/ledger.h"
@@ -41,7 +42,7 @@ class Gateway {
  public:
   // `cfg`, `prices` and `ledger` must outlive the Gateway.
   static Result<std::unique_ptr<Gateway>> Create(const config::Config& cfg, const pricing::PriceCatalog& prices,
-                                                 ledger::Ledger& ledger);
+                                                 ledger::Ledger& ledger, governance::Governor& governor);
   // Creates the per-worker upstream pools; call once the server knows its workers.
   void AttachWorkers(http::Server& server);
   // The http::Handler. Never throws; always answers or records a disconnect.
@@ -50,8 +51,11 @@ class Gateway {
 
  private:
   struct Call;  // per-request state, defined in gateway.cc
-  Gateway(const config::Config& cfg, const pricing::PriceCatalog& prices, ledger::Ledger& ledger)
-      : cfg_(cfg), prices_(prices), ledger_(ledger) {}
+  Gateway(const config::Config& cfg, const pricing::PriceCatalog& prices, ledger::Ledger& ledger,
+          governance::Governor& governor)
+      : cfg_(cfg), prices_(prices), ledger_(ledger), governor_(governor) {}
+  // Fills the budget facts (upper bounds and prices) for a model's request.
+  governance::RequestFacts BudgetFacts(const Call& call, const config::ModelConfig& model) const;
 
   boost::asio::awaitable<bool> Proxy(Call& call, http::ClientStream& out);
   boost::asio::awaitable<bool> ServeSim(Call& call, const ProviderRuntime& p, const std::string& model,
@@ -65,6 +69,7 @@ class Gateway {
   const config::Config& cfg_;
   const pricing::PriceCatalog& prices_;
   ledger::Ledger& ledger_;
+  governance::Governor& governor_;
   std::unordered_map<std::string, ProviderRuntime> providers_;
   std::unordered_map<std::string, const config::ModelConfig*> models_;
   std::string model_names_;   // "a, b, c" for error messages

@@ -62,6 +62,7 @@ asio::awaitable<Status> ClientStream::EndChunked() {
 Server::Server(ServerOptions options, Handler handler)
     : options_(std::move(options)), handler_(std::move(handler)) {
   for (int i = 0; i < options_.threads; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
+  idle_.resize(static_cast<size_t>(options_.threads));
 }
 
 Server::~Server() { Stop(0); }
@@ -110,10 +111,13 @@ void Server::Start() {
 
 void Server::Stop(int grace_ms) {
   if (threads_.empty()) return;
+  stopping_.store(true);
   for (int i = 0; i < workers(); ++i) {
     asio::post(*contexts_[i], [this, i] {
       error_code ec;
       acceptors_[i]->close(ec);
+      // Idle keep-alive connections have no request to drain: close them now.
+      for (beast::tcp_stream* s : idle_[static_cast<size_t>(i)]) s->socket().cancel(ec);
     });
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
@@ -152,7 +156,12 @@ asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
     parser.header_limit(64 * 1024);
     stream.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
     error_code ec;
+    if (stopping_.load()) break;
+    auto& idle = idle_[static_cast<size_t>(worker)];
+    idle.insert(&stream);
     co_await bhttp::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    idle.erase(&stream);
+    if (ec == asio::error::operation_aborted) break;
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
         ec == asio::error::connection_reset)
       break;
@@ -174,7 +183,7 @@ asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
     }
     Request& req = parser.get();
     bool keep = co_await handler_(worker, req, PreError::kNone, out);
-    if (!keep || !req.keep_alive()) break;
+    if (!keep || !req.keep_alive() || stopping_.load()) break;
   }
   error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "common/status.h"
@@ -86,6 +87,10 @@ class Server {
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<std::thread> threads_;
   std::atomic<int> active_sessions_{0};
+  std::atomic<bool> stopping_{false};
+  // Per worker: sessions waiting for their next request. Touched only on that
+  // worker's thread, so Stop() can close them at once instead of waiting.
+  std::vector<std::unordered_set<beast::tcp_stream*>> idle_;
 };
 
 }  // namespace tollgate::http

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "pricing/catalog.h"
@@ -39,6 +40,16 @@ struct Row {
   int retries = 0;
   int fallbacks = 0;
   std::string price_version;
+  // Governance: the virtual key that was charged, its team, what was reserved
+  // before forwarding, and the budget windows this request's cost counts toward.
+  std::string key_id;
+  std::string team;
+  double reserved_usd = 0;
+  struct BudgetCharge {
+    std::string budget_id;
+    int64_t window_start_ms = 0;
+  };
+  std::vector<BudgetCharge> charges;
 };
 
 class Ledger {
@@ -67,6 +78,6 @@ struct SqliteOptions {
 Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options);
 
 // The schema version this build writes; see docs/ledger.md.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 }  // namespace tollgate::ledger

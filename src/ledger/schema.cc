@@ -33,6 +33,31 @@ const char* const kMigrations[] = {
     " fallbacks INTEGER NOT NULL DEFAULT 0,"
     " price_version TEXT);"
     "CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_start_ms);",
+    // v2: governance. Virtual keys (only a hash of each secret), budgets, the
+    // spend counters (charged in the same transaction as the ledger rows, so
+    // they always agree), the audit log, and who each request was charged to.
+    "ALTER TABLE requests ADD COLUMN key_id TEXT;"
+    "ALTER TABLE requests ADD COLUMN team TEXT;"
+    "ALTER TABLE requests ADD COLUMN reserved_usd REAL;"
+    "CREATE TABLE IF NOT EXISTS keys ("
+    " id TEXT PRIMARY KEY, name TEXT, secret_hash TEXT NOT NULL UNIQUE, secret_prefix TEXT,"
+    " owner TEXT, user TEXT, project TEXT, team TEXT, tags TEXT, allowed_models TEXT,"
+    " expires_at_ms INTEGER, rpm INTEGER, tpm INTEGER, usd_per_minute REAL,"
+    " created_at_ms INTEGER NOT NULL, revoked_at_ms INTEGER, rotated_at_ms INTEGER);"
+    "CREATE TABLE IF NOT EXISTS budgets ("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, scope TEXT NOT NULL, subject TEXT, model TEXT,"
+    " window TEXT NOT NULL, limit_usd REAL, soft_limit_usd REAL, created_at_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS budget_spend ("
+    " budget_id TEXT NOT NULL, window_start_ms INTEGER NOT NULL, spent_usd REAL NOT NULL DEFAULT 0,"
+    " requests INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (budget_id, window_start_ms));"
+    "CREATE TABLE IF NOT EXISTS budget_charges ("
+    " request_id TEXT NOT NULL, budget_id TEXT NOT NULL, window_start_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (request_id, budget_id));"
+    "CREATE TABLE IF NOT EXISTS audit_log ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
+    " action TEXT NOT NULL, target TEXT, detail TEXT);"
+    "CREATE TABLE IF NOT EXISTS state_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO state_version VALUES (1, 0);",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 

@@ -28,10 +28,23 @@ class SqliteLedger final : public Ledger {
         " input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,"
         " reasoning_tokens, input_cost_usd, cache_read_cost_usd, cache_write_cost_usd, output_cost_usd,"
         " reasoning_cost_usd, cost_usd, latency_ms, ttft_ms, streamed, estimated, retries, fallbacks,"
-        " price_version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " price_version, key_id, team, reserved_usd)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT(id) DO NOTHING";
     if (sqlite3_prepare_v2(db_, sql, -1, &insert_, nullptr) != SQLITE_OK)
       return Status::IoError(std::string("ledger: prepare insert: ") + sqlite3_errmsg(db_));
+    // Budget counters are charged in the same transaction as the row, once per
+    // (request, budget): the counters can never drift from the ledger.
+    if (sqlite3_prepare_v2(db_,
+                           "INSERT INTO budget_charges (request_id, budget_id, window_start_ms) VALUES (?,?,?)"
+                           " ON CONFLICT DO NOTHING",
+                           -1, &charge_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db_,
+                           "INSERT INTO budget_spend (budget_id, window_start_ms, spent_usd, requests) VALUES (?,?,?,1)"
+                           " ON CONFLICT(budget_id, window_start_ms) DO UPDATE SET"
+                           " spent_usd = spent_usd + excluded.spent_usd, requests = requests + 1",
+                           -1, &spend_, nullptr) != SQLITE_OK)
+      return Status::IoError(std::string("ledger: prepare budget statements: ") + sqlite3_errmsg(db_));
     writer_ = std::thread([this] { WriterLoop(); });
     return Status::Ok();
   }
@@ -65,8 +78,10 @@ class SqliteLedger final : public Ledger {
     cv_.notify_one();
     space_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
-    if (insert_) sqlite3_finalize(insert_);
-    insert_ = nullptr;
+    for (sqlite3_stmt** st : {&insert_, &charge_, &spend_}) {
+      if (*st) sqlite3_finalize(*st);
+      *st = nullptr;
+    }
     if (db_) sqlite3_close(db_);
     db_ = nullptr;
     return failed_ > 0 ? Status::IoError("ledger: rows failed to write") : Status::Ok();
@@ -122,8 +137,13 @@ class SqliteLedger final : public Ledger {
       for (const Row& r : rows) {
         BindRow(r);
         if (sqlite3_step(insert_) != SQLITE_DONE) ok = false;
+        const bool inserted = ok && sqlite3_changes(db_) == 1;
         sqlite3_reset(insert_);
         if (!ok) break;
+        if (inserted && !ChargeBudgets(r)) {
+          ok = false;
+          break;
+        }
       }
       if (ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return rows.size();
       log::Error(std::string("ledger: batch write failed: ") + sqlite3_errmsg(db_));
@@ -131,6 +151,27 @@ class SqliteLedger final : public Ledger {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return 0;
+  }
+
+  bool ChargeBudgets(const Row& r) {
+    const double cost = r.cost_known ? r.cost.Total() : 0.0;
+    for (const auto& c : r.charges) {
+      sqlite3_bind_text(charge_, 1, r.id.data(), static_cast<int>(r.id.size()), SQLITE_STATIC);
+      sqlite3_bind_text(charge_, 2, c.budget_id.data(), static_cast<int>(c.budget_id.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(charge_, 3, c.window_start_ms);
+      bool ok = sqlite3_step(charge_) == SQLITE_DONE;
+      bool fresh = ok && sqlite3_changes(db_) == 1;
+      sqlite3_reset(charge_);
+      if (!ok) return false;
+      if (!fresh) continue;
+      sqlite3_bind_text(spend_, 1, c.budget_id.data(), static_cast<int>(c.budget_id.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(spend_, 2, c.window_start_ms);
+      sqlite3_bind_double(spend_, 3, cost);
+      ok = sqlite3_step(spend_) == SQLITE_DONE;
+      sqlite3_reset(spend_);
+      if (!ok) return false;
+    }
+    return true;
   }
 
   void BindText(int i, const std::string& s, bool null_if_empty = false) {
@@ -170,11 +211,17 @@ class SqliteLedger final : public Ledger {
     sqlite3_bind_int(insert_, i++, r.retries);
     sqlite3_bind_int(insert_, i++, r.fallbacks);
     BindText(i++, r.price_version, true);
+    BindText(i++, r.key_id, true);
+    BindText(i++, r.team, true);
+    if (r.reserved_usd > 0) sqlite3_bind_double(insert_, i++, r.reserved_usd);
+    else sqlite3_bind_null(insert_, i++);
   }
 
   SqliteOptions options_;
   sqlite3* db_ = nullptr;          // owned by the writer thread after Open()
   sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* charge_ = nullptr;
+  sqlite3_stmt* spend_ = nullptr;
   std::thread writer_;
 
   mutable std::mutex mu_;

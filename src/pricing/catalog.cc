@@ -50,7 +50,7 @@ std::string StripDateSuffix(std::string_view m) {
   auto all_digits = [](std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
-  if (m.size() > 11 && m[m.size() - 11] == '-' && m[m.size() - 8] == '-' && m[m.size() - 3] == '-' &&
+  if (m.size() > 11 && m[m.size() - 11] == '-' && m[m.size() - 6] == '-' && m[m.size() - 3] == '-' &&
       all_digits(m.substr(m.size() - 10, 4)))
     return std::string(m.substr(0, m.size() - 11));
   if (m.size() > 9 && m[m.size() - 9] == '-' && all_digits(m.substr(m.size() - 8)))

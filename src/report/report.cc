@@ -37,7 +37,7 @@ std::string WithThousands(long long v) {
 
 std::string Money(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.4f", v);
+  std::snprintf(buf, sizeof buf, v >= 100 ? "%.2f" : "%.6f", v);
   return buf;
 }
 

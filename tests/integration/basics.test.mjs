@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startFakeOpenAI } from './lib/fake_openai.mjs';
 import {
   startTollgate, stopAll, openaiProvider, simProvider, post, get, chatBody,
-  expectedCost, closeTo, keyFingerprint, PRICES,
+  expectedCost, closeTo, keyFingerprint, PRICES, parseSSE, parseCostTrailer, runTollgate,
 } from './lib/harness.mjs';
 
 let fake;
@@ -24,6 +24,8 @@ before(async () => {
       { name: 'text-embedding-3-small', deployments: [{ provider: 'fakeai', model: 'text-embedding-3-small' }] },
       { name: 'gpt-3.5-turbo-instruct', deployments: [{ provider: 'fakeai', model: 'gpt-3.5-turbo-instruct' }] },
       { name: 'sim-small', deployments: [{ provider: 'sim', model: 'sim-small' }] },
+      // No override and not in any catalog: its price is unknown.
+      { name: 'mystery', deployments: [{ provider: 'fakeai', model: 'mystery-model-xyz' }] },
     ],
     env: { FAKE_UPSTREAM_KEY: 'sk-upstream-from-env' },
   });
@@ -41,7 +43,7 @@ test('GET /v1/models lists the configured model names', async () => {
   assert.equal(r.status, 200);
   assert.equal(r.json.object, 'list');
   const ids = r.json.data.map((m) => m.id).sort();
-  assert.deepEqual(ids, ['gpt-3.5-turbo-instruct', 'gpt-4o-mini', 'sim-small', 'text-embedding-3-small']);
+  assert.deepEqual(ids, ['gpt-3.5-turbo-instruct', 'gpt-4o-mini', 'mystery', 'sim-small', 'text-embedding-3-small']);
   for (const m of r.json.data) assert.equal(m.object, 'model');
 });
 
@@ -169,4 +171,39 @@ test('every request gets a distinct request id', async () => {
     ids.add(r.headers.get('x-tollgate-request-id'));
   }
   assert.equal(ids.size, 5);
+});
+
+test('unknown price: cost header and trailer say "unknown", ledger cost_usd is NULL, tokens still counted', async () => {
+  fake.reset();
+  const r = await post(tg.base, '/v1/chat/completions', chatBody('mystery'));
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers.get('x-tollgate-cost-usd'), 'unknown');
+  const s = await post(tg.base, '/v1/chat/completions', chatBody('mystery', { stream: true }));
+  assert.equal(s.status, 200);
+  assert.equal(parseCostTrailer(s.text)?.cost, 'unknown');
+  assert.equal(parseSSE(s.text).filter((e) => e.data === '[DONE]').length, 1);
+
+  const rows = await tg.waitForRows(2, { where: "requested_model = 'mystery'" });
+  for (const row of rows) {
+    assert.equal(row.cost_usd, null, 'unknown price is NULL, never $0');
+    assert.equal(row.served_model, 'mystery-model-xyz');
+    assert.equal(row.input_tokens, 1000);
+    assert.equal(row.output_tokens, 500);
+  }
+  const rep = await runTollgate(['report', '--db', tg.dbPath, '--by', 'model', '--format', 'json']);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.ok(JSON.parse(rep.stdout).totals.unknown_cost_requests >= 2, rep.stdout);
+});
+
+test('CLI: version, config docs, config check', async () => {
+  const v = await runTollgate(['version']);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^tollgate \S+/);
+  const d = await runTollgate(['config', 'docs']);
+  assert.equal(d.code, 0);
+  for (const key of ['max_body_bytes', 'flush_interval_ms', 'first_byte_timeout_ms', 'ca_file', 'tokens_per_second', 'deployments']) {
+    assert.ok(d.stdout.includes(key), `config docs mentions ${key}`);
+  }
+  const c = await runTollgate(['config', 'check', tg.configPath], { env: { FAKE_UPSTREAM_KEY: 'x' } });
+  assert.equal(c.code, 0, c.stderr);
 });

@@ -35,19 +35,27 @@ function makeCerts() {
 
 let certs;
 let fake;
+let tg;
 before(async () => {
   certs = makeCerts();
   fake = await startFakeOpenAI({ tls: { key: certs.key, cert: certs.cert } });
+  // Same HTTPS upstream twice: once trusting the private CA, once not.
+  tg = await startTollgate({
+    providers: [
+      openaiProvider('tlsai', fake.baseUrl, { ca_file: certs.caFile }),
+      openaiProvider('untrusted', fake.baseUrl, { max_retries: 0 }),
+    ],
+    models: [
+      { name: 'gpt-4o-mini', deployments: [{ provider: 'tlsai', model: 'gpt-4o-mini' }] },
+      { name: 'untrusted-model', deployments: [{ provider: 'untrusted', model: 'gpt-4o-mini' }] },
+    ],
+  });
 });
 after(async () => { await stopAll(); await fake.close(); });
 
 test('HTTPS upstream with ca_file: non-stream and stream work', async () => {
   assert.match(fake.baseUrl, /^https:\/\/127\.0\.0\.1:\d+\/v1$/);
   fake.reset();
-  const tg = await startTollgate({
-    providers: [openaiProvider('tlsai', fake.baseUrl, { ca_file: certs.caFile })],
-    models: [{ name: 'gpt-4o-mini', deployments: [{ provider: 'tlsai', model: 'gpt-4o-mini' }] }],
-  });
   const r = await post(tg.base, '/v1/chat/completions', chatBody());
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.choices[0].message.content, 'Hello from the fake upstream model.');
@@ -59,21 +67,16 @@ test('HTTPS upstream with ca_file: non-stream and stream work', async () => {
   const [row] = await tg.waitForRows(1, { where: `id = '${s.headers.get('x-tollgate-request-id')}'` });
   assert.equal(row.estimated, 0);
   assert.ok(row.cost_usd > 0);
-  await tg.stop();
 });
 
 test('HTTPS upstream without ca_file: certificate rejected, 502', async () => {
   fake.reset();
-  const tg = await startTollgate({
-    providers: [openaiProvider('tlsai', fake.baseUrl, { max_retries: 0 })],
-    models: [{ name: 'gpt-4o-mini', deployments: [{ provider: 'tlsai', model: 'gpt-4o-mini' }] }],
-  });
-  const r = await post(tg.base, '/v1/chat/completions', chatBody());
+  const r = await post(tg.base, '/v1/chat/completions', chatBody('untrusted-model'));
   assert.equal(r.status, 502, r.text);
   assert.equal(r.json?.error?.code, 'upstream_unreachable');
-  assert.match(r.json.error.message, /tlsai/);
+  assert.match(r.json.error.message, /untrusted/, 'message names the provider');
   assert.equal(fake.apiRequests().length, 0, 'no request may be sent over an unverified connection');
   const [row] = await tg.waitForRows(1, { where: `id = '${r.headers.get('x-tollgate-request-id')}'` });
   assert.equal(row.status, 502);
-  await tg.stop();
+  assert.equal(row.error_class, 'upstream_unreachable');
 });

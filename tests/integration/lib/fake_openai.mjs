@@ -51,6 +51,9 @@ export const DEFAULT_BEHAVIOUR = Object.freeze({
   // Broken-stream tests: after this many chunks, destroy the socket mid-stream
   // (no usage chunk, no [DONE], no terminating zero-length chunk).
   cutAfterChunks: null,
+  // Stalled-stream tests: after this many chunks, stop sending but keep the
+  // connection open (until the other side gives up), to exercise idle_timeout_ms.
+  stallAfterChunks: null,
 
   // Names listed by GET /v1/models.
   models: ['gpt-4o-mini', 'text-embedding-3-small', 'gpt-3.5-turbo-instruct'],
@@ -289,6 +292,10 @@ export class FakeOpenAI {
       if (b.cutAfterChunks !== null && record.sentChunks.length >= b.cutAfterChunks) {
         // Simulates an upstream crash / network cut in the middle of a stream.
         res.socket?.destroy();
+        return;
+      }
+      if (b.stallAfterChunks !== null && record.sentChunks.length >= b.stallAfterChunks) {
+        if (!res.destroyed) await new Promise((resolve) => res.once('close', resolve));
         return;
       }
       if (b.chunkDelayMs > 0) await sleep(b.chunkDelayMs);

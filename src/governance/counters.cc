@@ -1,0 +1,68 @@
+#include "governance/counters.h"
+
+#include <limits>
+
+namespace tollgate::governance {
+
+void LocalCounterStore::Seed(const std::string& budget_id, int64_t window_start_ms, double spent) {
+  std::lock_guard<std::mutex> lock(mu_);
+  counters_[Key(budget_id, window_start_ms)].spent = spent;
+}
+
+ReserveResult LocalCounterStore::Reserve(const std::vector<BudgetSlot>& slots, double amount) {
+  ReserveResult r;
+  r.headroom = std::numeric_limits<double>::infinity();
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Counter*> cs;
+  cs.reserve(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Counter& c = counters_[Key(slots[i].budget_id, slots[i].window_start_ms)];
+    cs.push_back(&c);
+    if (slots[i].limit_usd < 0) continue;
+    double used = c.spent + c.reserved;
+    r.headroom = std::min(r.headroom, slots[i].limit_usd - used);
+    if (r.ok && used + amount > slots[i].limit_usd) {
+      r.ok = false;
+      r.failed_slot = i;
+      r.spent = used;
+    }
+  }
+  if (r.ok)
+    for (Counter* c : cs) c->reserved += amount;
+  return r;
+}
+
+std::vector<size_t> LocalCounterStore::Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual) {
+  std::vector<size_t> crossed;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Counter& c = counters_[Key(slots[i].budget_id, slots[i].window_start_ms)];
+    double before = c.spent;
+    c.reserved -= reserved;
+    if (c.reserved < 1e-12) c.reserved = 0;  // float dust
+    c.spent += actual;
+    if (slots[i].soft_limit_usd >= 0 && before < slots[i].soft_limit_usd && c.spent >= slots[i].soft_limit_usd)
+      crossed.push_back(i);
+  }
+  return crossed;
+}
+
+double LocalCounterStore::Spent(const std::string& budget_id, int64_t window_start_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = counters_.find(Key(budget_id, window_start_ms));
+  return it == counters_.end() ? 0 : it->second.spent;
+}
+
+double LocalCounterStore::Headroom(const std::vector<BudgetSlot>& slots) {
+  double h = std::numeric_limits<double>::infinity();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& s : slots) {
+    if (s.limit_usd < 0) continue;
+    auto it = counters_.find(Key(s.budget_id, s.window_start_ms));
+    double used = it == counters_.end() ? 0 : it->second.spent + it->second.reserved;
+    h = std::min(h, s.limit_usd - used);
+  }
+  return h;
+}
+
+}  // namespace tollgate::governance

@@ -1,0 +1,328 @@
+#include "governance/governor.h"
+
+#include <openssl/crypto.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <sstream>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "governance/window.h"
+#include "http/upstream.h"
+
+namespace tollgate::governance {
+namespace {
+
+std::string Money(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", v);
+  return buf;
+}
+
+// Posts `body` to `url`; best effort, off the request path, bounded by 5 s.
+void PostWebhook(const std::string& url, const std::string& body) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  auto u = http::ParseUrl(url);
+  if (!u.ok()) return;
+  try {
+    asio::io_context ioc;
+    asio::ip::tcp::resolver resolver(ioc);
+    auto results = resolver.resolve(u->host, u->port);
+    beast::http::request<beast::http::string_body> req{beast::http::verb::post, u->path.empty() ? "/" : u->path, 11};
+    req.set(beast::http::field::host, u->host);
+    req.set(beast::http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    beast::flat_buffer buf;
+    beast::http::response<beast::http::string_body> res;
+    if (u->tls) {
+      auto ctx = http::MakeTlsContext("");
+      if (!ctx.ok()) return;
+      beast::ssl_stream<beast::tcp_stream> s(ioc, **ctx);
+      beast::get_lowest_layer(s).expires_after(std::chrono::seconds(5));
+      SSL_set_tlsext_host_name(s.native_handle(), u->host.c_str());
+      s.set_verify_callback(asio::ssl::host_name_verification(u->host));
+      beast::get_lowest_layer(s).connect(results);
+      s.handshake(asio::ssl::stream_base::client);
+      beast::http::write(s, req);
+      beast::http::read(s, buf, res);
+    } else {
+      beast::tcp_stream s(ioc);
+      s.expires_after(std::chrono::seconds(5));
+      s.connect(results);
+      beast::http::write(s, req);
+      beast::http::read(s, buf, res);
+    }
+  } catch (const std::exception& e) {
+    log::Warn(std::string("budget alert webhook failed: ") + e.what());
+  }
+}
+
+bool BudgetApplies(const Budget& b, const RequestFacts& f) {
+  if (!b.model.empty() && b.model != f.model) return false;
+  if (b.scope == "global") return true;
+  if (b.scope == "key") return !f.key_id.empty() && b.subject == f.key_id;
+  if (b.scope == "user") return !f.user.empty() && b.subject == f.user;
+  if (b.scope == "project") return !f.project.empty() && b.subject == f.project;
+  if (b.scope == "team") return !f.team.empty() && b.subject == f.team;
+  return false;
+}
+
+Denial RateDenial(const RateDecision& d, const std::string& subject) {
+  Denial den;
+  den.status = 429;
+  den.type = "rate_limit_exceeded";
+  den.code = "rate_limit_exceeded";
+  std::ostringstream m;
+  m << "Rate limit reached for " << subject << ": " << d.limit << " " << d.dimension
+    << " per minute. Try again in " << d.reset_s << "s.";
+  den.message = m.str();
+  den.retry_after_s = d.reset_s;
+  std::string reset = std::to_string(d.reset_s) + "s";
+  if (d.remaining_requests >= 0 || d.dimension == "requests") {
+    den.headers.push_back({"x-ratelimit-limit-requests", d.dimension == "requests" ? std::to_string(static_cast<int64_t>(d.limit)) : ""});
+    den.headers.push_back({"x-ratelimit-remaining-requests", std::to_string(std::max<int64_t>(d.remaining_requests, 0))});
+    den.headers.push_back({"x-ratelimit-reset-requests", reset});
+  }
+  if (d.dimension == "tokens" || d.remaining_tokens >= 0) {
+    den.headers.push_back({"x-ratelimit-limit-tokens", d.dimension == "tokens" ? std::to_string(static_cast<int64_t>(d.limit)) : ""});
+    den.headers.push_back({"x-ratelimit-remaining-tokens", std::to_string(std::max<int64_t>(d.remaining_tokens, 0))});
+    den.headers.push_back({"x-ratelimit-reset-tokens", reset});
+  }
+  // Drop empty limit headers (dimensions that were not the one refused).
+  den.headers.erase(std::remove_if(den.headers.begin(), den.headers.end(), [](auto& h) { return h.second.empty(); }),
+                    den.headers.end());
+  return den;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, const std::string& db_path) {
+  TG_RETURN_IF_ERROR(SetTimezone(cfg.governance.timezone));
+  std::unique_ptr<Governor> g(new Governor(cfg, db_path));
+  g->counters_ = std::make_unique<LocalCounterStore>();
+  for (const auto& r : cfg.rate_limits) g->model_limits_[r.model] = RateLimits{r.rpm, r.tpm, r.usd_per_minute};
+  TG_ASSIGN_OR_RETURN(g->store_, Store::Open(db_path));
+  // Config budgets are the declared state: create or update them by name.
+  TG_ASSIGN_OR_RETURN(std::vector<Budget> existing, g->store_->ListBudgets());
+  for (const auto& bc : cfg.budgets) {
+    Budget b;
+    b.name = bc.name;
+    b.scope = bc.scope;
+    b.subject = bc.subject;
+    b.model = bc.model;
+    b.window = ParseWindow(bc.window).value_or(Window::kDaily);
+    b.limit_usd = bc.limit_usd;
+    b.soft_limit_usd = bc.soft_limit_usd;
+    auto same = std::find_if(existing.begin(), existing.end(), [&](const Budget& e) {
+      return e.name == b.name && e.scope == b.scope && e.subject == b.subject && e.model == b.model &&
+             e.window == b.window && e.limit_usd == b.limit_usd && e.soft_limit_usd == b.soft_limit_usd;
+    });
+    if (same == existing.end()) TG_RETURN_IF_ERROR(g->store_->PutBudget(b, "config").status());
+  }
+  TG_ASSIGN_OR_RETURN(std::vector<SpendRow> spend, g->store_->ListSpend());
+  for (const auto& s : spend) g->counters_->Seed(s.budget_id, s.window_start_ms, s.spent_usd);
+  TG_RETURN_IF_ERROR(g->Reload(*g->store_));
+  return g;
+}
+
+Governor::~Governor() { Stop(); }
+
+std::shared_ptr<const Governor::Snapshot> Governor::snapshot() const {
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  return snap_;
+}
+
+Status Governor::Reload(Store& store) {
+  auto snap = std::make_shared<Snapshot>();
+  TG_ASSIGN_OR_RETURN(snap->version, store.StateVersion());
+  TG_ASSIGN_OR_RETURN(std::vector<VirtualKey> keys, store.ListKeys(/*include_revoked=*/false));
+  for (auto& k : keys) snap->keys_by_hash.emplace(k.secret_hash, std::move(k));
+  TG_ASSIGN_OR_RETURN(snap->budgets, store.ListBudgets());
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  snap_ = std::move(snap);
+  return Status::Ok();
+}
+
+Status Governor::ReloadNow() {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  return Reload(*store_);
+}
+
+void Governor::Start() {
+  reloader_ = std::thread([this] { ReloaderLoop(); });
+}
+
+void Governor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (reloader_.joinable()) reloader_.join();
+}
+
+void Governor::ReloaderLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(cfg_.governance.reload_interval_ms), [&] { return stop_; }))
+        return;
+    }
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    auto v = store_->StateVersion();
+    if (!v.ok()) {
+      log::Warn("governance: cannot read state version: " + v.status().message());
+      continue;
+    }
+    if (*v == snapshot()->version) continue;
+    Status st = Reload(*store_);
+    if (!st.ok()) log::Warn("governance: reload failed: " + st.message());
+  }
+}
+
+bool Governor::IsMasterKey(std::string_view bearer) const {
+  if (cfg_.auth.master_key.empty() || bearer.empty()) return false;
+  std::string a = Sha256Hex(bearer), b = Sha256Hex(cfg_.auth.master_key);
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::optional<Denial> Governor::Authenticate(std::string_view bearer, Principal* out) const {
+  auto unauthorized = [](std::string msg) {
+    return Denial{401, "invalid_request_error", "invalid_api_key", std::move(msg), -1, {}};
+  };
+  if (bearer.empty())
+    return unauthorized("Missing API key. Send 'Authorization: Bearer <tollgate virtual key>' (create one with `tollgate keys create`).");
+  auto snap = snapshot();
+  const std::string hash = Sha256Hex(bearer);
+  auto it = snap->keys_by_hash.find(hash);
+  // The map lookup is on the hash, so its timing says nothing about the secret;
+  // the final comparison is constant-time anyway.
+  if (it == snap->keys_by_hash.end() ||
+      CRYPTO_memcmp(it->second.secret_hash.data(), hash.data(), hash.size()) != 0)
+    return unauthorized("Invalid API key.");
+  const VirtualKey& k = it->second;
+  if (k.expires_at_ms && *k.expires_at_ms <= NowUnixMs())
+    return unauthorized("API key " + k.id + " expired at " + FormatLocalTime(*k.expires_at_ms) + ".");
+  out->key_id = k.id;
+  out->key_name = k.name;
+  out->user = k.user;
+  out->project = k.project;
+  out->team = k.team;
+  out->tags = k.tags;
+  out->allowed_models = k.allowed_models;
+  out->limits = RateLimits{k.rpm, k.tpm, k.usd_per_minute};
+  return std::nullopt;
+}
+
+std::optional<Denial> Governor::CheckModel(const Principal& p, const std::string& model) const {
+  if (p.allowed_models.empty()) return std::nullopt;
+  if (std::find(p.allowed_models.begin(), p.allowed_models.end(), model) != p.allowed_models.end()) return std::nullopt;
+  std::string list;
+  for (const auto& m : p.allowed_models) list += (list.empty() ? "" : ", ") + m;
+  return Denial{403, "permission_error", "model_not_allowed",
+                "API key " + p.key_id + " may not use model '" + model + "'. Allowed: " + list + ".", -1, {}};
+}
+
+std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f, Admission* out) {
+  const int64_t now = NowUnixMs();
+  const double input_cost = static_cast<double>(f.input_tokens_bound) * f.input_usd_per_token;
+  double worst = input_cost + static_cast<double>(f.max_output_tokens) * f.output_usd_per_token;
+  const int64_t tokens = f.input_tokens_bound + f.max_output_tokens;
+
+  // Rate limits: the key's, then the model's.
+  out->rate_minute = RateLimiter::MinuteOf(now);
+  out->rate_tokens = tokens;
+  struct Subject { std::string name; RateLimits limits; };
+  std::vector<Subject> subjects;
+  if (p && p->limits.any()) subjects.push_back({"key:" + p->key_id, p->limits});
+  if (auto it = model_limits_.find(f.model); it != model_limits_.end() && it->second.any())
+    subjects.push_back({"model:" + f.model, it->second});
+  for (const auto& s : subjects) {
+    RateDecision d = rate_limiter_.Admit(s.name, s.limits, tokens, worst, now);
+    if (!d.ok) {
+      // Give back what earlier subjects already counted for this request.
+      for (const auto& prev : out->rate_subjects) rate_limiter_.Adjust(prev, out->rate_minute, -tokens, -worst);
+      out->rate_subjects.clear();
+      return RateDenial(d, s.name.substr(0, 3) == "key" ? "key " + p->key_id : "model " + f.model);
+    }
+    out->rate_subjects.push_back(s.name);
+  }
+
+  // Budgets: reserve the worst case on every budget this request falls under.
+  auto snap = snapshot();
+  for (const Budget& b : snap->budgets) {
+    if (!BudgetApplies(b, f)) continue;
+    BudgetSlot slot;
+    slot.budget_id = b.id;
+    slot.budget_name = b.name;
+    slot.window_start_ms = WindowStart(b.window, now);
+    slot.window_end_ms = WindowEnd(b.window, now);
+    slot.limit_usd = b.limit_usd.value_or(-1);
+    slot.soft_limit_usd = b.soft_limit_usd.value_or(-1);
+    out->slots.push_back(std::move(slot));
+  }
+  out->active = true;
+  if (out->slots.empty()) return std::nullopt;
+  ReserveResult r = counters_->Reserve(out->slots, worst);
+  if (!r.ok && cfg_.governance.clamp_max_tokens && f.output_usd_per_token > 0) {
+    // Lower max_tokens to what the tightest budget can still pay for.
+    double room = r.headroom - input_cost;
+    auto fit = static_cast<int64_t>(std::floor(room / f.output_usd_per_token));
+    if (fit >= 1) {
+      fit = std::min(fit, f.max_output_tokens);
+      worst = input_cost + static_cast<double>(fit) * f.output_usd_per_token;
+      r = counters_->Reserve(out->slots, worst);
+      if (r.ok) out->clamped_max_tokens = fit;
+    }
+  }
+  if (!r.ok) {
+    for (const auto& s : out->rate_subjects) rate_limiter_.Adjust(s, out->rate_minute, -tokens, -worst);
+    const BudgetSlot& s = out->slots[r.failed_slot];
+    out->active = false;
+    Denial d;
+    d.status = 429;
+    d.type = "insufficient_quota";
+    d.code = "budget_exceeded";
+    d.message = "Budget '" + s.budget_name + "' exceeded: $" + Money(r.spent) + " spent or reserved of its $" +
+                Money(s.limit_usd) + " limit; this request could cost up to $" + Money(worst) +
+                ". The window resets at " + FormatLocalTime(s.window_end_ms) + ".";
+    if (s.window_end_ms != INT64_MAX)
+      d.retry_after_s = static_cast<int>(std::max<int64_t>((s.window_end_ms - now + 999) / 1000, 1));
+    return d;
+  }
+  out->reserved_usd = worst;
+  return std::nullopt;
+}
+
+void Governor::Settle(const Admission& a, double actual_usd, int64_t actual_tokens) {
+  if (!a.active) return;
+  for (const auto& s : a.rate_subjects)
+    rate_limiter_.Adjust(s, a.rate_minute, actual_tokens - a.rate_tokens, actual_usd - a.reserved_usd);
+  if (a.slots.empty()) return;
+  for (size_t i : counters_->Settle(a.slots, a.reserved_usd, actual_usd))
+    Alert(a.slots[i], counters_->Spent(a.slots[i].budget_id, a.slots[i].window_start_ms));
+}
+
+void Governor::Alert(const BudgetSlot& slot, double spent) {
+  std::string msg = "budget '" + slot.budget_name + "' crossed its soft limit: $" + Money(spent) + " of $" +
+                    Money(slot.soft_limit_usd) + " (window resets " + FormatLocalTime(slot.window_end_ms) + ")";
+  log::Warn(msg);
+  if (cfg_.governance.alert_webhook.empty()) return;
+  std::ostringstream body;
+  body << R"({"event":"budget.soft_limit","budget":")" << slot.budget_name << R"(","budget_id":")" << slot.budget_id
+       << R"(","spent_usd":)" << spent << R"(,"soft_limit_usd":)" << slot.soft_limit_usd << R"(,"limit_usd":)"
+       << slot.limit_usd << R"(,"window_resets":")" << FormatLocalTime(slot.window_end_ms) << "\"}";
+  std::thread([url = cfg_.governance.alert_webhook, b = body.str()] { PostWebhook(url, b); }).detach();
+}
+
+}  // namespace tollgate::governance

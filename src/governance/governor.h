@@ -1,0 +1,126 @@
+// Governor: the governance decisions of the request path. It authenticates
+// virtual keys, checks model permissions, applies rate limits, and reserves a
+// request's worst-case cost against every budget it falls under before the
+// request is forwarded, settling the reservation to the actual cost after.
+// Thread-safety: every public method may be called from any worker. Keys and
+// budgets are an immutable snapshot swapped by the reloader thread; counters
+// and rate windows live behind their own short mutexes.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "config/config.h"
+#include "governance/counters.h"
+#include "governance/rate_limiter.h"
+#include "governance/store.h"
+
+namespace tollgate::governance {
+
+// Who is calling, after authentication.
+struct Principal {
+  std::string key_id, key_name, user, project, team;
+  std::vector<std::string> tags;
+  std::vector<std::string> allowed_models;  // empty = all
+  RateLimits limits;
+};
+
+// A refusal, in the terms of an OpenAI-shaped error plus extra headers.
+struct Denial {
+  int status = 429;
+  std::string type, code, message;
+  int retry_after_s = -1;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// What the gateway knows about a request before forwarding it.
+struct RequestFacts {
+  std::string model, user, project, team, key_id;
+  int64_t input_tokens_bound = 0;   // an upper bound on input tokens
+  int64_t max_output_tokens = 0;    // max_tokens, or the configured default
+  double input_usd_per_token = 0;   // highest over the model's deployments
+  double output_usd_per_token = 0;  // highest of output and reasoning rates
+};
+
+// What was reserved; handed back to Settle.
+struct Admission {
+  bool active = false;
+  std::vector<BudgetSlot> slots;
+  double reserved_usd = 0;
+  int64_t clamped_max_tokens = -1;  // >= 0 when max_tokens was lowered
+  std::vector<std::string> rate_subjects;
+  int64_t rate_minute = 0;
+  int64_t rate_tokens = 0;
+};
+
+class Governor {
+ public:
+  // Opens the state database, syncs config budgets into it, and seeds the
+  // counters. IoError / InvalidArgument on failure.
+  static Result<std::unique_ptr<Governor>> Create(const config::Config& cfg, const std::string& db_path);
+  ~Governor();
+
+  bool auth_enabled() const { return cfg_.auth.enabled; }
+  bool admin_enabled() const { return !cfg_.auth.master_key.empty(); }
+  // Constant-time check of a bearer token against the master key.
+  bool IsMasterKey(std::string_view bearer) const;
+
+  // Looks the bearer token up (by SHA-256, compared in constant time).
+  // Denial 401 if missing, unknown, revoked or expired.
+  std::optional<Denial> Authenticate(std::string_view bearer, Principal* out) const;
+  // Denial 403 if the key may not use `model`.
+  std::optional<Denial> CheckModel(const Principal& p, const std::string& model) const;
+  // Rate limits, then budget reservation. On success fills *out (Settle it
+  // exactly once). Denial 429 with Retry-After and x-ratelimit-* headers.
+  std::optional<Denial> Admit(const Principal* p, const RequestFacts& f, Admission* out);
+  // Replaces the reservation by the actual cost and tokens.
+  void Settle(const Admission& a, double actual_usd, int64_t actual_tokens);
+
+  // Reloads keys and budgets now (after an admin change).
+  Status ReloadNow();
+  // Starts / stops the thread that picks up changes made by the CLI.
+  void Start();
+  void Stop();
+  const std::string& db_path() const { return db_path_; }
+  CounterStore& counters() { return *counters_; }
+
+ private:
+  struct Snapshot {
+    std::unordered_map<std::string, VirtualKey> keys_by_hash;
+    std::vector<Budget> budgets;
+    int64_t version = -1;
+  };
+  Governor(const config::Config& cfg, std::string db_path) : cfg_(cfg), db_path_(std::move(db_path)) {}
+  std::shared_ptr<const Snapshot> snapshot() const;
+  Status Reload(Store& store);
+  void Alert(const BudgetSlot& slot, double spent);
+  void ReloaderLoop();
+
+  const config::Config& cfg_;
+  std::string db_path_;
+  std::unique_ptr<LocalCounterStore> counters_;
+  RateLimiter rate_limiter_;
+  std::unordered_map<std::string, RateLimits> model_limits_;  // immutable after Create
+
+  // A snapshot is shared so readers keep using the one they took while the
+  // reloader swaps in a new one.
+  mutable std::mutex snap_mu_;
+  std::shared_ptr<const Snapshot> snap_;  // GUARDED_BY(snap_mu_)
+
+  std::mutex reload_mu_;  // serialises reloads (reloader thread vs admin API)
+  std::unique_ptr<Store> store_;  // GUARDED_BY(reload_mu_)
+  std::thread reloader_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;  // GUARDED_BY(stop_mu_)
+};
+
+}  // namespace tollgate::governance

@@ -1,0 +1,103 @@
+// BPE tokenizer for OpenAI's o200k_base and cl100k_base encodings, with token
+// ids identical to js-tiktoken's encode(text, [], []) (special-token text is
+// ordinary text). Vocabularies are compiled in at build time from the pinned
+// js-tiktoken npm package (see README.md). A Tokenizer is immutable after
+// Load(), so every method is const and safe to call from any number of
+// threads at once; Shared() instances live until the process exits.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "tokenizer/pretokenizer.h"
+
+namespace tollgate::tokenizer {
+
+enum class Encoding { kO200kBase, kCl100kBase };
+
+// "o200k_base" or "cl100k_base".
+std::string_view EncodingName(Encoding encoding);
+// The encoding named `name`, or nullopt.
+std::optional<Encoding> ParseEncoding(std::string_view name);
+
+class Tokenizer {
+ public:
+  // Builds a tokenizer from the compiled-in vocabulary (~10 ms, ~5 MB).
+  // Errors: Internal if the compiled-in data is malformed or was generated
+  // for a different pre-tokenization pattern (a build problem).
+  static Result<std::unique_ptr<Tokenizer>> Load(Encoding encoding);
+
+  // A process-wide instance, built on first use and never destroyed, for
+  // callers that do not want to own one. Same errors as Load().
+  static Result<const Tokenizer*> Shared(Encoding encoding);
+
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+  // Number of tokens in `text`; equals Encode(text).size() but allocates
+  // nothing for typical input. Invalid UTF-8 is first repaired to U+FFFD as
+  // node would decode it (utf8.h). Never fails.
+  size_t Count(std::string_view text) const;
+
+  // The token ids of `text`, as js-tiktoken's encode(text, [], []).
+  std::vector<uint32_t> Encode(std::string_view text) const;
+
+  // The bytes of `ids` concatenated (special-token ids give their text).
+  // Errors: InvalidArgument naming the first id not in the vocabulary.
+  Result<std::string> Decode(std::span<const uint32_t> ids) const;
+
+  Encoding encoding() const { return encoding_; }
+  // Number of ordinary (mergeable) tokens: ids 0..vocab_size()-1.
+  size_t vocab_size() const { return offsets_.size(); }
+  // Longest ordinary token, in bytes.
+  size_t max_token_length() const { return max_token_length_; }
+  // The special tokens of the encoding as (text, id); Encode() never emits them.
+  const std::vector<std::pair<std::string, uint32_t>>& special_tokens() const {
+    return specials_;
+  }
+
+ private:
+  static constexpr uint32_t kNoRank = 0xFFFFFFFFu;
+
+  Tokenizer() = default;
+
+  // Rank of the byte string, or kNoRank.
+  uint32_t Rank(const uint8_t* p, size_t n) const;
+  // Calls emit(rank) for each token of one pre-tokenized piece.
+  template <typename Emit>
+  void EncodePiece(const uint8_t* p, size_t n, Emit&& emit) const;
+  template <typename Emit>
+  void MergeSmall(const uint8_t* p, size_t n, Emit&& emit) const;
+  template <typename Emit>
+  void MergeLarge(const uint8_t* p, size_t n, Emit&& emit) const;
+  template <typename Emit>
+  void EncodeValid(std::string_view text, Emit&& emit) const;
+
+  // Open-addressing table from token bytes to rank. The key bytes are not
+  // copied: each slot names a rank, whose bytes live in bytes_.
+  struct Slot {
+    uint32_t tag;   // high hash bits << 8 | length; 0 marks an empty slot
+    uint32_t rank;
+  };
+
+  Encoding encoding_ = Encoding::kO200kBase;
+  internal::PreTokenizer pre_;
+  const uint8_t* bytes_ = nullptr;    // compiled-in token bytes, rank order
+  const uint8_t* lengths_ = nullptr;  // compiled-in, rank -> length
+  std::vector<uint32_t> offsets_;     // rank -> offset in bytes_
+  std::vector<Slot> slots_;
+  uint64_t mask_ = 0;
+  size_t max_token_length_ = 0;
+  uint32_t byte_rank_[256] = {};
+  std::vector<std::pair<std::string, uint32_t>> specials_;
+};
+
+}  // namespace tollgate::tokenizer

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs tollgate's integration / end-to-end suite (Node >= 20, `node --test`).
+#
+#   tests/integration/run.sh                 # all *.test.mjs files
+#   tests/integration/run.sh sim.test.mjs    # selected files
+#
+# Needs the built binary (default <repo>/build/tollgate; override with
+# TOLLGATE_BIN=/path/to/tollgate) and the sqlite3 + openssl CLIs on PATH.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+if [[ ! -d node_modules ]]; then
+  npm ci --no-audit --no-fund
+fi
+
+export TOLLGATE_BIN="${TOLLGATE_BIN:-$(cd ../.. && pwd)/build/tollgate}"
+if [[ ! -x "$TOLLGATE_BIN" ]]; then
+  echo "run.sh: tollgate binary not found at $TOLLGATE_BIN (build it first or set TOLLGATE_BIN)" >&2
+  exit 1
+fi
+for tool in sqlite3 openssl; do
+  command -v "$tool" >/dev/null || { echo "run.sh: '$tool' CLI is required (apt-get install $tool)" >&2; exit 1; }
+done
+
+if [[ $# -gt 0 ]]; then files=("$@"); else files=(./*.test.mjs); fi
+# Two test files at a time (the CI machine has 2 cores); any single test is
+# cut off after 30 s so a hang cannot stall CI.
+exec node --test --test-concurrency=2 --test-timeout=30000 "${files[@]}"
