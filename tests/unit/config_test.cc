@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "config/config.h"
 
@@ -95,5 +97,17 @@ TEST(Config, ReferenceListsEverySetting) {
     EXPECT_NE(md.find(k), std::string::npos) << k;
 }
 
+}  // namespace
+}  // namespace tollgate::config
+
+namespace tollgate::config {
+namespace {
+TEST(Config, DocsConfigMdIsUpToDate) {
+  std::ifstream f(std::string(TOLLGATE_SOURCE_DIR) + "/docs/config.md");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_EQ(ss.str(), SettingsReferenceMarkdown())
+      << "docs/config.md is stale: regenerate it with `tollgate config docs > docs/config.md`";
+}
 }  // namespace
 }  // namespace tollgate::config
