@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SQLite ceiling for tollgate's ledger, no C++ needed: inserts ROWS rows into a
-# fresh database with the exact schema of an existing tollgate ledger (copied
-# with .schema), the same pragmas (WAL, synchronous=NORMAL) and the same batch
-# size (one BEGIN IMMEDIATE transaction per BATCH rows, random 24-hex ids like
-# req_<hex> so the primary-key B-tree sees random inserts).
+# fresh database holding the exact `requests` table (and its indexes) of an
+# existing tollgate ledger, with the same pragmas (WAL, synchronous=NORMAL) and
+# batch size (one BEGIN IMMEDIATE transaction per BATCH rows). Each row is a
+# copy of a real row from that ledger with a fresh random req_<24 hex> id, so
+# the primary-key B-tree sees random inserts like in production.
 # This measures SQLite on this disk, not tollgate's writer thread; the
 # end-to-end ledger rate is measured by bench/run.sh through the gateway.
 # usage: bench/ledger_micro.sh SOURCE_LEDGER.db WORK_DIR [ROWS=200000] [BATCH=2048]
@@ -16,27 +17,23 @@ batch=${4:-2048}
 db="$work/ledger-micro.db"
 sql="$work/ledger-micro.sql"
 rm -f "$db" "$db-wal" "$db-shm"
-schema=$(sqlite3 "$src" .schema)
-[ -n "$schema" ] || { echo "ledger_micro: no schema in $src" >&2; exit 1; }
+schema=$(sqlite3 "$src" "SELECT sql || ';' FROM sqlite_master WHERE tbl_name = 'requests' AND sql IS NOT NULL ORDER BY type DESC;")
+[ -n "$schema" ] || { echo "ledger_micro: no requests table in $src" >&2; exit 1; }
+cols=$(sqlite3 "$src" "SELECT group_concat(name, ', ') FROM pragma_table_info('requests') WHERE name NOT IN ('id', 'ts_start_ms', 'ts_end_ms');")
 sqlite3 "$db" "PRAGMA journal_mode=WAL;" >/dev/null
 sqlite3 "$db" "$schema"
+sqlite3 "$db" "ATTACH '$src' AS src; CREATE TABLE tmpl AS SELECT * FROM src.requests WHERE status = 200 LIMIT 1;"
+[ "$(sqlite3 "$db" 'SELECT count(*) FROM tmpl;')" = 1 ] || { echo "ledger_micro: no successful row in $src to copy" >&2; exit 1; }
 batches=$(( (rows + batch - 1) / batch ))
 {
   echo "PRAGMA synchronous=NORMAL;"
   for ((b = 0; b < batches; b++)); do
-    base=$((1700000000000 + b * batch))
     cat <<SQL
 BEGIN IMMEDIATE;
-INSERT INTO requests (id, ts_start_ms, ts_end_ms, endpoint, api_key, user, project, tags,
-  requested_model, served_model, provider, status, error_class, input_tokens, cache_read_tokens,
-  cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, input_cost_usd,
-  cache_read_cost_usd, cache_write_cost_usd, output_cost_usd, reasoning_cost_usd, cost_usd,
-  latency_ms, ttft_ms, streamed, estimated, retries, fallbacks, price_version)
+INSERT INTO requests (id, ts_start_ms, ts_end_ms, $cols)
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $batch)
-SELECT 'req_' || lower(hex(randomblob(12))), $base + i, $base + i + 3, 'chat.completions',
-  'key_0123456789ab', 'bench', 'bench-project', 'a,b', 'bench-model', 'bench-model', 'canned', 200, NULL,
-  14, 0, 0, 0, 9, 0, 0.0000021, 0, 0, 0.0000054, 0, 0.0000075, 0.42, NULL, 0, 0, 0, 0, 'bench'
-FROM c;
+SELECT 'req_' || lower(hex(randomblob(12))), ts_start_ms + $((b * batch)) + i, ts_end_ms + $((b * batch)) + i, $cols
+FROM tmpl, c;
 COMMIT;
 SQL
   done

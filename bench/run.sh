@@ -17,6 +17,10 @@
 #   BENCH_WRITE_DOC    1 = write the table into docs/BENCHMARKS.md (default 1)
 #   BENCH_KEEP         1 = keep the temp dir with configs, logs and raw outputs
 #   BENCH_STRICT       1 = exit 2 when a performance target is missed
+#   BENCH_PIN_LATENCY  1 (default) = run the 1-connection latency tests with wrk and
+#                      every server pinned to CPU 0 (see docs/BENCHMARKS.md); 0 = unpinned
+#   BENCH_WAIT_QUIET   wait up to this many seconds for the machine to go idle
+#                      (no compiler running, CPU < 15% busy) before starting (default 0)
 #
 # Exit status: 0 ok; 1 a correctness failure (tollgate errors, non-2xx, ledger
 # rows missing, a broken stream); 2 (only with BENCH_STRICT=1) a target missed.
@@ -104,10 +108,37 @@ wait_port() {  # PORT NAME PID
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 mib() { calc "$1 / 1024" 1; }
 
-LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
-if cond "$LOAD_START > 0.5"; then
-  log "WARNING: load average is $LOAD_START before the run; other work on this machine will skew the numbers"
-  ps -eo pcpu,comm --sort=-pcpu | awk 'NR > 1 && $1 > 10 { print "[bench]   busy: " $0 }' >&2
+# CPU busy % over one second, from /proc/stat.
+cpu_busy() {
+  local a b
+  a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
+  awk -v u=$((b[1] + b[2] + b[3] + b[6] + b[7] - a[1] - a[2] - a[3] - a[6] - a[7])) \
+    -v t=$((b[1] + b[2] + b[3] + b[4] + b[5] + b[6] + b[7] - a[1] - a[2] - a[3] - a[4] - a[5] - a[6] - a[7])) \
+    'BEGIN { printf "%.0f", t ? 100 * u / t : 0 }'
+}
+# Compilers and build tools running right now (they skew every number).
+builders() {
+  ps -eo comm= | awk '$1 ~ /^(cc1|cc1plus|ld|ld\.gold|ld\.lld|ninja|make|cmake|clang|clang\+\+|rustc)$/ { n[$1]++ }
+    END { for (k in n) printf "%s%s x%d", (c++ ? ", " : ""), k, n[k] }'
+}
+NOTES=()
+note_builders() {  # PHASE
+  local b
+  b=$(builders)
+  [ -n "$b" ] && { log "WARNING: build processes running during $1: $b"; NOTES+=("build processes ($b) were running during $1; those numbers are skewed"); }
+}
+WAIT_QUIET=${BENCH_WAIT_QUIET:-0}
+BUSY_START=$(cpu_busy)
+waited=0
+while { [ -n "$(builders)" ] || ((BUSY_START > 15)); } && ((waited < WAIT_QUIET)); do
+  ((waited == 0)) && log "waiting up to ${WAIT_QUIET}s for the machine to go idle (CPU ${BUSY_START}% busy; builders: $(builders))"
+  sleep 4
+  waited=$((waited + 5))
+  BUSY_START=$(cpu_busy)
+done
+if [ -n "$(builders)" ] || ((BUSY_START > 15)); then
+  log "WARNING: machine is busy before the run (CPU ${BUSY_START}%; builders: $(builders)); numbers will be skewed"
+  NOTES+=("the machine was busy when the run started (CPU ${BUSY_START}% busy; build processes: $(builders))")
 fi
 
 read -r UP_PORT SSE_PORT PROXY_PORT SLOW_PORT < <(node "$BENCH/freeports.js" 4)
@@ -215,7 +246,7 @@ settle_ledger() {
 }
 
 tg_alive() {
-  kill -0 "$TG_PID" 2>/dev/null || die "tollgate died ($1): $(tail -5 "$WORK/tollgate.err")"
+  kill -0 "$TG_PID" 2>/dev/null || die "tollgate died ($1): $(tail -5 "$WORK/tollgate.err" | tr "\n" " ")"
 }
 
 # ------------------------------------------------------------ smoke test ----
@@ -246,9 +277,10 @@ declare -A R
 run_wrk() {
   local key=$1 name=$2 url=$3 threads=$4 conns=$5 secs=$6 out="$WORK/wrk-$1.txt" line kv before after
   [ "$name" = tollgate ] && before=$(settle_ledger)
-  wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 5s -s "$BENCH/post.lua" "$url/v1/chat/completions" >"$out" 2>&1 ||
+  "${WRK_PIN[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 5s -s "$BENCH/post.lua" "$url/v1/chat/completions" >"$out" 2>&1 ||
     die "wrk against $name failed: $(cat "$out")"
   tg_alive "during wrk $key"
+  note_builders "wrk $key"
   line=$(grep '^BENCH_RESULT' "$out") || die "wrk against $name printed no summary: $(cat "$out")"
   for kv in ${line#BENCH_RESULT }; do R[$key.${kv%%=*}]=${kv#*=}; done
   R[$key.rps]=$(calc "${R[$key.requests]} / (${R[$key.duration_us]} / 1e6)" 0)
@@ -273,12 +305,31 @@ run_wrk() {
     "${R[$key.requests]}" "${R[$key.rps]}" "${R[$key.p50_us]}" "${R[$key.p99_us]}" "$errs")"
 }
 
-log "latency: 1 connection, 1 thread, ${DURATION}s each (after ${WARMUP}s warm-up)"
+# Pins every process this script started (all threads, nginx workers too) to CPUSET.
+pin_all() {
+  local pid p
+  for pid in "${PIDS[@]}"; do
+    for p in $pid $(pgrep -P "$pid"); do taskset -a -p -c "$1" "$p" >/dev/null 2>&1; done
+  done
+}
+PIN_LATENCY=${BENCH_PIN_LATENCY:-1}
+WRK_PIN=()
+if [ "$PIN_LATENCY" = 1 ] && command -v taskset >/dev/null; then
+  pin_all 0
+  WRK_PIN=(taskset -c 0)
+  LAT_MODE="wrk and all servers pinned to CPU 0"
+else
+  PIN_LATENCY=0
+  LAT_MODE="unpinned"
+fi
+log "latency: 1 connection, 1 thread, ${DURATION}s each (after ${WARMUP}s warm-up), $LAT_MODE"
 for t in direct nginx tollgate; do
   case $t in direct) u=$DIRECT_URL ;; nginx) u=$NGINX_URL ;; tollgate) u=$TG_URL ;; esac
   run_wrk "lat_warm_$t" "$t" "$u" 1 1 "$WARMUP"
   run_wrk "lat_$t" "$t" "$u" 1 1 "$DURATION"
 done
+WRK_PIN=()
+((PIN_LATENCY)) && pin_all "0-$(($(nproc) - 1))"
 log "throughput: 50 connections, 2 threads, ${DURATION}s each (after ${WARMUP}s warm-up)"
 for t in direct nginx tollgate; do
   case $t in direct) u=$DIRECT_URL ;; nginx) u=$NGINX_URL ;; tollgate) u=$TG_URL ;; esac
@@ -294,6 +345,7 @@ TTFT_DIRECT=$(node "$BENCH/ttft.js" "http://127.0.0.1:$SSE_PORT/v1/chat/completi
 TTFT_TG=$(node "$BENCH/ttft.js" "$TG_URL/v1/chat/completions" bench-stream "$TTFT_N" 5 1) ||
   fail "TTFT through tollgate: $TTFT_TG"
 TG_REQUESTS=$((TG_REQUESTS + TTFT_N + 5))
+note_builders "the TTFT test"
 jget() { node -e 'let o = {}; try { o = JSON.parse(process.argv[1]); } catch (e) {} const v = o[process.argv[2]]; console.log(v === null || v === undefined ? "-1" : v)' "$1" "$2"; }
 TTFT_D_MED=$(calc "$(jget "$TTFT_DIRECT" median_ms)" 3)
 TTFT_T_MED=$(calc "$(jget "$TTFT_TG" median_ms)" 3)
@@ -308,6 +360,7 @@ STREAMS_OUT=$(node "$BENCH/streams.js" "$TG_URL/v1/chat/completions" bench-slow 
   fail "concurrent streams: not all $STREAMS completed: $STREAMS_OUT"
 TG_REQUESTS=$((TG_REQUESTS + STREAMS))
 tg_alive "during the concurrent streams"
+note_builders "the concurrent-streams test"
 after=$(settle_ledger)
 STREAM_ROWS=$((after - before))
 ((STREAM_ROWS == STREAMS)) || fail "ledger rows for the $STREAMS streams: $STREAM_ROWS"
@@ -323,7 +376,7 @@ log "streams: $STREAMS_OK/$STREAMS ok, max concurrent $STREAMS_MAXC, peak RSS $(
 kill -TERM "$TG_PID"
 wait "$TG_PID"
 TG_RC=$?
-((TG_RC == 0)) || fail "tollgate exited $TG_RC on SIGTERM: $(tail -5 "$WORK/tollgate.err")"
+((TG_RC == 0)) || fail "tollgate exited $TG_RC on SIGTERM; last stderr lines: $(tail -3 "$WORK/tollgate.err" | cut -c1-200 | tr "\n" " ")"
 TOTAL_ROWS=$(ledger_count)
 if ((TOTAL_ROWS < TG_REQUESTS || TOTAL_ROWS > TG_REQUESTS + TG_SLACK)); then
   fail "ledger holds $TOTAL_ROWS rows; clients completed $TG_REQUESTS requests (+ up to $TG_SLACK cut off by wrk)"
@@ -375,11 +428,11 @@ row3() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
 {
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC') · machine: $(nproc) CPUs, $CPU, $MEM RAM, Linux $(uname -r)"
   echo "· $TG_V (git $TG_GIT, $TG_THREADS threads) · $NGINX_V ($PROXY_WORKERS workers as proxy, $UPSTREAM_WORKERS as canned upstream; JSON answer framing: $FRAMING, SSE: chunked)"
-  echo "· wrk $WRK_V · node $(node --version) · sqlite3 $(sqlite3 --version | awk '{ print $1 }') · ${DURATION}s per wrk run after ${WARMUP}s warm-up · 1-min load average before the run: $LOAD_START"
+  echo "· wrk $WRK_V · node $(node --version) · sqlite3 $(sqlite3 --version | awk '{ print $1 }') · ${DURATION}s per wrk run after ${WARMUP}s warm-up · CPU ${BUSY_START}% busy just before the run"
   echo
   echo "| wrk, POST /v1/chat/completions | direct upstream | nginx proxy | tollgate |"
   echo "|---|---:|---:|---:|"
-  row3 "p50 latency, 1 conn (ms)" "$(ms "$P50_D")" "$(ms "$P50_N")" "$(ms "$P50_T")"
+  row3 "p50 latency, 1 conn, $LAT_MODE (ms)" "$(ms "$P50_D")" "$(ms "$P50_N")" "$(ms "$P50_T")"
   row3 "p99 latency, 1 conn (ms)" "$(ms "${R[lat_direct.p99_us]}")" "$(ms "${R[lat_nginx.p99_us]}")" "$(ms "${R[lat_tollgate.p99_us]}")"
   row3 "added p50 vs direct (ms)" "–" "$(ms "$ADD_N")" "$(ms "$ADD_T")"
   row3 "requests/s, 1 conn" "${R[lat_direct.rps]}" "${R[lat_nginx.rps]}" "${R[lat_tollgate.rps]}"
@@ -407,6 +460,12 @@ row3() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
   echo "- TTFT p90: direct $TTFT_D_P90 ms, tollgate $TTFT_T_P90 ms. The canned upstream sends the whole stream at once, so this is the gateway's own per-stream overhead."
   echo "- tollgate RSS: $(mib "$IDLE_RSS") MiB idle, $(mib "$LOADED_RSS") MiB after the wrk runs, $(mib "$STREAMS_ALLOPEN") MiB when all $STREAMS streams had their first chunk, $(mib "$STREAMS_END") MiB after they finished."
   echo "- Total metered cost recorded: \$$LEDGER_COST across $TOTAL_ROWS rows; every successful row priced (no unknown costs). SIGTERM exit status: $TG_RC."
+  if ((${#NOTES[@]})); then
+    echo
+    echo "**Measurement caveats for this run:**"
+    echo
+    for f in "${NOTES[@]}"; do echo "- $f"; done
+  fi
   if ((${#FAILURES[@]})); then
     echo
     echo "**Correctness failures in this run:**"

@@ -1,5 +1,7 @@
 #include "cli/governance_commands.h"
 
+#include "cli/validators.h"
+
 #include <cstdio>
 #include <iostream>
 
@@ -49,12 +51,12 @@ GovernanceCommands::GovernanceCommands(CLI::App& app) {
   k_create_->add_option("--tag", tags_, "Tag added to every request (repeatable)");
   k_create_->add_option("--model", models_, "Model the key may use (repeatable; default: all)");
   k_create_->add_option("--expires", expires_, "Expiry date, YYYY-MM-DD (UTC midnight)");
-  k_create_->add_option("--rpm", rpm_, "Requests per minute (0 = unlimited)")->check(CLI::NonNegativeNumber);
-  k_create_->add_option("--tpm", tpm_, "Tokens per minute (0 = unlimited)")->check(CLI::NonNegativeNumber);
-  k_create_->add_option("--usd-per-minute", usd_per_minute_, "Dollars per minute (0 = unlimited)")->check(CLI::NonNegativeNumber);
-  k_create_->add_option("--budget-usd", budget_usd_, "Hard budget for this key, in USD")->check(CLI::NonNegativeNumber);
+  k_create_->add_option("--rpm", rpm_, "Requests per minute (0 = unlimited)")->check(NonNegative());
+  k_create_->add_option("--tpm", tpm_, "Tokens per minute (0 = unlimited)")->check(NonNegative());
+  k_create_->add_option("--usd-per-minute", usd_per_minute_, "Dollars per minute (0 = unlimited)")->check(NonNegative());
+  k_create_->add_option("--budget-usd", budget_usd_, "Hard budget for this key, in USD")->check(NonNegative());
   k_create_->add_option("--soft-budget-usd", soft_budget_usd_, "Soft (alerting) budget for this key, in USD")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative());
   k_create_->add_option("--budget-window", budget_window_, "daily|weekly|monthly|lifetime")
       ->check(CLI::IsMember({"daily", "weekly", "monthly", "lifetime"}));
   k_list_ = keys_->add_subcommand("list", "List keys");
@@ -78,8 +80,8 @@ GovernanceCommands::GovernanceCommands(CLI::App& app) {
   b_set_->add_option("--model", b_model_, "Only count this model");
   b_set_->add_option("--window", budget_window_, "daily|weekly|monthly|lifetime")
       ->check(CLI::IsMember({"daily", "weekly", "monthly", "lifetime"}));
-  b_set_->add_option("--limit-usd", b_limit_, "Hard limit in USD")->check(CLI::NonNegativeNumber);
-  b_set_->add_option("--soft-limit-usd", b_soft_, "Soft limit in USD")->check(CLI::NonNegativeNumber);
+  b_set_->add_option("--limit-usd", b_limit_, "Hard limit in USD")->check(NonNegative());
+  b_set_->add_option("--soft-limit-usd", b_soft_, "Soft limit in USD")->check(NonNegative());
   b_list_ = budgets_->add_subcommand("list", "List budgets with their current spend");
   b_delete_ = budgets_->add_subcommand("delete", "Delete a budget");
   b_delete_->add_option("budget", id_, "Budget id or name")->required();

@@ -11,7 +11,10 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "config/config.h"
+#include "dashboard/dashboard.h"
 #include "cli/governance_commands.h"
+#include "cli/validators.h"
+#include "cli/usage_command.h"
 #include "gateway/gateway.h"
 #include "governance/governor.h"
 #include "http/server.h"
@@ -24,6 +27,17 @@ namespace {
 
 Result<config::Config> LoadConfig(const std::string& path) {
   return path.empty() ? config::LoadEmbeddedConfig() : config::LoadConfigFile(path);
+}
+
+// DASHBOARD-WIRING (temporary): writes a dashboard::Response.
+boost::asio::awaitable<bool> SendDashboard(dashboard::Response r, http::ClientStream& out) {
+  boost::beast::http::response<boost::beast::http::string_body> res{
+      static_cast<boost::beast::http::status>(r.status), 11};
+  res.set(boost::beast::http::field::content_type, r.content_type);
+  for (const auto& [k, v] : r.headers) res.set(k, v);
+  res.body() = std::move(r.body);
+  Status st = co_await out.Write(res);
+  co_return st.ok();
 }
 
 int Serve(const std::string& config_path, const std::string& listen, const std::string& db) {
@@ -88,7 +102,21 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   so.max_body_bytes = cfg->server.max_body_bytes;
   so.idle_timeout_ms = cfg->server.client_idle_timeout_ms;
   gateway::Gateway* g = gw->get();
-  http::Server server(so, [g](int worker, http::Request& req, http::PreError pre, http::ClientStream& out) {
+  // DASHBOARD-WIRING (temporary, for the dashboard's tests; the lead moves this
+  // into the gateway with a blocking pool): dashboard paths first, then the gateway.
+  auto dash = dashboard::Dashboard::Create(*cfg, **gov);
+  if (!dash.ok()) {
+    std::fprintf(stderr, "%s\n", dash.status().message().c_str());
+    return 1;
+  }
+  dashboard::Dashboard* d = dash->get();
+  http::Server server(so, [g, d](int worker, http::Request& req, http::PreError pre, http::ClientStream& out) {
+    std::string_view target(req.target().data(), req.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    std::string_view query = path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
+    auto auth = req[boost::beast::http::field::authorization];
+    auto r = d->Handle(req.method_string(), path, query, std::string_view(auth.data(), auth.size()));
+    if (r) return SendDashboard(std::move(*r), out);
     return g->Handle(worker, req, pre, out);
   });
   g->AttachWorkers(server);
@@ -108,6 +136,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   sigwait(&stop_signals, &sig);
   log::Info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
   server.Stop(5000);
+  g->DetachWorkers();
   (*gov)->Stop();
   Status closed = (*ledger)->Close();
   if (!closed.ok()) {
@@ -127,6 +156,46 @@ int Report(const report::ReportOptions& o, const std::string& format) {
   if (format == "json") std::cout << report::RenderJson(*r);
   else if (format == "csv") std::cout << report::RenderCsv(*r);
   else std::cout << report::RenderTable(*r);
+  return 0;
+}
+
+// `tollgate prices`: a model's rates, or the cost of a given usage.
+int Prices(const std::string& model, const pricing::Usage& usage, bool batch, bool json, bool list) {
+  auto cat = pricing::PriceCatalog::Build({}, FormatDateUtc(NowUnixMs()));
+  if (!cat.ok()) {
+    std::fprintf(stderr, "%s\n", cat.status().message().c_str());
+    return 1;
+  }
+  if (list) {
+    for (const pricing::ModelPrice* p : (*cat)->All())
+      std::printf("%s/%s\t%s\t%.4f\t%.4f\n", p->provider.c_str(), p->model.c_str(), p->effective_from.c_str(),
+                  p->rates.input, p->rates.output);
+    return 0;
+  }
+  if (model.empty()) {
+    std::fprintf(stderr, "error: give a model, or --list\n");
+    return 2;
+  }
+  const pricing::ModelPrice* p = (*cat)->Find(model);
+  if (!p) {
+    std::fprintf(stderr, "no price for '%s' in catalog %s\n", model.c_str(), (*cat)->version().c_str());
+    return 1;
+  }
+  pricing::Cost c = pricing::ComputeCost(*p, usage, batch);
+  if (json) {
+    std::printf("{\"provider\":\"%s\",\"model\":\"%s\",\"effective_from\":\"%s\",\"catalog_version\":\"%s\","
+                "\"cost_usd\":%.12g,\"input_cost_usd\":%.12g,\"cache_read_cost_usd\":%.12g,"
+                "\"cache_write_cost_usd\":%.12g,\"output_cost_usd\":%.12g,\"reasoning_cost_usd\":%.12g}\n",
+                p->provider.c_str(), p->model.c_str(), p->effective_from.c_str(), (*cat)->version().c_str(), c.Total(),
+                c.input, c.cache_read, c.cache_write, c.output, c.reasoning);
+    return 0;
+  }
+  std::printf("%s/%s (effective %s, %s)\n  input %.4f  cached_input %.4f  cache_write_5m %.4f  cache_write_1h %.4f\n"
+              "  output %.4f  reasoning %.4f  USD per 1M tokens; batch discount %.0f%%; %zu long-context tiers\n",
+              p->provider.c_str(), p->model.c_str(), p->effective_from.c_str(), p->source.c_str(), p->rates.input,
+              p->rates.cached_input, p->rates.cache_write_5m, p->rates.cache_write_1h, p->rates.output,
+              p->rates.reasoning, p->batch_discount * 100, p->tiers.size());
+  if (usage.Total() > 0) std::printf("  cost of the given usage: $%s\n", FormatUsd(c.Total()).c_str());
   return 0;
 }
 
@@ -164,10 +233,22 @@ int main(int argc, char** argv) {
   auto* docs = cfgcmd->add_subcommand("docs", "Print the settings reference (markdown)");
 
   std::string price_model;
-  auto* prices = app.add_subcommand("prices", "Show the catalog price of a model");
-  prices->add_option("model", price_model, "Model id")->required();
+  pricing::Usage price_usage;
+  bool price_json = false, price_batch = false, price_list = false;
+  auto* prices = app.add_subcommand("prices", "Show a model's catalog price, or price a usage");
+  prices->add_option("model", price_model, "Model id (provider/model also accepted)");
+  prices->add_flag("--list", price_list, "List every priced model");
+  prices->add_option("--input", price_usage.input, "Uncached input tokens")->check(cli::NonNegative());
+  prices->add_option("--cache-read", price_usage.cache_read, "Cache-read input tokens")->check(cli::NonNegative());
+  prices->add_option("--cache-write-5m", price_usage.cache_write_5m, "5-minute cache-write tokens")->check(cli::NonNegative());
+  prices->add_option("--cache-write-1h", price_usage.cache_write_1h, "1-hour cache-write tokens")->check(cli::NonNegative());
+  prices->add_option("--output", price_usage.output, "Output tokens (reasoning excluded)")->check(cli::NonNegative());
+  prices->add_option("--reasoning", price_usage.reasoning, "Reasoning tokens")->check(cli::NonNegative());
+  prices->add_flag("--batch", price_batch, "Apply the batch discount");
+  prices->add_flag("--json", price_json, "Print JSON");
   auto* version = app.add_subcommand("version", "Print the version");
   cli::GovernanceCommands gov_cmds(app);
+  cli::UsageCommand usage_cmd(app);
 
   try {
     app.parse(argc, argv);
@@ -204,25 +285,9 @@ int main(int argc, char** argv) {
     std::cout << config::SettingsReferenceMarkdown();
     return 0;
   }
-  if (prices->parsed()) {
-    auto cat = pricing::PriceCatalog::Build({}, FormatDateUtc(NowUnixMs()));
-    if (!cat.ok()) {
-      std::fprintf(stderr, "%s\n", cat.status().message().c_str());
-      return 1;
-    }
-    const pricing::ModelPrice* p = (*cat)->Find(price_model);
-    if (!p) {
-      std::fprintf(stderr, "no price for '%s' in catalog %s\n", price_model.c_str(), (*cat)->version().c_str());
-      return 1;
-    }
-    std::printf("%s/%s (effective %s, %s)\n  input %.4f  cached_input %.4f  cache_write_5m %.4f  cache_write_1h %.4f\n"
-                "  output %.4f  reasoning %.4f  USD per 1M tokens; batch discount %.0f%%; %zu long-context tiers\n",
-                p->provider.c_str(), p->model.c_str(), p->effective_from.c_str(), p->source.c_str(), p->rates.input,
-                p->rates.cached_input, p->rates.cache_write_5m, p->rates.cache_write_1h, p->rates.output,
-                p->rates.reasoning, p->batch_discount * 100, p->tiers.size());
-    return 0;
-  }
+  if (prices->parsed()) return Prices(price_model, price_usage, price_batch, price_json, price_list);
   if (auto rc = gov_cmds.Run()) return *rc;
+  if (auto rc = usage_cmd.Run()) return *rc;
   if (version->parsed()) {
     std::printf("tollgate %s\n", TOLLGATE_VERSION);
     return 0;

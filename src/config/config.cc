@@ -276,14 +276,20 @@ Status ParseProviders(const Parser& p, const YAML::Node& node, Config* cfg) {
     if (pc.name.empty()) return p.Error(item, "provider has no name", "add name: NAME");
     if (!names.insert(pc.name).second)
       return p.Error(item["name"], "duplicate provider name '" + pc.name + "'", "give each provider a unique name");
-    if (pc.type != "openai" && pc.type != "openai-compatible" && pc.type != "sim")
+    if (pc.type != "openai" && pc.type != "openai-compatible" && pc.type != "sim" && pc.type != "anthropic" &&
+        pc.type != "gemini" && pc.type != "azure")
       return p.Error(item["type"].IsDefined() ? item["type"] : item,
                      "provider '" + pc.name + "' has unknown type '" + pc.type + "'",
-                     "use type: openai, openai-compatible or sim");
+                     "use type: openai, openai-compatible, azure, anthropic, gemini or sim");
     if (pc.type == "openai" && pc.base_url.empty()) pc.base_url = "https://api.openai.com/v1";
-    if (pc.type == "openai-compatible" && pc.base_url.empty())
-      return p.Error(item, "provider '" + pc.name + "' of type openai-compatible needs base_url",
-                     "add base_url: http://127.0.0.1:8000/v1");
+    if (pc.type == "anthropic" && pc.base_url.empty()) pc.base_url = "https://api.anthropic.com/v1";
+    if (pc.type == "gemini" && pc.base_url.empty()) pc.base_url = "https://generativelanguage.googleapis.com/v1beta";
+    if (pc.type == "anthropic" && pc.api_version.empty()) pc.api_version = "2023-06-01";
+    if (pc.type == "azure" && pc.api_version.empty()) pc.api_version = "2024-10-21";
+    if ((pc.type == "openai-compatible" || pc.type == "azure") && pc.base_url.empty())
+      return p.Error(item, "provider '" + pc.name + "' of type " + pc.type + " needs base_url",
+                     pc.type == "azure" ? "add base_url: https://RESOURCE.openai.azure.com/openai"
+                                        : "add base_url: http://127.0.0.1:8000/v1");
     if (pc.type != "sim" && !ValidBaseUrl(pc.base_url))
       return p.Error(item["base_url"], "provider '" + pc.name + "' has invalid base_url '" + pc.base_url + "'",
                      "use http://host:port/path or https://host/path");

@@ -36,9 +36,10 @@
 
 #define TOLLGATE_PROVIDER_SETTINGS(X)                                                             \
   X(name, std::string, "", "Unique provider name, referenced by model deployments.")              \
-  X(type, std::string, "", "openai, openai-compatible or sim.")                                   \
+  X(type, std::string, "", "openai, openai-compatible, azure, anthropic, gemini or sim.")                                   \
   X(api_key, std::string, "", "Bearer key sent upstream; use ${ENV_VAR} to read it from the environment.") \
-  X(base_url, std::string, "", "http(s)://host[:port]/path of the API root (default for openai: https://api.openai.com/v1).") \
+  X(base_url, std::string, "", "http(s)://host[:port]/path of the API root. Defaults: openai https://api.openai.com/v1, anthropic https://api.anthropic.com/v1, gemini https://generativelanguage.googleapis.com/v1beta; azure: https://RESOURCE.openai.azure.com/openai.") \
+  X(api_version, std::string, "", "azure: the api-version query parameter (default 2024-10-21); anthropic: the anthropic-version header sent when the client sends none (default 2023-06-01).") \
   X(ca_file, std::string, "", "Extra PEM CA bundle trusted for this provider's TLS, besides the system store.") \
   X(connect_timeout_ms, int64_t, 5000, "TCP+TLS connect deadline per attempt.")                   \
   X(first_byte_timeout_ms, int64_t, 120000, "Deadline for the upstream's response headers.")      \

@@ -25,6 +25,37 @@ std::string ErrorBody(const ApiError& e) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
+std::string ErrorBodyFor(providers::Api api, const ApiError& e) {
+  if (api != providers::Api::kAnthropicMessages) return ErrorBody(e);
+  // Anthropic's error types: invalid_request_error, authentication_error,
+  // permission_error, not_found_error, rate_limit_error, api_error, overloaded_error.
+  const char* type = "api_error";
+  switch (e.status) {
+    case 400: case 413: type = "invalid_request_error"; break;
+    case 401: type = "authentication_error"; break;
+    case 403: type = "permission_error"; break;
+    case 404: type = "not_found_error"; break;
+    case 429: type = "rate_limit_error"; break;
+    default: break;
+  }
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("type");
+  w.String("error");
+  w.Key("error");
+  w.StartObject();
+  w.Key("type");
+  w.String(type);
+  w.Key("message");
+  w.String(e.message.c_str(), static_cast<rapidjson::SizeType>(e.message.size()));
+  w.Key("code");
+  w.String(e.code.c_str());
+  w.EndObject();
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
 ApiError InvalidJson(std::string message) {
   return {400, "invalid_request_error", "invalid_json", std::move(message), ""};
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "governance/governor.h"
+#include "providers/adapter.h"
 
 namespace tollgate::gateway {
 
@@ -23,6 +24,9 @@ struct ApiError {
 
 // Serialises `e` as an OpenAI error body.
 std::string ErrorBody(const ApiError& e);
+// Serialises `e` in the dialect of the client's API: Anthropic's
+// {"type":"error","error":{"type","message"}} for /v1/messages, OpenAI's otherwise.
+std::string ErrorBodyFor(providers::Api api, const ApiError& e);
 
 ApiError InvalidJson(std::string message);
 ApiError InvalidRequest(std::string message, std::string param);

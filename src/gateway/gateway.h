@@ -14,11 +14,14 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dashboard/dashboard.h"
+#include "gateway/metrics.h"
 #include "governance/governor.h"
 #include "http/server.h"
 #include "http/upstream.h"
 #include "ledger/ledger.h"
 #include "pricing/catalog.h"
+#include "providers/adapter.h"
 
 namespace tollgate::gateway {
 
@@ -43,8 +46,13 @@ class Gateway {
   // `cfg`, `prices` and `ledger` must outlive the Gateway.
   static Result<std::unique_ptr<Gateway>> Create(const config::Config& cfg, const pricing::PriceCatalog& prices,
                                                  ledger::Ledger& ledger, governance::Governor& governor);
+  // Serves the web dashboard for paths nothing else claims (optional).
+  void AttachDashboard(dashboard::Dashboard* d) { dashboard_ = d; }
   // Creates the per-worker upstream pools; call once the server knows its workers.
   void AttachWorkers(http::Server& server);
+  // Drops the pooled upstream connections; call after the server stopped and
+  // before it is destroyed (the connections belong to its event loops).
+  void DetachWorkers() { pools_.clear(); }
   // The http::Handler. Never throws; always answers or records a disconnect.
   boost::asio::awaitable<bool> Handle(int worker, http::Request& req, http::PreError pre, http::ClientStream& out);
   const GatewayStats& stats() const { return stats_; }
@@ -53,15 +61,21 @@ class Gateway {
   struct Call;  // per-request state, defined in gateway.cc
   Gateway(const config::Config& cfg, const pricing::PriceCatalog& prices, ledger::Ledger& ledger,
           governance::Governor& governor)
-      : cfg_(cfg), prices_(prices), ledger_(ledger), governor_(governor) {}
+      : cfg_(cfg), prices_(prices), ledger_(ledger), governor_(governor), metrics_(cfg) {}
+  std::string RenderMetrics();
   // Fills the budget facts (upper bounds and prices) for a model's request.
   governance::RequestFacts BudgetFacts(const Call& call, const config::ModelConfig& model) const;
 
   boost::asio::awaitable<bool> Proxy(Call& call, http::ClientStream& out);
   boost::asio::awaitable<bool> ServeSim(Call& call, const ProviderRuntime& p, const std::string& model,
                                         http::ClientStream& out);
-  boost::asio::awaitable<bool> RelayStream(Call& call, http::UpstreamCall& up, http::ClientStream& out);
-  boost::asio::awaitable<bool> RelayWhole(Call& call, http::UpstreamCall& up, http::ClientStream& out);
+  boost::asio::awaitable<bool> RelayStream(Call& call, http::UpstreamCall& up, providers::StreamAdapter& adapter,
+                                           http::ClientStream& out);
+  boost::asio::awaitable<bool> RelayWhole(Call& call, http::UpstreamCall& up, providers::Api provider_api,
+                                          bool translate, http::ClientStream& out);
+  boost::asio::awaitable<bool> CountTokens(Call& call, http::ClientStream& out);
+  // Takes usage from the provider's meter, or estimates it (and marks the row estimated).
+  void ApplyMeter(Call& call, const providers::Meter& m);
   boost::asio::awaitable<bool> SendError(Call& call, const struct ApiError& e, http::ClientStream& out);
   boost::asio::awaitable<bool> SendJson(int status, const std::string& body, http::ClientStream& out);
   void PriceAndRecord(Call& call);
@@ -76,6 +90,10 @@ class Gateway {
   std::string models_json_;   // GET /v1/models body
   std::vector<std::unique_ptr<http::UpstreamPool>> pools_;  // index = worker
   GatewayStats stats_;
+  Metrics metrics_;
+  dashboard::Dashboard* dashboard_ = nullptr;
+  // Work that blocks on SQLite (admin API, dashboard) runs here, not on a worker's loop.
+  boost::asio::thread_pool blocking_{1};
 };
 
 }  // namespace tollgate::gateway

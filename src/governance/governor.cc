@@ -1,6 +1,8 @@
 #include "governance/governor.h"
 
 #include <openssl/crypto.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -153,6 +155,14 @@ Status Governor::Reload(Store& store) {
   return Status::Ok();
 }
 
+std::vector<std::pair<Budget, double>> Governor::BudgetStatus() {
+  std::vector<std::pair<Budget, double>> out;
+  const int64_t now = NowUnixMs();
+  for (const Budget& b : snapshot()->budgets)
+    out.emplace_back(b, counters_->Spent(b.id, WindowStart(b.window, now)));
+  return out;
+}
+
 Status Governor::ReloadNow() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   return Reload(*store_);
@@ -242,6 +252,7 @@ std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f,
   // Rate limits: the key's, then the model's.
   out->rate_minute = RateLimiter::MinuteOf(now);
   out->rate_tokens = tokens;
+  out->rate_usd = worst;
   struct Subject { std::string name; RateLimits limits; };
   std::vector<Subject> subjects;
   if (p && p->limits.any()) subjects.push_back({"key:" + p->key_id, p->limits});
@@ -251,7 +262,7 @@ std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f,
     RateDecision d = rate_limiter_.Admit(s.name, s.limits, tokens, worst, now);
     if (!d.ok) {
       // Give back what earlier subjects already counted for this request.
-      for (const auto& prev : out->rate_subjects) rate_limiter_.Adjust(prev, out->rate_minute, -tokens, -worst);
+      for (const auto& prev : out->rate_subjects) rate_limiter_.Adjust(prev, out->rate_minute, -1, -tokens, -worst);
       out->rate_subjects.clear();
       return RateDenial(d, s.name.substr(0, 3) == "key" ? "key " + p->key_id : "model " + f.model);
     }
@@ -272,6 +283,7 @@ std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f,
     out->slots.push_back(std::move(slot));
   }
   out->active = true;
+  out->reserved_usd = worst;
   if (out->slots.empty()) return std::nullopt;
   ReserveResult r = counters_->Reserve(out->slots, worst);
   if (!r.ok && cfg_.governance.clamp_max_tokens && f.output_usd_per_token > 0) {
@@ -286,7 +298,8 @@ std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f,
     }
   }
   if (!r.ok) {
-    for (const auto& s : out->rate_subjects) rate_limiter_.Adjust(s, out->rate_minute, -tokens, -worst);
+    // A refused request does not count against the rate limits either.
+    for (const auto& s : out->rate_subjects) rate_limiter_.Adjust(s, out->rate_minute, -1, -tokens, -out->rate_usd);
     const BudgetSlot& s = out->slots[r.failed_slot];
     out->active = false;
     Denial d;
@@ -307,7 +320,7 @@ std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f,
 void Governor::Settle(const Admission& a, double actual_usd, int64_t actual_tokens) {
   if (!a.active) return;
   for (const auto& s : a.rate_subjects)
-    rate_limiter_.Adjust(s, a.rate_minute, actual_tokens - a.rate_tokens, actual_usd - a.reserved_usd);
+    rate_limiter_.Adjust(s, a.rate_minute, 0, actual_tokens - a.rate_tokens, actual_usd - a.rate_usd);
   if (a.slots.empty()) return;
   for (size_t i : counters_->Settle(a.slots, a.reserved_usd, actual_usd))
     Alert(a.slots[i], counters_->Spent(a.slots[i].budget_id, a.slots[i].window_start_ms));
@@ -318,11 +331,27 @@ void Governor::Alert(const BudgetSlot& slot, double spent) {
                     Money(slot.soft_limit_usd) + " (window resets " + FormatLocalTime(slot.window_end_ms) + ")";
   log::Warn(msg);
   if (cfg_.governance.alert_webhook.empty()) return;
-  std::ostringstream body;
-  body << R"({"event":"budget.soft_limit","budget":")" << slot.budget_name << R"(","budget_id":")" << slot.budget_id
-       << R"(","spent_usd":)" << spent << R"(,"soft_limit_usd":)" << slot.soft_limit_usd << R"(,"limit_usd":)"
-       << slot.limit_usd << R"(,"window_resets":")" << FormatLocalTime(slot.window_end_ms) << "\"}";
-  std::thread([url = cfg_.governance.alert_webhook, b = body.str()] { PostWebhook(url, b); }).detach();
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);  // escapes names with quotes or backslashes
+  w.StartObject();
+  w.Key("event");
+  w.String("budget.soft_limit");
+  w.Key("budget");
+  w.String(slot.budget_name.c_str());
+  w.Key("budget_id");
+  w.String(slot.budget_id.c_str());
+  w.Key("spent_usd");
+  w.Double(spent);
+  w.Key("soft_limit_usd");
+  w.Double(slot.soft_limit_usd);
+  w.Key("limit_usd");
+  if (slot.limit_usd >= 0) w.Double(slot.limit_usd);
+  else w.Null();
+  w.Key("window_resets");
+  w.String(FormatLocalTime(slot.window_end_ms).c_str());
+  w.EndObject();
+  std::string body(sb.GetString(), sb.GetSize());
+  std::thread([url = cfg_.governance.alert_webhook, b = std::move(body)] { PostWebhook(url, b); }).detach();
 }
 
 }  // namespace tollgate::governance

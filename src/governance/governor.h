@@ -59,6 +59,7 @@ struct Admission {
   std::vector<std::string> rate_subjects;
   int64_t rate_minute = 0;
   int64_t rate_tokens = 0;
+  double rate_usd = 0;  // what the rate limiter was charged (before any clamp)
 };
 
 class Governor {
@@ -83,6 +84,9 @@ class Governor {
   std::optional<Denial> Admit(const Principal* p, const RequestFacts& f, Admission* out);
   // Replaces the reservation by the actual cost and tokens.
   void Settle(const Admission& a, double actual_usd, int64_t actual_tokens);
+
+  // Every budget with its spend in the current window (for /metrics and the dashboard).
+  std::vector<std::pair<Budget, double>> BudgetStatus();
 
   // Reloads keys and budgets now (after an admin change).
   Status ReloadNow();

@@ -40,10 +40,12 @@ RateDecision RateLimiter::Admit(const std::string& subject, const RateLimits& li
   return d;
 }
 
-void RateLimiter::Adjust(const std::string& subject, int64_t minute, int64_t tokens_delta, double usd_delta) {
+void RateLimiter::Adjust(const std::string& subject, int64_t minute, int64_t requests_delta, int64_t tokens_delta,
+                         double usd_delta) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = windows_.find(subject);
   if (it == windows_.end() || it->second.minute != minute) return;  // that minute is over
+  it->second.requests = std::max<int64_t>(it->second.requests + requests_delta, 0);
   it->second.tokens = std::max<int64_t>(it->second.tokens + tokens_delta, 0);
   it->second.usd = std::max(it->second.usd + usd_delta, 0.0);
 }

@@ -32,7 +32,7 @@ class RateLimiter {
   // `subject`'s current minute.
   RateDecision Admit(const std::string& subject, const RateLimits& limits, int64_t tokens, double usd, int64_t now_ms);
   // Adds (possibly negative) corrections to the minute the request was admitted in.
-  void Adjust(const std::string& subject, int64_t minute, int64_t tokens_delta, double usd_delta);
+  void Adjust(const std::string& subject, int64_t minute, int64_t requests_delta, int64_t tokens_delta, double usd_delta);
   static int64_t MinuteOf(int64_t now_ms) { return now_ms / 60000; }
 
  private:

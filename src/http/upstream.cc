@@ -172,6 +172,7 @@ const bhttp::response_parser<bhttp::buffer_body>::value_type& UpstreamCall::head
 int UpstreamCall::status() const { return static_cast<int>(parser_->get().result_int()); }
 
 asio::awaitable<Result<size_t>> UpstreamCall::ReadSome(char* buf, size_t cap) {
+  if (!pending_error_.ok()) co_return std::exchange(pending_error_, Status::Ok());
   if (!conn_ || !parser_) co_return Status::Internal("ReadSome before Start");
   if (parser_->is_done()) {
     done_ = true;
@@ -189,12 +190,21 @@ asio::awaitable<Result<size_t>> UpstreamCall::ReadSome(char* buf, size_t cap) {
   if (ec == bhttp::error::end_of_stream && parser_->is_done()) ec = {};
   if (ec) {
     conn_.reset();
+    Status err;
     if (ec == beast::error::timeout) {
       failure_ = FailureKind::kTimeout;
-      co_return Status::Timeout("upstream idle for " + std::to_string(ep_.idle_timeout_ms) + " ms");
+      err = Status::Timeout("upstream idle for " + std::to_string(ep_.idle_timeout_ms) + " ms");
+    } else {
+      failure_ = FailureKind::kIo;
+      err = Status::IoError("upstream stream broke: " + ec.message());
     }
-    failure_ = FailureKind::kIo;
-    co_return Status::IoError("upstream stream broke: " + ec.message());
+    // Bytes that arrived before the break still count: hand them over now and
+    // report the error on the next read.
+    if (got > 0) {
+      pending_error_ = std::move(err);
+      co_return got;
+    }
+    co_return err;
   }
   if (got == 0 && parser_->is_done()) done_ = true;
   if (got == 0 && !parser_->is_done()) {

@@ -97,6 +97,7 @@ class UpstreamCall {
   std::unique_ptr<UpstreamConnection> conn_;
   std::unique_ptr<bhttp::response_parser<bhttp::buffer_body>> parser_;
   FailureKind failure_ = FailureKind::kNone;
+  Status pending_error_;  // an error seen after bytes that were already returned
   bool done_ = false;
 };
 

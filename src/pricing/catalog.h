@@ -82,6 +82,12 @@ class PriceCatalog {
   const ModelPrice* Find(std::string_view model) const;
 
   const std::string& version() const { return version_; }
+  // Every entry, in load order (catalog, LiteLLM, overrides).
+  std::vector<const ModelPrice*> All() const {
+    std::vector<const ModelPrice*> out;
+    for (const auto& p : prices_) out.push_back(p.get());
+    return out;
+  }
   size_t size() const { return prices_.size(); }
 
   // Merges a LiteLLM model_prices_and_context_window.json document.

@@ -112,6 +112,13 @@ int64_t EstimatePromptTokens(const rapidjson::Value& body) {
 
 int64_t EstimateTokensFromChars(size_t chars) { return static_cast<int64_t>((chars + 3) / 4); }
 
+std::string Serialize(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
 std::string RewriteRequest(rapidjson::Document& body, std::string_view model, bool force_include_usage) {
   auto& alloc = body.GetAllocator();
   rapidjson::Value model_value(model.data(), static_cast<rapidjson::SizeType>(model.size()), alloc);

@@ -40,6 +40,9 @@ int64_t EstimatePromptTokens(const rapidjson::Value& body);
 // Estimated tokens for `chars` characters of generated text.
 int64_t EstimateTokensFromChars(size_t chars);
 
+// Serialises a JSON value compactly.
+std::string Serialize(const rapidjson::Value& v);
+
 // Serialises `body` after setting "model" to `model` and, when
 // `force_include_usage`, stream_options.include_usage = true. Modifies `body`.
 std::string RewriteRequest(rapidjson::Document& body, std::string_view model, bool force_include_usage);

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
-#include <queue>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "tokenizer/utf8.h"
 #include "tokenizer/vocab_data.h"
@@ -11,9 +14,11 @@
 namespace tollgate::tokenizer {
 namespace {
 
-// Pieces up to this many bytes merge in stack arrays with the quadratic
-// algorithm (fastest for short pieces); longer ones use a heap.
-constexpr size_t kSmallPiece = 128;
+// Pieces up to kSmallPiece bytes merge with tiktoken's quadratic algorithm
+// (fastest for short pieces), longer ones with a heap; scratch space is on
+// the stack up to kStackPiece bytes.
+constexpr size_t kSmallPiece = 32;
+constexpr size_t kStackPiece = 256;
 
 inline uint64_t Load64(const uint8_t* p) {
   uint64_t v;
@@ -30,34 +35,31 @@ inline uint64_t Mix(uint64_t a, uint64_t b) {
   return static_cast<uint64_t>(m) ^ static_cast<uint64_t>(m >> 64);
 }
 
-// A wyhash-style hash: short keys (almost all lookups) cost two multiplies.
-inline uint64_t HashBytes(const uint8_t* p, size_t n) {
+// The first min(n, 8) bytes of a key as a little-endian word, zero padded,
+// without reading past p + n. REQUIRES: n >= 1.
+inline uint64_t Head(const uint8_t* p, size_t n) {
+  if (n >= 8) return Load64(p);
+  if (n >= 4) return Load32(p) | Load32(p + n - 4) << ((n - 4) * 8);
+  return uint64_t{p[0]} | uint64_t{p[n >> 1]} << ((n >> 1) * 8) |
+         uint64_t{p[n - 1]} << ((n - 1) * 8);
+}
+
+// A wyhash-style hash; keys of up to 8 bytes (almost all lookups) cost two
+// multiplies. REQUIRES: n >= 1 and head == Head(p, n).
+inline uint64_t HashKey(uint64_t head, const uint8_t* p, size_t n) {
   constexpr uint64_t k0 = 0xa0761d6478bd642full;
   constexpr uint64_t k1 = 0xe7037ed1a0b428dbull;
-  uint64_t a;
-  uint64_t b;
+  if (n <= 8) return Mix(head ^ k1, k0 ^ n);
   uint64_t seed = k0;
-  if (n <= 16) {
-    if (n >= 4) {
-      size_t off = (n >> 3) << 2;
-      a = Load32(p) << 32 | Load32(p + off);
-      b = Load32(p + n - 4) << 32 | Load32(p + n - 4 - off);
-    } else {
-      a = uint64_t{p[0]} << 16 | uint64_t{p[n >> 1]} << 8 | p[n - 1];  // n >= 1
-      b = 0;
-    }
-  } else {
-    size_t i = n;
-    const uint8_t* q = p;
-    while (i > 16) {
-      seed = Mix(Load64(q) ^ k1, Load64(q + 8) ^ seed);
-      q += 16;
-      i -= 16;
-    }
-    a = Load64(p + n - 16);
-    b = Load64(p + n - 8);
+  size_t i = n;
+  const uint8_t* q = p;
+  while (i > 16) {
+    seed = Mix(Load64(q) ^ k1, Load64(q + 8) ^ seed);
+    q += 16;
+    i -= 16;
   }
-  return Mix(k1 ^ n, Mix(a ^ k1, b ^ seed));
+  const uint8_t* first = n >= 16 ? p + n - 16 : p;
+  return Mix(k1 ^ n, Mix(Load64(first) ^ k1, Load64(p + n - 8) ^ seed));
 }
 
 inline uint32_t Tag(uint64_t hash, size_t n) {
@@ -95,33 +97,33 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(Encoding encoding) {
   t->encoding_ = encoding;
   t->pre_ = std::move(pre).value();
   t->bytes_ = reinterpret_cast<const uint8_t*>(vocab->bytes.data());
-  t->lengths_ = reinterpret_cast<const uint8_t*>(vocab->lengths.data());
+  const auto* lengths = reinterpret_cast<const uint8_t*>(vocab->lengths.data());
   size_t count = vocab->lengths.size();
-  t->offsets_.resize(count);
+  t->tokens_.resize(count);
   size_t offset = 0;
   for (size_t r = 0; r < count; ++r) {
-    t->offsets_[r] = static_cast<uint32_t>(offset);
-    if (t->lengths_[r] == 0) return Status::Internal("tokenizer: empty token in vocabulary");
-    offset += t->lengths_[r];
-    t->max_token_length_ = std::max<size_t>(t->max_token_length_, t->lengths_[r]);
+    size_t n = lengths[r];
+    if (n == 0) return Status::Internal("tokenizer: empty token in vocabulary");
+    t->tokens_[r] = Token{static_cast<uint32_t>(offset), static_cast<uint32_t>(n)};
+    offset += n;
+    t->max_token_length_ = std::max(t->max_token_length_, n);
   }
   if (offset != vocab->bytes.size()) {
     return Status::Internal("tokenizer: vocabulary lengths and bytes disagree");
   }
 
-  // Load factor below one half keeps probe sequences short.
   size_t capacity = 1;
-  while (capacity < count * 2) capacity <<= 1;
-  t->slots_.assign(capacity, Slot{0, 0});
+  while (capacity < 2 * count) capacity <<= 1;
+  t->slots_.assign(capacity, Slot{0, 0, 0});
   t->mask_ = capacity - 1;
   for (uint32_t r = 0; r < count; ++r) {
-    const uint8_t* p = t->bytes_ + t->offsets_[r];
-    size_t n = t->lengths_[r];
-    if (t->Rank(p, n) != kNoRank) return Status::Internal("tokenizer: duplicate token");
-    uint64_t h = HashBytes(p, n);
-    uint64_t i = h & t->mask_;
+    const uint8_t* p = t->bytes_ + t->tokens_[r].offset;
+    size_t n = t->tokens_[r].length;
+    Probe probe = t->Prepare(p, n);
+    if (t->Find(probe, p, n) != kNoRank) return Status::Internal("tokenizer: duplicate token");
+    uint64_t i = probe.hash & t->mask_;
     while (t->slots_[i].tag != 0) i = (i + 1) & t->mask_;
-    t->slots_[i] = Slot{Tag(h, n), r};
+    t->slots_[i] = Slot{probe.head, r, Tag(probe.hash, n)};
   }
   for (int b = 0; b < 256; ++b) {
     uint8_t byte = static_cast<uint8_t>(b);
@@ -129,6 +131,11 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(Encoding encoding) {
     if (t->byte_rank_[b] == kNoRank) {
       return Status::Internal("tokenizer: vocabulary lacks a single-byte token");
     }
+  }
+  t->pair_rank_.resize(65536);
+  for (int b = 0; b < 65536; ++b) {
+    uint8_t pair[2] = {static_cast<uint8_t>(b), static_cast<uint8_t>(b >> 8)};
+    t->pair_rank_[b] = t->Rank(pair, 2);
   }
 
   // "<text>\t<rank>\n" lines.
@@ -161,76 +168,144 @@ Result<const Tokenizer*> Tokenizer::Shared(Encoding encoding) {
   return get(*cl100k);
 }
 
-inline uint32_t Tokenizer::Rank(const uint8_t* p, size_t n) const {
+inline Tokenizer::Probe Tokenizer::Prepare(const uint8_t* p, size_t n) const {
+  uint64_t head = Head(p, n);
+  return Probe{head, HashKey(head, p, n)};
+}
+
+inline void Tokenizer::Prefetch(const Probe& probe) const {
+  __builtin_prefetch(&slots_[probe.hash & mask_]);
+}
+
+inline uint32_t Tokenizer::Find(const Probe& probe, const uint8_t* p, size_t n) const {
   if (n > max_token_length_) return kNoRank;
-  uint64_t h = HashBytes(p, n);
-  uint32_t tag = Tag(h, n);
-  for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
+  uint32_t tag = Tag(probe.hash, n);
+  for (uint64_t i = probe.hash & mask_;; i = (i + 1) & mask_) {
     const Slot& slot = slots_[i];
-    if (slot.tag == tag && std::memcmp(bytes_ + offsets_[slot.rank], p, n) == 0) return slot.rank;
+    if (slot.tag == tag && slot.head == probe.head &&
+        (n <= 8 || std::memcmp(bytes_ + tokens_[slot.rank].offset + 8, p + 8, n - 8) == 0)) {
+      return slot.rank;
+    }
     if (slot.tag == 0) return kNoRank;
   }
 }
 
 // tiktoken's merge: repeatedly merge the adjacent pair whose concatenation has
 // the lowest rank, the leftmost on ties, until no pair is in the vocabulary.
+// Pair ranks are kept as int32 (kNoPair when absent) padded to whole SSE2
+// vectors, so finding the lowest takes a few vector compares.
 template <typename Emit>
 void Tokenizer::MergeSmall(const uint8_t* p, size_t n, Emit&& emit) const {
+  constexpr int32_t kNoPair = INT32_MAX;
+  auto as_pair = [](uint32_t rank) {  // kNoRank -> kNoPair; ranks are < 2^31
+    return static_cast<int32_t>(std::min<uint32_t>(rank, kNoPair));
+  };
   uint32_t start[kSmallPiece + 1];  // start[i]: first byte of part i; start[m] == n
   uint32_t token[kSmallPiece];      // token[i]: rank of part i
-  uint32_t pair[kSmallPiece];       // pair[i]: rank of parts i and i+1 merged
+  alignas(16) int32_t pair[kSmallPiece + 4];  // pair[i]: parts i and i+1 merged
   size_t m = n;
   for (size_t i = 0; i < n; ++i) {
     start[i] = static_cast<uint32_t>(i);
     token[i] = byte_rank_[p[i]];
   }
   start[n] = static_cast<uint32_t>(n);
-  for (size_t i = 0; i + 1 < n; ++i) pair[i] = Rank(p + i, 2);
+  for (size_t i = 0; i + 1 < n; ++i) pair[i] = as_pair(PairRank(p + i));
+  // Vector reads go at most to pair[n + 1]; the shift reads pair[n].
+  for (size_t i = n - 1; i < n + 3; ++i) pair[i] = kNoPair;
   while (m > 1) {
-    uint32_t best = kNoRank;
+    // The lowest pair rank, then its leftmost position.
     size_t bi = 0;
+    int32_t best;
+#if defined(__SSE2__)
+    __m128i lo = _mm_set1_epi32(kNoPair);
+    for (size_t i = 0; i + 1 < m; i += 4) {
+      __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(pair + i));
+      __m128i lt = _mm_cmplt_epi32(v, lo);
+      lo = _mm_or_si128(_mm_and_si128(lt, v), _mm_andnot_si128(lt, lo));
+    }
+    __m128i v = _mm_shuffle_epi32(lo, 0x4E);  // fold lanes: swap halves...
+    __m128i lt = _mm_cmplt_epi32(v, lo);
+    lo = _mm_or_si128(_mm_and_si128(lt, v), _mm_andnot_si128(lt, lo));
+    v = _mm_shuffle_epi32(lo, 0xB1);  // ...then neighbours: every lane holds the minimum
+    lt = _mm_cmplt_epi32(v, lo);
+    lo = _mm_or_si128(_mm_and_si128(lt, v), _mm_andnot_si128(lt, lo));
+    best = _mm_cvtsi128_si32(lo);
+    if (best == kNoPair) break;
+    for (size_t i = 0;; i += 4) {
+      __m128i eq = _mm_cmpeq_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(pair + i)), lo);
+      int mask = _mm_movemask_ps(_mm_castsi128_ps(eq));
+      if (mask != 0) {
+        bi = i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+        break;
+      }
+    }
+#else
+    best = kNoPair;
     for (size_t i = 0; i + 1 < m; ++i) {
       if (pair[i] < best) {
         best = pair[i];
         bi = i;
       }
     }
-    if (best == kNoRank) break;
-    token[bi] = best;
-    // Drop part bi+1 (now inside part bi) and the pair that started at it.
-    std::memmove(start + bi + 1, start + bi + 2, (m - bi - 1) * sizeof(uint32_t));
-    std::memmove(token + bi + 1, token + bi + 2, (m - bi - 2) * sizeof(uint32_t));
-    if (m >= bi + 3) std::memmove(pair + bi + 1, pair + bi + 2, (m - bi - 3) * sizeof(uint32_t));
+    if (best == kNoPair) break;
+#endif
+    token[bi] = static_cast<uint32_t>(best);
+    // Drop part bi+1 (now inside part bi) and the pair that started at it;
+    // pair[m-1] (kNoPair) shifts down with the rest.
+    for (size_t i = bi + 1; i < m; ++i) {
+      start[i] = start[i + 1];
+      pair[i] = pair[i + 1];
+    }
+    for (size_t i = bi + 1; i + 1 < m; ++i) token[i] = token[i + 1];
     --m;
-    if (bi + 1 < m) pair[bi] = Rank(p + start[bi], start[bi + 2] - start[bi]);
-    if (bi > 0) pair[bi - 1] = Rank(p + start[bi - 1], start[bi + 1] - start[bi - 1]);
+    if (bi + 1 < m) pair[bi] = as_pair(Rank(p + start[bi], start[bi + 2] - start[bi]));
+    else pair[bi] = kNoPair;
+    if (bi > 0) pair[bi - 1] = as_pair(Rank(p + start[bi - 1], start[bi + 1] - start[bi - 1]));
   }
   for (size_t i = 0; i < m; ++i) emit(token[i]);
 }
 
-// The same merge order in O(n log n): a min-heap of (rank, start) finds the
-// lowest-ranked, leftmost pair; parts form a linked list named by their first
-// byte. A heap entry is stale once its part died or its pair rank changed
-// (a part's pair only grows, so its rank never returns to an old value).
+// The same merge order in O(n log n), for longer pieces: a min-heap of
+// (rank << 32 | start) finds the lowest-ranked, leftmost pair; parts form a
+// linked list named by their first byte. A heap entry is stale once its part
+// died or its pair rank changed (a part's pair only grows, so its rank never
+// returns to an old value). Each merge pushes at most two entries, so the
+// heap never holds more than 3n.
 template <typename Emit>
-void Tokenizer::MergeLarge(const uint8_t* p, size_t n, Emit&& emit) const {
-  std::vector<uint32_t> next(n), prev(n), token(n), pair(n, kNoRank);
-  std::vector<uint64_t> heap_storage;
-  heap_storage.reserve(n);
-  std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> heap(
-      std::greater<>(), std::move(heap_storage));
+void Tokenizer::MergeHeap(const uint8_t* p, size_t n, Emit&& emit) const {
+  uint32_t stack_parts[4 * kStackPiece];
+  uint64_t stack_heap[3 * kStackPiece];
+  std::vector<uint32_t> heap_parts;
+  std::vector<uint64_t> heap_heap;
+  uint32_t* parts = stack_parts;
+  uint64_t* heap = stack_heap;
+  if (n > kStackPiece) {
+    heap_parts.resize(4 * n);
+    heap_heap.resize(3 * n);
+    parts = heap_parts.data();
+    heap = heap_heap.data();
+  }
+  uint32_t* next = parts;      // next[i]: start of the part after part i
+  uint32_t* prev = parts + n;  // prev[i]: start of the part before part i
+  uint32_t* token = prev + n;  // token[i]: rank of part i; kNoRank once merged away
+  uint32_t* pair = token + n;  // pair[i]: rank of part i merged with the next
+  size_t size = 0;
   for (size_t i = 0; i < n; ++i) {
     next[i] = static_cast<uint32_t>(i + 1);
     prev[i] = static_cast<uint32_t>(i - 1);
     token[i] = byte_rank_[p[i]];
+    pair[i] = i + 1 < n ? PairRank(p + i) : kNoRank;
+    if (pair[i] != kNoRank) heap[size++] = uint64_t{pair[i]} << 32 | i;
   }
-  for (size_t i = 0; i + 1 < n; ++i) {
-    pair[i] = Rank(p + i, 2);
-    if (pair[i] != kNoRank) heap.push(uint64_t{pair[i]} << 32 | i);
-  }
-  while (!heap.empty()) {
-    uint64_t top = heap.top();
-    heap.pop();
+  const std::greater<uint64_t> later;
+  std::make_heap(heap, heap + size, later);
+  auto push = [&](uint32_t rank, uint32_t i) {
+    heap[size++] = uint64_t{rank} << 32 | i;
+    std::push_heap(heap, heap + size, later);
+  };
+  while (size > 0) {
+    std::pop_heap(heap, heap + size, later);
+    uint64_t top = heap[--size];
     auto r = static_cast<uint32_t>(top >> 32);
     auto i = static_cast<uint32_t>(top);
     if (token[i] == kNoRank || pair[i] != r) continue;  // stale
@@ -238,40 +313,61 @@ void Tokenizer::MergeLarge(const uint8_t* p, size_t n, Emit&& emit) const {
     token[i] = r;
     token[j] = kNoRank;
     next[i] = next[j];
-    if (next[i] < n) prev[next[i]] = i;
     pair[i] = kNoRank;
-    if (next[i] < n) {
-      pair[i] = Rank(p + i, next[next[i]] - i);
-      if (pair[i] != kNoRank) heap.push(uint64_t{pair[i]} << 32 | i);
+    bool right = next[i] < n;
+    uint32_t h = i > 0 ? prev[i] : 0;
+    Probe pr{};
+    Probe pl{};
+    if (right) {
+      prev[next[i]] = i;
+      Prefetch(pr = Prepare(p + i, next[next[i]] - i));
+    }
+    if (i > 0) Prefetch(pl = Prepare(p + h, next[i] - h));
+    if (right) {
+      pair[i] = Find(pr, p + i, next[next[i]] - i);
+      if (pair[i] != kNoRank) push(pair[i], i);
     }
     if (i > 0) {
-      uint32_t h = prev[i];
-      pair[h] = Rank(p + h, next[i] - h);
-      if (pair[h] != kNoRank) heap.push(uint64_t{pair[h]} << 32 | h);
+      pair[h] = Find(pl, p + h, next[i] - h);
+      if (pair[h] != kNoRank) push(pair[h], h);
     }
   }
   for (size_t i = 0; i < n; i = next[i]) emit(token[i]);
 }
 
 template <typename Emit>
-inline void Tokenizer::EncodePiece(const uint8_t* p, size_t n, Emit&& emit) const {
+inline void Tokenizer::EncodePiece(const Probe& probe, const uint8_t* p, size_t n,
+                                   Emit&& emit) const {
   if (n == 1) {
     emit(byte_rank_[p[0]]);
     return;
   }
-  uint32_t whole = Rank(p, n);
+  uint32_t whole = Find(probe, p, n);
   if (whole != kNoRank) {
     emit(whole);
   } else if (n <= kSmallPiece) {
     MergeSmall(p, n, emit);
   } else {
-    MergeLarge(p, n, emit);
+    MergeHeap(p, n, emit);
   }
 }
 
+// Pieces are looked up one behind the pre-tokenizer: the slot of the next
+// piece is prefetched while the current one is encoded.
 template <typename Emit>
 void Tokenizer::EncodeValid(std::string_view text, Emit&& emit) const {
-  pre_.Split(text, [&](const uint8_t* p, size_t n) { EncodePiece(p, n, emit); });
+  const uint8_t* held = nullptr;
+  size_t held_n = 0;
+  Probe held_probe{};
+  pre_.Split(text, [&](const uint8_t* p, size_t n) {
+    Probe probe = Prepare(p, n);
+    Prefetch(probe);
+    if (held != nullptr) EncodePiece(held_probe, held, held_n, emit);
+    held = p;
+    held_n = n;
+    held_probe = probe;
+  });
+  if (held != nullptr) EncodePiece(held_probe, held, held_n, emit);
 }
 
 size_t Tokenizer::Count(std::string_view text) const {
@@ -300,8 +396,8 @@ std::vector<uint32_t> Tokenizer::Encode(std::string_view text) const {
 Result<std::string> Tokenizer::Decode(std::span<const uint32_t> ids) const {
   std::string out;
   for (uint32_t id : ids) {
-    if (id < offsets_.size()) {
-      out.append(reinterpret_cast<const char*>(bytes_ + offsets_[id]), lengths_[id]);
+    if (id < tokens_.size()) {
+      out.append(reinterpret_cast<const char*>(bytes_ + tokens_[id].offset), tokens_[id].length);
       continue;
     }
     auto it = std::find_if(specials_.begin(), specials_.end(),

@@ -56,7 +56,7 @@ class Tokenizer {
 
   Encoding encoding() const { return encoding_; }
   // Number of ordinary (mergeable) tokens: ids 0..vocab_size()-1.
-  size_t vocab_size() const { return offsets_.size(); }
+  size_t vocab_size() const { return tokens_.size(); }
   // Longest ordinary token, in bytes.
   size_t max_token_length() const { return max_token_length_; }
   // The special tokens of the encoding as (text, id); Encode() never emits them.
@@ -69,34 +69,53 @@ class Tokenizer {
 
   Tokenizer() = default;
 
-  // Rank of the byte string, or kNoRank.
-  uint32_t Rank(const uint8_t* p, size_t n) const;
+  // A key prepared for lookup: hashing is split from probing so callers can
+  // prefetch the slot of one key while still working on another.
+  struct Probe {
+    uint64_t head;  // the first 8 key bytes, zero padded
+    uint64_t hash;
+  };
+  Probe Prepare(const uint8_t* p, size_t n) const;
+  void Prefetch(const Probe& probe) const;
+  // Rank of the byte string, or kNoRank. REQUIRES: probe == Prepare(p, n).
+  uint32_t Find(const Probe& probe, const uint8_t* p, size_t n) const;
+  uint32_t Rank(const uint8_t* p, size_t n) const { return Find(Prepare(p, n), p, n); }
+  // Rank of the two bytes at p, or kNoRank.
+  uint32_t PairRank(const uint8_t* p) const { return pair_rank_[p[0] | p[1] << 8]; }
+
   // Calls emit(rank) for each token of one pre-tokenized piece.
   template <typename Emit>
-  void EncodePiece(const uint8_t* p, size_t n, Emit&& emit) const;
+  void EncodePiece(const Probe& probe, const uint8_t* p, size_t n, Emit&& emit) const;
   template <typename Emit>
   void MergeSmall(const uint8_t* p, size_t n, Emit&& emit) const;
   template <typename Emit>
-  void MergeLarge(const uint8_t* p, size_t n, Emit&& emit) const;
+  void MergeHeap(const uint8_t* p, size_t n, Emit&& emit) const;
   template <typename Emit>
   void EncodeValid(std::string_view text, Emit&& emit) const;
 
-  // Open-addressing table from token bytes to rank. The key bytes are not
-  // copied: each slot names a rank, whose bytes live in bytes_.
+  // Token bytes -> rank: open addressing with linear probing, load factor at
+  // most 1/2. Each 16-byte slot holds the key's first 8 bytes, so a lookup of
+  // a key of up to 8 bytes (most of them) reads one cache line; longer keys
+  // compare the rest against bytes_.
   struct Slot {
-    uint32_t tag;   // high hash bits << 8 | length; 0 marks an empty slot
+    uint64_t head;
     uint32_t rank;
+    uint32_t tag;  // high hash bits << 8 | key length; 0 marks an empty slot
+  };
+  struct Token {
+    uint32_t offset;  // in bytes_
+    uint32_t length;
   };
 
   Encoding encoding_ = Encoding::kO200kBase;
   internal::PreTokenizer pre_;
-  const uint8_t* bytes_ = nullptr;    // compiled-in token bytes, rank order
-  const uint8_t* lengths_ = nullptr;  // compiled-in, rank -> length
-  std::vector<uint32_t> offsets_;     // rank -> offset in bytes_
+  const uint8_t* bytes_ = nullptr;  // compiled-in token bytes, rank order
+  std::vector<Token> tokens_;       // rank -> bytes
   std::vector<Slot> slots_;
   uint64_t mask_ = 0;
   size_t max_token_length_ = 0;
   uint32_t byte_rank_[256] = {};
+  std::vector<uint32_t> pair_rank_;  // two-byte strings, indexed p[0] | p[1] << 8
   std::vector<std::pair<std::string, uint32_t>> specials_;
 };
 

@@ -88,7 +88,7 @@ TEST(RateLimiter, RequestsTokensAndDollarsPerMinute) {
   RateLimits tok{0, 500, 0};
   EXPECT_TRUE(rl.Admit("t", tok, 400, 0, t0).ok);
   EXPECT_FALSE(rl.Admit("t", tok, 200, 0, t0).ok);
-  rl.Adjust("t", RateLimiter::MinuteOf(t0), -300, 0);  // actual usage was lower
+  rl.Adjust("t", RateLimiter::MinuteOf(t0), 0, -300, 0);  // actual usage was lower
   EXPECT_TRUE(rl.Admit("t", tok, 200, 0, t0).ok);
   RateLimits usd{0, 0, 1.0};
   EXPECT_TRUE(rl.Admit("u", usd, 0, 0.6, t0).ok);

@@ -291,6 +291,10 @@ export class FakeOpenAI {
     for (const ev of events) {
       if (b.cutAfterChunks !== null && record.sentChunks.length >= b.cutAfterChunks) {
         // Simulates an upstream crash / network cut in the middle of a stream.
+        // Let the chunks already written reach the wire first: destroying the
+        // socket at once would discard node's buffered writes, and the test
+        // would claim chunks were "sent" that never left this process.
+        await new Promise((resolve) => res.write('', resolve));
         res.socket?.destroy();
         return;
       }
