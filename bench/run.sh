@@ -122,10 +122,11 @@ builders() {
     END { for (k in n) printf "%s%s x%d", (c++ ? ", " : ""), k, n[k] }'
 }
 NOTES=()
+BUSY_PHASES=()
 note_builders() {  # PHASE
   local b
   b=$(builders)
-  [ -n "$b" ] && { log "WARNING: build processes running during $1: $b"; NOTES+=("build processes ($b) were running during $1; those numbers are skewed"); }
+  [ -n "$b" ] && { log "WARNING: build processes running during $1: $b"; BUSY_PHASES+=("$1 ($b)"); }
 }
 WAIT_QUIET=${BENCH_WAIT_QUIET:-0}
 BUSY_START=$(cpu_busy)
@@ -460,6 +461,9 @@ row3() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
   echo "- TTFT p90: direct $TTFT_D_P90 ms, tollgate $TTFT_T_P90 ms. The canned upstream sends the whole stream at once, so this is the gateway's own per-stream overhead."
   echo "- tollgate RSS: $(mib "$IDLE_RSS") MiB idle, $(mib "$LOADED_RSS") MiB after the wrk runs, $(mib "$STREAMS_ALLOPEN") MiB when all $STREAMS streams had their first chunk, $(mib "$STREAMS_END") MiB after they finished."
   echo "- Total metered cost recorded: \$$LEDGER_COST across $TOTAL_ROWS rows; every successful row priced (no unknown costs). SIGTERM exit status: $TG_RC."
+  if ((${#BUSY_PHASES[@]})); then
+    NOTES+=("build processes were running during ${#BUSY_PHASES[@]} measured phases, so their numbers are skewed: $(printf '%s; ' "${BUSY_PHASES[@]}" | sed 's/; $//')")
+  fi
   if ((${#NOTES[@]})); then
     echo
     echo "**Measurement caveats for this run:**"

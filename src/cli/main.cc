@@ -29,17 +29,6 @@ Result<config::Config> LoadConfig(const std::string& path) {
   return path.empty() ? config::LoadEmbeddedConfig() : config::LoadConfigFile(path);
 }
 
-// DASHBOARD-WIRING (temporary): writes a dashboard::Response.
-boost::asio::awaitable<bool> SendDashboard(dashboard::Response r, http::ClientStream& out) {
-  boost::beast::http::response<boost::beast::http::string_body> res{
-      static_cast<boost::beast::http::status>(r.status), 11};
-  res.set(boost::beast::http::field::content_type, r.content_type);
-  for (const auto& [k, v] : r.headers) res.set(k, v);
-  res.body() = std::move(r.body);
-  Status st = co_await out.Write(res);
-  co_return st.ok();
-}
-
 int Serve(const std::string& config_path, const std::string& listen, const std::string& db) {
   // Block the stop signals before any thread starts so only sigwait sees them.
   sigset_t stop_signals;
@@ -102,21 +91,13 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   so.max_body_bytes = cfg->server.max_body_bytes;
   so.idle_timeout_ms = cfg->server.client_idle_timeout_ms;
   gateway::Gateway* g = gw->get();
-  // DASHBOARD-WIRING (temporary, for the dashboard's tests; the lead moves this
-  // into the gateway with a blocking pool): dashboard paths first, then the gateway.
   auto dash = dashboard::Dashboard::Create(*cfg, **gov);
   if (!dash.ok()) {
     std::fprintf(stderr, "%s\n", dash.status().message().c_str());
     return 1;
   }
-  dashboard::Dashboard* d = dash->get();
-  http::Server server(so, [g, d](int worker, http::Request& req, http::PreError pre, http::ClientStream& out) {
-    std::string_view target(req.target().data(), req.target().size());
-    std::string_view path = target.substr(0, target.find('?'));
-    std::string_view query = path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
-    auto auth = req[boost::beast::http::field::authorization];
-    auto r = d->Handle(req.method_string(), path, query, std::string_view(auth.data(), auth.size()));
-    if (r) return SendDashboard(std::move(*r), out);
+  g->AttachDashboard(dash->get());
+  http::Server server(so, [g](int worker, http::Request& req, http::PreError pre, http::ClientStream& out) {
     return g->Handle(worker, req, pre, out);
   });
   g->AttachWorkers(server);

@@ -30,9 +30,12 @@ int Fail(int code, const std::string& message) {
 
 std::string HumanBytes(uint64_t b) {
   char buf[32];
-  if (b >= (1ULL << 30)) std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(b) / (1ULL << 30));
-  else if (b >= (1ULL << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1ULL << 20));
-  else std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(b) / 1024);
+  if (b >= (1ULL << 30))
+    std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(b) / (1ULL << 30));
+  else if (b >= (1ULL << 20))
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1ULL << 20));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(b) / 1024);
   return buf;
 }
 
@@ -73,8 +76,8 @@ int64_t CountAgentRows(const std::string& path) {
   if (!db.ok()) return 0;
   sqlite3_stmt* s = nullptr;
   int64_t n = 0;
-  if (sqlite3_prepare_v2(*db, "SELECT COUNT(*) FROM requests WHERE endpoint LIKE 'agent.%'", -1, &s, nullptr) ==
-          SQLITE_OK &&
+  if (sqlite3_prepare_v2(*db, "SELECT COUNT(*) FROM requests WHERE endpoint LIKE 'agent.%'", -1, &s,
+                         nullptr) == SQLITE_OK &&
       sqlite3_step(s) == SQLITE_ROW)
     n = sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
@@ -85,12 +88,14 @@ int64_t CountAgentRows(const std::string& path) {
 }  // namespace
 
 UsageCommand::UsageCommand(CLI::App& app) {
-  cmd_ = app.add_subcommand("usage", "Import Claude Code and Codex CLI usage logs; report or add them to the ledger");
+  cmd_ = app.add_subcommand(
+      "usage", "Import Claude Code and Codex CLI usage logs; report or add them to the ledger");
   cmd_->add_option("--source", source_, "Which agent's logs: claude|codex|all (default all)")
       ->check(CLI::IsMember({"claude", "codex", "all"}));
-  cmd_->add_option("--claude-dir", claude_dirs_,
-                   "Claude Code config or projects folder (repeatable; default $CLAUDE_CONFIG_DIR, or "
-                   "~/.config/claude and ~/.claude)");
+  cmd_->add_option(
+      "--claude-dir", claude_dirs_,
+      "Claude Code config or projects folder (repeatable; default $CLAUDE_CONFIG_DIR, or "
+      "~/.config/claude and ~/.claude)");
   cmd_->add_option("--codex-dir", codex_dirs_,
                    "Codex home or sessions folder (repeatable; default $CODEX_HOME, or ~/.codex)");
   cmd_->add_option("--by", by_, "daily|weekly|monthly|session|blocks (5-hour blocks)")
@@ -98,8 +103,10 @@ UsageCommand::UsageCommand(CLI::App& app) {
   cmd_->add_option("--from", from_, "First day, YYYY-MM-DD (UTC)");
   cmd_->add_option("--to", to_, "Last day, YYYY-MM-DD (UTC)");
   cmd_->add_option("--format", format_, "table|json")->check(CLI::IsMember({"table", "json"}));
-  cmd_->add_flag("--into-ledger", into_ledger_, "Write the usage into the ledger instead of printing a report");
-  cmd_->add_option("--db", db_, "Ledger for --into-ledger (default: ledger.path of --config, or ./tollgate.db)");
+  cmd_->add_flag("--into-ledger", into_ledger_,
+                 "Write the usage into the ledger instead of printing a report");
+  cmd_->add_option("--db", db_,
+                   "Ledger for --into-ledger (default: ledger.path of --config, or ./tollgate.db)");
   cmd_->add_option("-c,--config", config_, "Config whose pricing (and ledger.path) to use")
       ->check(CLI::ExistingFile);
   cmd_->add_flag("--no-progress", no_progress_, "Never draw the progress bar");
@@ -116,7 +123,8 @@ std::optional<int> UsageCommand::Run() {
     if (!to_ms) return Fail(2, "--to must be a date YYYY-MM-DD (got '" + to_ + "')");
     *to_ms += 86400000;  // --to is inclusive
   }
-  if (from_ms && to_ms && *from_ms >= *to_ms) return Fail(2, "--from " + from_ + " is after --to " + to_);
+  if (from_ms && to_ms && *from_ms >= *to_ms)
+    return Fail(2, "--from " + from_ + " is after --to " + to_);
 
   config::PricingConfig pricing_cfg;
   std::string db_path = db_;
@@ -144,13 +152,15 @@ std::optional<int> UsageCommand::Run() {
     for (const auto& d : *dirs) {
       std::error_code ec;
       if (!std::filesystem::is_directory(d, ec))
-        return Fail(2, (dirs == &claude_dirs_ ? "--claude-dir " : "--codex-dir ") + d + ": no such directory");
+        return Fail(2, (dirs == &claude_dirs_ ? "--claude-dir " : "--codex-dir ") + d +
+                           ": no such directory");
     }
 
   std::vector<usage::Diagnostic> discovery;
   std::vector<usage::SourceFile> files;
   std::vector<std::string> searched;
-  auto discover = [&](usage::Agent agent, const std::vector<std::string>& given, std::vector<std::string> defaults) {
+  auto discover = [&](usage::Agent agent, const std::vector<std::string>& given,
+                      std::vector<std::string> defaults) {
     const auto& roots = given.empty() ? defaults : given;
     searched.insert(searched.end(), roots.begin(), roots.end());
     auto found = usage::DiscoverFiles(agent, roots, &discovery);
@@ -162,7 +172,8 @@ std::optional<int> UsageCommand::Run() {
   if (files.empty()) {
     std::string where;
     for (const auto& s : searched) where += (where.empty() ? "" : ", ") + s;
-    std::fprintf(stderr, "no agent logs (*.jsonl) found under: %s\n", where.empty() ? "(no folders)" : where.c_str());
+    std::fprintf(stderr, "no agent logs (*.jsonl) found under: %s\n",
+                 where.empty() ? "(no folders)" : where.c_str());
   }
 
   auto catalog = pricing::PriceCatalog::Build(pricing_cfg, FormatDateUtc(NowUnixMs()));
@@ -183,7 +194,9 @@ std::optional<int> UsageCommand::Run() {
   if (result.diagnostics_total > kPrintedDiagnostics)
     std::fprintf(stderr, "warning: ... and %llu more\n",
                  static_cast<unsigned long long>(result.diagnostics_total - kPrintedDiagnostics));
-  std::fprintf(stderr, "read %llu files (%s, %llu lines): %zu model calls, %llu repeats dropped, %llu lines reported\n",
+  std::fprintf(stderr,
+               "read %llu files (%s, %llu lines): %zu model calls, %llu repeats dropped, %llu "
+               "lines reported\n",
                static_cast<unsigned long long>(result.files), HumanBytes(result.bytes).c_str(),
                static_cast<unsigned long long>(result.lines), result.entries.size(),
                static_cast<unsigned long long>(result.duplicates),
@@ -218,9 +231,11 @@ std::optional<int> UsageCommand::Run() {
       std::cout << sb.GetString() << "\n";
     } else {
       std::printf("%s: %lld new rows, %lld already present (of %zu model calls)\n", db_path.c_str(),
-                  static_cast<long long>(added), static_cast<long long>(result.entries.size()) - added,
-                  result.entries.size());
-      if (unknown > 0) std::printf("%lld calls have no known price; their cost_usd is NULL\n", static_cast<long long>(unknown));
+                  static_cast<long long>(added),
+                  static_cast<long long>(result.entries.size()) - added, result.entries.size());
+      if (unknown > 0)
+        std::printf("%lld calls have no known price; their cost_usd is NULL\n",
+                    static_cast<long long>(unknown));
     }
     return 0;
   }

@@ -69,8 +69,8 @@ bool Printable(std::string_view s) {
 // Upstream response headers worth passing back to the client.
 bool ForwardableUpstreamHeader(std::string_view name) {
   std::string n = ToLower(name);
-  return n == "x-request-id" || n.rfind("openai-", 0) == 0 || n.rfind("x-ratelimit-", 0) == 0 ||
-         n == "retry-after";
+  return n == "x-request-id" || n == "request-id" || n.rfind("openai-", 0) == 0 || n.rfind("x-ratelimit-", 0) == 0 ||
+         n.rfind("anthropic-ratelimit-", 0) == 0 || n == "retry-after";
 }
 
 }  // namespace
@@ -845,6 +845,15 @@ awaitable<bool> Gateway::RelayStream(Call& call, http::UpstreamCall& up, provide
   }
   if (!client_gone && !broken) up.Finish();
   ApplyMeter(call, adapter.meter());
+  if ((client_gone || broken || !adapter.meter().complete) && call.have_usage) {
+    // A cut stream's usage is provisional (Anthropic reports output_tokens: 1 in
+    // message_start): bill at least what the text received implies.
+    const int64_t seen = providers::EstimateTokensFromChars(call.text_chars);
+    if (seen > call.row.usage.OutputTotal()) {
+      call.row.usage.output = seen - call.row.usage.reasoning;
+      call.row.estimated = true;
+    }
+  }
   call.row.status = up.status();
   std::string tail;
   if (client_gone) {

@@ -93,7 +93,7 @@ class Gateway {
   Metrics metrics_;
   dashboard::Dashboard* dashboard_ = nullptr;
   // Work that blocks on SQLite (admin API, dashboard) runs here, not on a worker's loop.
-  boost::asio::thread_pool blocking_{1};
+  boost::asio::thread_pool blocking_{2};
 };
 
 }  // namespace tollgate::gateway

@@ -31,12 +31,14 @@ const Value* Member(const Value& v, const char* name) {
 }
 
 std::string_view Str(const Value* v) {
-  return v && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength()) : std::string_view();
+  return v && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength())
+                            : std::string_view();
 }
 
 // Reads the token count `obj.name` into *out: absent or null is 0. Returns false
 // (with *error set) when it is present but not a non-negative integer.
-bool ReadCount(const Value& obj, const char* name, std::string_view where, int64_t* out, std::string* error) {
+bool ReadCount(const Value& obj, const char* name, std::string_view where, int64_t* out,
+               std::string* error) {
   *out = 0;
   const Value* v = Member(obj, name);
   if (!v || v->IsNull()) return true;
@@ -71,16 +73,17 @@ struct CodexTokens {
   bool operator==(const CodexTokens&) const = default;
   bool Zero() const { return input == 0 && output == 0 && total == 0; }
   bool AtLeast(const CodexTokens& o) const {
-    return input >= o.input && cached >= o.cached && cache_write >= o.cache_write && output >= o.output &&
-           reasoning >= o.reasoning && total >= o.total;
+    return input >= o.input && cached >= o.cached && cache_write >= o.cache_write &&
+           output >= o.output && reasoning >= o.reasoning && total >= o.total;
   }
   CodexTokens Minus(const CodexTokens& o) const {
-    return {input - o.input, cached - o.cached, cache_write - o.cache_write, output - o.output,
-            reasoning - o.reasoning, total - o.total};
+    return {input - o.input,   cached - o.cached,       cache_write - o.cache_write,
+            output - o.output, reasoning - o.reasoning, total - o.total};
   }
   std::string Key() const {
-    return std::to_string(input) + "/" + std::to_string(cached) + "/" + std::to_string(cache_write) + "/" +
-           std::to_string(output) + "/" + std::to_string(reasoning) + "/" + std::to_string(total);
+    return std::to_string(input) + "/" + std::to_string(cached) + "/" +
+           std::to_string(cache_write) + "/" + std::to_string(output) + "/" +
+           std::to_string(reasoning) + "/" + std::to_string(total);
   }
   // Maps onto tollgate's disjoint classes. The cache write count only appears in
   // newer Codex builds; like cached input it is a part of input_tokens.
@@ -134,7 +137,8 @@ class Importer {
  private:
   void Diag(const std::string& file, int64_t line, std::string message) {
     ++r_.diagnostics_total;
-    if (r_.diagnostics.size() < o_.max_diagnostics) r_.diagnostics.push_back({file, line, std::move(message)});
+    if (r_.diagnostics.size() < o_.max_diagnostics)
+      r_.diagnostics.push_back({file, line, std::move(message)});
   }
 
   void Report(bool force) {
@@ -172,14 +176,16 @@ class Importer {
     Report(true);
   }
 
-  void ParseLine(const SourceFile& f, int64_t lineno, std::string& line, bool complete, CodexFileState& codex) {
+  void ParseLine(const SourceFile& f, int64_t lineno, std::string& line, bool complete,
+                 CodexFileState& codex) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
     if (Trim(line).empty()) return;
     rapidjson::Document doc;
     doc.ParseInsitu(line.data());
     if (doc.HasParseError()) {
-      std::string m = std::string("invalid JSON at column ") + std::to_string(doc.GetErrorOffset() + 1) + ": " +
+      std::string m = std::string("invalid JSON at column ") +
+                      std::to_string(doc.GetErrorOffset() + 1) + ": " +
                       rapidjson::GetParseError_En(doc.GetParseError());
       if (!complete) m += " (last line is incomplete; is the agent still writing this file?)";
       Diag(f.path, lineno, m + "; skipped");
@@ -189,8 +195,10 @@ class Importer {
       Diag(f.path, lineno, "not a JSON object; skipped");
       return;
     }
-    if (f.agent == Agent::kClaudeCode) ClaudeLine(f, lineno, doc);
-    else CodexLine(f, lineno, doc, codex);
+    if (f.agent == Agent::kClaudeCode)
+      ClaudeLine(f, lineno, doc);
+    else
+      CodexLine(f, lineno, doc, codex);
   }
 
   // Claude Code: one line per assistant message content block; each carries the
@@ -199,7 +207,8 @@ class Importer {
     const Value* msg = Member(doc, "message");
     const Value* usage = msg ? Member(*msg, "usage") : nullptr;
     if (!usage || usage->IsNull()) {
-      if (Str(Member(doc, "type")) == "assistant") Diag(f.path, lineno, "assistant line without message.usage; skipped");
+      if (Str(Member(doc, "type")) == "assistant")
+        Diag(f.path, lineno, "assistant line without message.usage; skipped");
       return;
     }
     if (!usage->IsObject()) {
@@ -225,8 +234,10 @@ class Importer {
     const Value* split = Member(*usage, "cache_creation");
     bool has_split = ok && split && split->IsObject();
     if (has_split)
-      ok = ReadCount(*split, "ephemeral_5m_input_tokens", "message.usage.cache_creation", &cw5, &err) &&
-           ReadCount(*split, "ephemeral_1h_input_tokens", "message.usage.cache_creation", &cw1, &err);
+      ok = ReadCount(*split, "ephemeral_5m_input_tokens", "message.usage.cache_creation", &cw5,
+                     &err) &&
+           ReadCount(*split, "ephemeral_1h_input_tokens", "message.usage.cache_creation", &cw1,
+                     &err);
     if (!ok) {
       Diag(f.path, lineno, err + "; skipped");
       return;
@@ -258,7 +269,8 @@ class Importer {
     } else {
       // Nothing identifies the call: every such line stands alone.
       std::string_view uuid = Str(Member(doc, "uuid"));
-      key = "claude-line:" + (uuid.empty() ? f.path + ":" + std::to_string(lineno) : std::string(uuid));
+      key = "claude-line:" +
+            (uuid.empty() ? f.path + ":" + std::to_string(lineno) : std::string(uuid));
     }
     e.id = ImportId(key);
     auto [it, inserted] = by_id_.try_emplace(e.id, r_.entries.size());
@@ -289,8 +301,10 @@ class Importer {
       return;
     }
     if (type == "turn_context" && payload) {
-      if (auto model = Str(Member(*payload, "model")); !model.empty()) st.model = std::string(model);
-      if (auto cwd = Str(Member(*payload, "cwd")); !cwd.empty() && st.cwd.empty()) st.cwd = std::string(cwd);
+      if (auto model = Str(Member(*payload, "model")); !model.empty())
+        st.model = std::string(model);
+      if (auto cwd = Str(Member(*payload, "cwd")); !cwd.empty() && st.cwd.empty())
+        st.cwd = std::string(cwd);
       return;
     }
     if (type != "event_msg" || !payload || Str(Member(*payload, "type")) != "token_count") return;
@@ -310,11 +324,13 @@ class Importer {
     }
     std::optional<CodexTokens> last, total;
     std::string err;
-    if (last_v && !ReadCodexTokens(*last_v, "payload.info.last_token_usage", &last.emplace(), &err)) {
+    if (last_v &&
+        !ReadCodexTokens(*last_v, "payload.info.last_token_usage", &last.emplace(), &err)) {
       Diag(f.path, lineno, err + "; skipped");
       return;
     }
-    if (total_v && !ReadCodexTokens(*total_v, "payload.info.total_token_usage", &total.emplace(), &err)) {
+    if (total_v &&
+        !ReadCodexTokens(*total_v, "payload.info.total_token_usage", &total.emplace(), &err)) {
       Diag(f.path, lineno, err + "; skipped");
       return;
     }
@@ -337,15 +353,19 @@ class Importer {
       return;
     }
     CodexTokens delta;
-    if (last) delta = *last;
-    else if (prev_total && total->AtLeast(*prev_total)) delta = total->Minus(*prev_total);
-    else delta = *total;  // the first event, or a new cumulative series
+    if (last)
+      delta = *last;
+    else if (prev_total && total->AtLeast(*prev_total))
+      delta = total->Minus(*prev_total);
+    else
+      delta = *total;  // the first event, or a new cumulative series
     if (delta.Zero()) return;
 
     if (st.session.empty()) st.session = CodexSessionFromFileName(f.path);
     if (st.model.empty() && !st.warned_no_model) {
       st.warned_no_model = true;
-      Diag(f.path, lineno, "token usage before any turn_context names a model; counted with cost unknown");
+      Diag(f.path, lineno,
+           "token usage before any turn_context names a model; counted with cost unknown");
     }
     Entry e;
     e.agent = Agent::kCodex;
@@ -357,8 +377,9 @@ class Importer {
     ++st.ordinal;
     // The cumulative total identifies a turn within its session whatever the
     // repeats around it; without one, the event's time and position do.
-    std::string key = "codex:" + st.session + ":" +
-                      (total ? total->Key() : std::to_string(*ts) + ":" + std::to_string(st.ordinal));
+    std::string key =
+        "codex:" + st.session + ":" +
+        (total ? total->Key() : std::to_string(*ts) + ":" + std::to_string(st.ordinal));
     e.id = ImportId(key);
     if (!by_id_.try_emplace(e.id, r_.entries.size()).second) {
       ++r_.duplicates;  // the same session file reached twice
@@ -376,7 +397,8 @@ class Importer {
         ++r_.out_of_range;
         continue;
       }
-      const pricing::ModelPrice* p = o_.prices && !e.model.empty() ? o_.prices->Find(e.model) : nullptr;
+      const pricing::ModelPrice* p =
+          o_.prices && !e.model.empty() ? o_.prices->Find(e.model) : nullptr;
       if (p) {
         e.cost = pricing::ComputeCost(*p, e.usage);
         e.cost_known = true;
@@ -385,8 +407,9 @@ class Importer {
       }
       kept.push_back(std::move(e));
     }
-    std::sort(kept.begin(), kept.end(),
-              [](const Entry& a, const Entry& b) { return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id; });
+    std::sort(kept.begin(), kept.end(), [](const Entry& a, const Entry& b) {
+      return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
+    });
     r_.entries = std::move(kept);
     r_.unpriced_models.assign(unpriced.begin(), unpriced.end());
   }
@@ -425,9 +448,13 @@ std::string HomeDir() {
 
 }  // namespace
 
-std::string_view AgentName(Agent agent) { return agent == Agent::kClaudeCode ? "claude-code" : "codex"; }
+std::string_view AgentName(Agent agent) {
+  return agent == Agent::kClaudeCode ? "claude-code" : "codex";
+}
 
-std::string Diagnostic::ToString() const { return file + ":" + std::to_string(line) + ": " + message; }
+std::string Diagnostic::ToString() const {
+  return file + ":" + std::to_string(line) + ": " + message;
+}
 
 std::vector<std::string> DefaultClaudeRoots() {
   std::vector<std::string> roots;
@@ -436,7 +463,8 @@ std::vector<std::string> DefaultClaudeRoots() {
     size_t pos = 0;
     while (pos <= s.size()) {
       size_t c = s.find(',', pos);
-      std::string_view part = Trim(s.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
+      std::string_view part =
+          Trim(s.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
       if (!part.empty()) roots.emplace_back(part);
       if (c == std::string_view::npos) break;
       pos = c + 1;
@@ -467,7 +495,8 @@ std::vector<SourceFile> DiscoverFiles(Agent agent, const std::vector<std::string
     fs::path root = root_arg;
     if (!fs::is_directory(root, ec)) continue;
     if (fs::is_directory(root / sub, ec)) root /= sub;
-    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec),
+        end;
     if (ec) {
       if (diagnostics) diagnostics->push_back({root.string(), 0, "cannot list: " + ec.message()});
       continue;
@@ -495,7 +524,8 @@ std::vector<SourceFile> DiscoverFiles(Agent agent, const std::vector<std::string
       out.push_back(std::move(f));
     }
   }
-  std::sort(out.begin(), out.end(), [](const SourceFile& a, const SourceFile& b) { return a.path < b.path; });
+  std::sort(out.begin(), out.end(),
+            [](const SourceFile& a, const SourceFile& b) { return a.path < b.path; });
   return out;
 }
 
@@ -507,14 +537,15 @@ ImportResult Import(const std::vector<SourceFile>& files, const ImportOptions& o
 
 std::optional<int64_t> ParseTimestampMs(std::string_view s) {
   int y, mo, d, h = 0, mi = 0, sec = 0;
-  if (!Digits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, &mo) || s[7] != '-' ||
-      !Digits(s, 8, 2, &d))
+  if (!Digits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
+      s[7] != '-' || !Digits(s, 8, 2, &d))
     return std::nullopt;
   if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
   size_t pos = 10;
   int64_t frac_ms = 0;
   if (pos < s.size() && (s[pos] == 'T' || s[pos] == 't' || s[pos] == ' ')) {
-    if (!Digits(s, pos + 1, 2, &h) || pos + 3 >= s.size() || s[pos + 3] != ':' || !Digits(s, pos + 4, 2, &mi))
+    if (!Digits(s, pos + 1, 2, &h) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !Digits(s, pos + 4, 2, &mi))
       return std::nullopt;
     pos += 6;
     if (pos < s.size() && s[pos] == ':') {

@@ -29,12 +29,12 @@ struct Entry {
   // log (Claude: message.id + requestId; Codex: session id + cumulative totals),
   // so importing the same logs twice yields the same ids.
   std::string id;
-  int64_t ts_ms = 0;      // the log line's timestamp, Unix ms
-  std::string session;    // Claude Code sessionId, Codex session id
-  std::string project;    // Claude Code project folder name, Codex working directory
-  std::string model;      // empty when the log names none
-  pricing::Usage usage;   // disjoint classes (see catalog.h)
-  pricing::Cost cost;     // zero unless cost_known
+  int64_t ts_ms = 0;        // the log line's timestamp, Unix ms
+  std::string session;      // Claude Code sessionId, Codex session id
+  std::string project;      // Claude Code project folder name, Codex working directory
+  std::string model;        // empty when the log names none
+  pricing::Usage usage;     // disjoint classes (see catalog.h)
+  pricing::Cost cost;       // zero unless cost_known
   bool cost_known = false;  // false: no price for `model`; never counted as $0
 };
 
@@ -81,12 +81,12 @@ struct ImportOptions {
 };
 
 struct ImportResult {
-  std::vector<Entry> entries;            // sorted by ts_ms, then id
-  std::vector<Diagnostic> diagnostics;   // at most max_diagnostics, in read order
+  std::vector<Entry> entries;           // sorted by ts_ms, then id
+  std::vector<Diagnostic> diagnostics;  // at most max_diagnostics, in read order
   uint64_t diagnostics_total = 0;
   uint64_t files = 0, lines = 0, bytes = 0;
-  uint64_t duplicates = 0;               // lines or events dropped as repeats
-  uint64_t out_of_range = 0;             // entries dropped by from_ms / to_ms
+  uint64_t duplicates = 0;    // lines or events dropped as repeats
+  uint64_t out_of_range = 0;  // entries dropped by from_ms / to_ms
   // Models with no price, and how many entries each has (sorted by model).
   std::vector<std::pair<std::string, uint64_t>> unpriced_models;
 };

@@ -23,7 +23,8 @@ ledger::Row ToLedgerRow(const Entry& e, const std::string& price_version) {
   return r;
 }
 
-Status WriteToLedger(const std::vector<Entry>& entries, const std::string& price_version, ledger::Ledger& ledger) {
+Status WriteToLedger(const std::vector<Entry>& entries, const std::string& price_version,
+                     ledger::Ledger& ledger) {
   for (const Entry& e : entries) ledger.Append(ToLedgerRow(e, price_version));
   return ledger.Flush();
 }

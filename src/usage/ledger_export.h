@@ -19,6 +19,7 @@ namespace tollgate::usage {
 ledger::Row ToLedgerRow(const Entry& entry, const std::string& price_version);
 
 // Appends one row per entry and flushes. IoError when the ledger cannot write.
-Status WriteToLedger(const std::vector<Entry>& entries, const std::string& price_version, ledger::Ledger& ledger);
+Status WriteToLedger(const std::vector<Entry>& entries, const std::string& price_version,
+                     ledger::Ledger& ledger);
 
 }  // namespace tollgate::usage

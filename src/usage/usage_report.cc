@@ -44,8 +44,10 @@ struct Acc {
     if (row.entries == 0 || e.ts_ms > row.last_ms) row.last_ms = e.ts_ms;
     ++row.entries;
     AddUsage(row.usage, e.usage);
-    if (e.cost_known) row.cost_usd += e.cost.Total();
-    else ++row.unknown_cost_entries;
+    if (e.cost_known)
+      row.cost_usd += e.cost.Total();
+    else
+      ++row.unknown_cost_entries;
     models.insert(e.model.empty() ? "(unknown)" : e.model);
   }
   ReportRow Take() {
@@ -57,7 +59,8 @@ struct Acc {
 std::string WithThousands(int64_t v) {
   std::string s = std::to_string(v);
   int start = v < 0 ? 1 : 0;
-  for (int i = static_cast<int>(s.size()) - 3; i > start; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  for (int i = static_cast<int>(s.size()) - 3; i > start; i -= 3)
+    s.insert(static_cast<size_t>(i), ",");
   return s;
 }
 
@@ -126,8 +129,10 @@ void WriteRow(JsonWriter& w, const ReportRow& r, GroupBy by, bool is_total) {
   w.Int64(r.usage.Total());
   // null, never 0, when no entry of the row has a known price.
   w.Key("cost_usd");
-  if (r.entries > 0 && r.unknown_cost_entries == r.entries) w.Null();
-  else w.Double(r.cost_usd);
+  if (r.entries > 0 && r.unknown_cost_entries == r.entries)
+    w.Null();
+  else
+    w.Double(r.cost_usd);
   w.Key("unknown_cost_entries");
   w.Int64(r.unknown_cost_entries);
   w.EndObject();
@@ -146,11 +151,16 @@ std::optional<GroupBy> ParseGroupBy(std::string_view name) {
 
 std::string_view GroupByName(GroupBy by) {
   switch (by) {
-    case GroupBy::kDaily: return "daily";
-    case GroupBy::kWeekly: return "weekly";
-    case GroupBy::kMonthly: return "monthly";
-    case GroupBy::kSession: return "session";
-    case GroupBy::kBlocks: return "blocks";
+    case GroupBy::kDaily:
+      return "daily";
+    case GroupBy::kWeekly:
+      return "weekly";
+    case GroupBy::kMonthly:
+      return "monthly";
+    case GroupBy::kSession:
+      return "session";
+    case GroupBy::kBlocks:
+      return "blocks";
   }
   return "daily";
 }
@@ -159,8 +169,8 @@ std::string FormatIsoUtc(int64_t unix_ms) {
   int64_t ms_of_day = unix_ms - FloorDiv(unix_ms, kDayMs) * kDayMs;
   int64_t s = ms_of_day / 1000;
   char buf[32];
-  std::snprintf(buf, sizeof buf, "T%02d:%02d:%02dZ", static_cast<int>(s / 3600), static_cast<int>(s / 60 % 60),
-                static_cast<int>(s % 60));
+  std::snprintf(buf, sizeof buf, "T%02d:%02d:%02dZ", static_cast<int>(s / 3600),
+                static_cast<int>(s / 60 % 60), static_cast<int>(s % 60));
   return FormatDateUtc(unix_ms) + buf;
 }
 
@@ -198,10 +208,18 @@ Report BuildReport(const ImportResult& result, GroupBy by, int64_t now_ms) {
     }
     std::string key;
     switch (by) {
-      case GroupBy::kDaily: key = FormatDateUtc(e.ts_ms); break;
-      case GroupBy::kWeekly: key = WeekStart(e.ts_ms); break;
-      case GroupBy::kMonthly: key = FormatDateUtc(e.ts_ms).substr(0, 7); break;
-      default: key = e.session; break;
+      case GroupBy::kDaily:
+        key = FormatDateUtc(e.ts_ms);
+        break;
+      case GroupBy::kWeekly:
+        key = WeekStart(e.ts_ms);
+        break;
+      case GroupBy::kMonthly:
+        key = FormatDateUtc(e.ts_ms).substr(0, 7);
+        break;
+      default:
+        key = e.session;
+        break;
     }
     Acc& a = groups[{key, agent}];
     if (a.row.entries == 0) {
@@ -219,7 +237,8 @@ Report BuildReport(const ImportResult& result, GroupBy by, int64_t now_ms) {
                      [](const ReportRow& a, const ReportRow& b) { return a.last_ms < b.last_ms; });
   if (by == GroupBy::kBlocks)
     std::stable_sort(rep.rows.begin(), rep.rows.end(), [](const ReportRow& a, const ReportRow& b) {
-      return a.block_start_ms != b.block_start_ms ? a.block_start_ms < b.block_start_ms : a.agent < b.agent;
+      return a.block_start_ms != b.block_start_ms ? a.block_start_ms < b.block_start_ms
+                                                  : a.agent < b.agent;
     });
   rep.totals = totals.Take();
   rep.totals.group = "TOTAL";
@@ -228,11 +247,14 @@ Report BuildReport(const ImportResult& result, GroupBy by, int64_t now_ms) {
 
 std::string RenderTable(const Report& r) {
   const bool session = r.by == GroupBy::kSession, blocks = r.by == GroupBy::kBlocks;
-  std::vector<std::string> header = {std::string(session ? "session" : blocks ? "block_start" : GroupByName(r.by)),
+  std::vector<std::string> header = {std::string(session  ? "session"
+                                                 : blocks ? "block_start"
+                                                          : GroupByName(r.by)),
                                      "agent"};
   if (session) header.push_back("project");
   if (blocks) header.push_back("status");
-  for (const char* h : {"models", "input", "cache_write", "cache_read", "output", "reasoning", "total", "cost_usd"})
+  for (const char* h :
+       {"models", "input", "cache_write", "cache_read", "output", "reasoning", "total", "cost_usd"})
     header.push_back(h);
   std::vector<std::vector<std::string>> cells = {header};
   auto add = [&](const ReportRow& x, bool total) {
@@ -240,8 +262,8 @@ std::string RenderTable(const Report& r) {
     if (session) c.push_back(total ? "" : x.project);
     if (blocks) c.push_back(total ? "" : x.active ? "active" : "");
     c.push_back(total ? "" : Join(x.models, ","));
-    for (int64_t v : {x.usage.input, x.usage.cache_write_5m + x.usage.cache_write_1h, x.usage.cache_read,
-                      x.usage.output, x.usage.reasoning, x.usage.Total()})
+    for (int64_t v : {x.usage.input, x.usage.cache_write_5m + x.usage.cache_write_1h,
+                      x.usage.cache_read, x.usage.output, x.usage.reasoning, x.usage.Total()})
       c.push_back(WithThousands(v));
     c.push_back(Money(x));
     cells.push_back(std::move(c));
@@ -251,7 +273,8 @@ std::string RenderTable(const Report& r) {
   std::vector<size_t> width(header.size(), 0);
   for (const auto& row : cells)
     for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  const size_t text_cols = header.size() - 7;  // left-aligned: group, agent, [project|status], models
+  const size_t text_cols =
+      header.size() - 7;  // left-aligned: group, agent, [project|status], models
   std::ostringstream os;
   for (size_t k = 0; k < cells.size(); ++k) {
     if (k + 1 == cells.size()) {
@@ -269,10 +292,11 @@ std::string RenderTable(const Report& r) {
     while (!line.empty() && line.back() == ' ') line.pop_back();
     os << line << "\n";
   }
-  os << "\n$" << Money(r.totals) << " across " << WithThousands(r.totals.usage.Total()) << " tokens and "
-     << WithThousands(r.totals.entries) << " model calls";
+  os << "\n$" << Money(r.totals) << " across " << WithThousands(r.totals.usage.Total())
+     << " tokens and " << WithThousands(r.totals.entries) << " model calls";
   if (!r.from.empty() || !r.to.empty())
-    os << " (" << (r.from.empty() ? "start" : r.from) << " to " << (r.to.empty() ? "today" : r.to) << ")";
+    os << " (" << (r.from.empty() ? "start" : r.from) << " to " << (r.to.empty() ? "today" : r.to)
+       << ")";
   os << "\n";
   if (r.totals.unknown_cost_entries > 0) {
     os << "* " << WithThousands(r.totals.unknown_cost_entries)
@@ -290,11 +314,15 @@ std::string RenderJson(const Report& r) {
   w.Key("by");
   w.String(std::string(GroupByName(r.by)).c_str());
   w.Key("from");
-  if (r.from.empty()) w.Null();
-  else w.String(r.from.c_str());
+  if (r.from.empty())
+    w.Null();
+  else
+    w.String(r.from.c_str());
   w.Key("to");
-  if (r.to.empty()) w.Null();
-  else w.String(r.to.c_str());
+  if (r.to.empty())
+    w.Null();
+  else
+    w.String(r.to.c_str());
   w.Key("totals");
   WriteRow(w, r.totals, r.by, true);
   w.Key("rows");

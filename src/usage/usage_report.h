@@ -29,22 +29,22 @@ struct ReportRow {
   // session the session id; blocks the start "2025-10-01T10:00:00Z".
   std::string group;
   Agent agent = Agent::kClaudeCode;
-  std::string project;                // session rows
-  int64_t first_ms = 0, last_ms = 0;  // first and last entry
+  std::string project;                           // session rows
+  int64_t first_ms = 0, last_ms = 0;             // first and last entry
   int64_t block_start_ms = 0, block_end_ms = 0;  // blocks: [start, start + 5 h)
-  bool active = false;                // blocks: the block has not ended yet
-  std::vector<std::string> models;    // distinct, sorted
+  bool active = false;                           // blocks: the block has not ended yet
+  std::vector<std::string> models;               // distinct, sorted
   pricing::Usage usage;
-  double cost_usd = 0;                // sum of the entries whose cost is known
+  double cost_usd = 0;  // sum of the entries whose cost is known
   int64_t entries = 0;
-  int64_t unknown_cost_entries = 0;   // entries with no price: not in cost_usd
+  int64_t unknown_cost_entries = 0;  // entries with no price: not in cost_usd
 };
 
 struct Report {
   GroupBy by = GroupBy::kDaily;
-  std::string from, to;               // the date filter, YYYY-MM-DD, or empty
-  ReportRow totals;                   // over every row (group "TOTAL")
-  std::vector<ReportRow> rows;        // time buckets and blocks by time, sessions by last activity
+  std::string from, to;         // the date filter, YYYY-MM-DD, or empty
+  ReportRow totals;             // over every row (group "TOTAL")
+  std::vector<ReportRow> rows;  // time buckets and blocks by time, sessions by last activity
   uint64_t files = 0, lines = 0, duplicates = 0, diagnostics = 0, out_of_range = 0;
   std::vector<std::pair<std::string, uint64_t>> unpriced_models;
 };

@@ -99,7 +99,10 @@ const MIXES = [
 // (tollgate matches the provider's published price), "tollgate", or
 // "unverified" (the published price could not be confirmed either way).
 const REASONS = {};
-function Reason(keys, wrong, text) { for (const k of [].concat(keys)) REASONS[k] = { wrong, text }; }
+function Reason(keys, wrong, text) {
+  const r = { wrong, text };
+  for (const k of [].concat(keys)) REASONS[k] = r;
+}
 
 Reason(['deepseek/deepseek-chat', 'deepseek/deepseek-reasoner'], 'genai-prices',
   'genai-prices is stale for these two ids: it still has the January 2025 V3 / R1 prices (chat $0.27 in, ' +
@@ -220,7 +223,7 @@ for (const m of models) {
     notInGenai.push({ m, why: `genai-prices ${gp} has no model matching ${[m.model, ...m.aliases].join(', ')}` });
     continue;
   }
-  if (probe.model.id !== gid) renamed.push({ m, genaiId: probe.model.id });
+  if (probe.model.id !== m.model) renamed.push({ m, genaiId: probe.model.id, via: gid !== m.model ? gid : null });
   for (const mix of MIXES) {
     if (!mix.applies(m)) continue;
     const t = TollgateCost(m, mix.usage);
@@ -294,7 +297,7 @@ else {
   for (const r of diffs) {
     if (r.reason && !ids.has(r.reason)) ids.set(r.reason, `R${ids.size + 1}`);
     const rel = (r.tg - r.gv) / Math.max(Math.abs(r.tg), Math.abs(r.gv));
-    out.push(`| ${r.m.id}${r.genaiId !== GenaiModelId(r.m.provider, r.m.model) ? ` (genai: ${r.genaiId})` : ''} | ` +
+    out.push(`| ${r.m.id}${r.genaiId !== r.m.model ? ` (genai: ${r.genaiId})` : ''} | ` +
              `${r.mix} | ${f(r.tg)} | ${f(r.gv)} | ${rel >= 0 ? '+' : ''}${(100 * rel).toFixed(1)}% | ${r.side} | ` +
              `${r.reason ? r.reason.wrong : '?'} | ${r.reason ? ids.get(r.reason) : '**UNEXPLAINED**'} |`);
   }
@@ -308,7 +311,8 @@ out.push('## Models matched under another genai-prices id');
 out.push('');
 out.push('genai-prices matches ids by prefix rules, so some tollgate ids resolve to a family entry:');
 out.push('');
-for (const { m, genaiId } of renamed) out.push(`- \`${m.id}\` -> \`${genaiId}\``);
+for (const { m, genaiId, via } of renamed)
+  out.push(`- \`${m.id}\` -> \`${genaiId}\`${via ? ` (through tollgate alias \`${via}\`)` : ''}`);
 out.push('');
 out.push('## tollgate models not compared');
 out.push('');

@@ -28,32 +28,39 @@ fs::path TempDir() {
 
 // Writes `lines` joined by newlines; `trailing_newline` false leaves the last
 // line unterminated, as in a file an agent is still writing.
-void WriteLines(const fs::path& p, const std::vector<std::string>& lines, bool trailing_newline = true) {
+void WriteLines(const fs::path& p, const std::vector<std::string>& lines,
+                bool trailing_newline = true) {
   fs::create_directories(p.parent_path());
   std::ofstream out(p, std::ios::binary);
-  for (size_t i = 0; i < lines.size(); ++i) out << lines[i] << (i + 1 < lines.size() || trailing_newline ? "\n" : "");
+  for (size_t i = 0; i < lines.size(); ++i)
+    out << lines[i] << (i + 1 < lines.size() || trailing_newline ? "\n" : "");
 }
 
 // One Claude Code assistant line, shaped like what Claude Code 2.x writes.
-std::string ClaudeAssistant(const std::string& session, const std::string& ts, const std::string& msg_id,
-                            const std::string& req_id, const std::string& model, const std::string& usage_json) {
-  return R"({"parentUuid":"p-)" + msg_id + R"(","isSidechain":false,"userType":"external","cwd":"/home/alice/x",)"
-         R"("sessionId":")" + session + R"(","version":"2.0.14","gitBranch":"main","message":{"id":")" + msg_id +
+std::string ClaudeAssistant(const std::string& session, const std::string& ts,
+                            const std::string& msg_id, const std::string& req_id,
+                            const std::string& model, const std::string& usage_json) {
+  return R"({"parentUuid":"p-)" + msg_id +
+         R"(","isSidechain":false,"userType":"external","cwd":"/home/alice/x",)"
+         R"("sessionId":")" +
+         session + R"(","version":"2.0.14","gitBranch":"main","message":{"id":")" + msg_id +
          R"(","type":"message","role":"assistant","model":")" + model +
          R"(","content":[{"type":"text","text":"ok"}],"stop_reason":null,"stop_sequence":null,"usage":)" +
-         usage_json + R"(},"requestId":")" + req_id + R"(","type":"assistant","uuid":"u-)" + msg_id + ts +
-         R"(","timestamp":")" + ts + R"("})";
+         usage_json + R"(},"requestId":")" + req_id + R"(","type":"assistant","uuid":"u-)" +
+         msg_id + ts + R"(","timestamp":")" + ts + R"("})";
 }
 
 std::string CodexTokenCount(const std::string& ts, const std::string& info_json) {
-  return R"({"timestamp":")" + ts + R"(","type":"event_msg","payload":{"type":"token_count","info":)" + info_json +
+  return R"({"timestamp":")" + ts +
+         R"(","type":"event_msg","payload":{"type":"token_count","info":)" + info_json +
          R"(,"rate_limits":{"primary":{"used_percent":12.0,"window_minutes":300,"resets_in_seconds":9000}}}})";
 }
 
 std::string Tokens(int in, int cached, int out, int reasoning) {
-  return R"({"input_tokens":)" + std::to_string(in) + R"(,"cached_input_tokens":)" + std::to_string(cached) +
-         R"(,"output_tokens":)" + std::to_string(out) + R"(,"reasoning_output_tokens":)" + std::to_string(reasoning) +
-         R"(,"total_tokens":)" + std::to_string(in + out) + "}";
+  return R"({"input_tokens":)" + std::to_string(in) + R"(,"cached_input_tokens":)" +
+         std::to_string(cached) + R"(,"output_tokens":)" + std::to_string(out) +
+         R"(,"reasoning_output_tokens":)" + std::to_string(reasoning) + R"(,"total_tokens":)" +
+         std::to_string(in + out) + "}";
 }
 
 const char* kSonnet = "claude-sonnet-4-5-20250929";
@@ -62,8 +69,8 @@ const char* kSonnet = "claude-sonnet-4-5-20250929";
 // message from a resumed session) and two Codex rollouts.
 struct Fixture {
   fs::path dir = TempDir();
-  fs::path claude = dir / "claude";                // a CLAUDE_CONFIG_DIR
-  fs::path codex = dir / "codex";                  // a CODEX_HOME
+  fs::path claude = dir / "claude";  // a CLAUDE_CONFIG_DIR
+  fs::path codex = dir / "codex";    // a CODEX_HOME
   fs::path sess_a = claude / "projects" / "-home-alice-webapp" / "sess-a.jsonl";
   fs::path resumed = claude / "projects" / "-home-alice-webapp" / "resumed.jsonl";
   fs::path sess_b = claude / "projects" / "-home-alice-api" / "sess-b.jsonl";
@@ -81,74 +88,91 @@ struct Fixture {
         R"({"input_tokens":100,"cache_creation_input_tokens":2000,"cache_read_input_tokens":5000,)"
         R"("cache_creation":{"ephemeral_5m_input_tokens":1500,"ephemeral_1h_input_tokens":500},)"
         R"("output_tokens":10,"service_tier":"standard"})";
-    WriteLines(sess_a,
-               {
-                   // 1: a user line (no usage)
-                   R"({"type":"user","sessionId":"sess-a","timestamp":"2025-10-01T10:14:00.000Z","message":{"role":"user","content":"hi"}})",
-                   // 2, 3: two content blocks of one call; the first is a streaming snapshot
-                   ClaudeAssistant("sess-a", "2025-10-01T10:15:00.000Z", "msg_A", "req_A", kSonnet, a_partial),
-                   ClaudeAssistant("sess-a", "2025-10-01T10:15:01.000Z", "msg_A", "req_A", kSonnet, a_final),
-                   // 4: malformed JSON
-                   R"({"type":"assistant","message":)",
-                   // 5: an assistant line without usage
-                   R"({"type":"assistant","sessionId":"sess-a","timestamp":"2025-10-01T10:16:00.000Z","message":{"id":"msg_X","model":"claude-sonnet-4-5-20250929","role":"assistant","content":[]}})",
-                   // 6: no cache_creation split: all cache writes are 5-minute
-                   ClaudeAssistant("sess-a", "2025-10-01T12:30:00.000Z", "msg_B", "req_B", kSonnet,
-                                   R"({"input_tokens":50,"cache_creation_input_tokens":1000,"cache_read_input_tokens":8000,"output_tokens":200})"),
-                   // 7: Claude Code's own placeholder, not a model call
-                   ClaudeAssistant("sess-a", "2025-10-01T12:31:00.000Z", "msg_S", "req_S", "<synthetic>",
-                                   R"({"input_tokens":0,"output_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0})"),
-                   // 8: after the first 5-hour block (10:00-15:00)
-                   ClaudeAssistant("sess-a", "2025-10-01T16:00:00.000Z", "msg_C", "req_C", "claude-sonnet-4-5",
-                                   R"({"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":40})"),
-               });
+    WriteLines(
+        sess_a,
+        {
+            // 1: a user line (no usage)
+            R"({"type":"user","sessionId":"sess-a","timestamp":"2025-10-01T10:14:00.000Z","message":{"role":"user","content":"hi"}})",
+            // 2, 3: two content blocks of one call; the first is a streaming snapshot
+            ClaudeAssistant("sess-a", "2025-10-01T10:15:00.000Z", "msg_A", "req_A", kSonnet,
+                            a_partial),
+            ClaudeAssistant("sess-a", "2025-10-01T10:15:01.000Z", "msg_A", "req_A", kSonnet,
+                            a_final),
+            // 4: malformed JSON
+            R"({"type":"assistant","message":)",
+            // 5: an assistant line without usage
+            R"({"type":"assistant","sessionId":"sess-a","timestamp":"2025-10-01T10:16:00.000Z","message":{"id":"msg_X","model":"claude-sonnet-4-5-20250929","role":"assistant","content":[]}})",
+            // 6: no cache_creation split: all cache writes are 5-minute
+            ClaudeAssistant(
+                "sess-a", "2025-10-01T12:30:00.000Z", "msg_B", "req_B", kSonnet,
+                R"({"input_tokens":50,"cache_creation_input_tokens":1000,"cache_read_input_tokens":8000,"output_tokens":200})"),
+            // 7: Claude Code's own placeholder, not a model call
+            ClaudeAssistant(
+                "sess-a", "2025-10-01T12:31:00.000Z", "msg_S", "req_S", "<synthetic>",
+                R"({"input_tokens":0,"output_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0})"),
+            // 8: after the first 5-hour block (10:00-15:00)
+            ClaudeAssistant(
+                "sess-a", "2025-10-01T16:00:00.000Z", "msg_C", "req_C", "claude-sonnet-4-5",
+                R"({"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":40})"),
+        });
     // A resumed session starts with a copy of an earlier message.
-    WriteLines(resumed, {ClaudeAssistant("sess-a", "2025-10-01T10:15:01.000Z", "msg_A", "req_A", kSonnet, a_final)});
-    WriteLines(sess_b,
-               {
-                   ClaudeAssistant("sess-b", "2025-10-02T08:00:00.000Z", "msg_D", "req_D", kSonnet,
-                                   R"({"input_tokens":10,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":20})"),
-                   // a model the catalog does not price
-                   ClaudeAssistant("sess-b", "2025-10-02T08:30:00.000Z", "msg_E", "req_E", "claude-imaginary-9",
-                                   R"({"input_tokens":1000,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1000})"),
-                   // 3: a count of the wrong type
-                   ClaudeAssistant("sess-b", "2025-10-02T08:40:00.000Z", "msg_F", "req_F", kSonnet,
-                                   R"({"input_tokens":"12","output_tokens":1})"),
-                   // 4: the line being written when the file was read
-                   R"({"type":"assistant","message":{"id":"msg_G")",
-               },
-               /*trailing_newline=*/false);
+    WriteLines(resumed, {ClaudeAssistant("sess-a", "2025-10-01T10:15:01.000Z", "msg_A", "req_A",
+                                         kSonnet, a_final)});
+    WriteLines(
+        sess_b,
+        {
+            ClaudeAssistant(
+                "sess-b", "2025-10-02T08:00:00.000Z", "msg_D", "req_D", kSonnet,
+                R"({"input_tokens":10,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":20})"),
+            // a model the catalog does not price
+            ClaudeAssistant(
+                "sess-b", "2025-10-02T08:30:00.000Z", "msg_E", "req_E", "claude-imaginary-9",
+                R"({"input_tokens":1000,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1000})"),
+            // 3: a count of the wrong type
+            ClaudeAssistant("sess-b", "2025-10-02T08:40:00.000Z", "msg_F", "req_F", kSonnet,
+                            R"({"input_tokens":"12","output_tokens":1})"),
+            // 4: the line being written when the file was read
+            R"({"type":"assistant","message":{"id":"msg_G")",
+        },
+        /*trailing_newline=*/false);
 
-    WriteLines(rollout1,
-               {
-                   R"({"timestamp":"2025-10-01T11:00:00.000Z","type":"session_meta","payload":{"id":"0199a000-0000-7000-8000-000000000001","timestamp":"2025-10-01T11:00:00.000Z","cwd":"/home/alice/webapp","originator":"codex_cli_rs","cli_version":"0.46.0","instructions":null}})",
-                   R"({"timestamp":"2025-10-01T11:00:01.000Z","type":"turn_context","payload":{"cwd":"/home/alice/webapp","approval_policy":"on-request","sandbox_policy":{"mode":"workspace-write"},"model":"gpt-5","effort":"medium","summary":"auto"}})",
-                   // 3: a rate-limit-only update
-                   CodexTokenCount("2025-10-01T11:00:02.000Z", "null"),
-                   // 4, 5: a turn, then the same event repeated
-                   CodexTokenCount("2025-10-01T11:01:00.000Z",
-                                   R"({"total_token_usage":)" + Tokens(1000, 200, 300, 100) + R"(,"last_token_usage":)" +
-                                       Tokens(1000, 200, 300, 100) + R"(,"model_context_window":272000})"),
-                   CodexTokenCount("2025-10-01T11:01:00.500Z",
-                                   R"({"total_token_usage":)" + Tokens(1000, 200, 300, 100) + R"(,"last_token_usage":)" +
-                                       Tokens(1000, 200, 300, 100) + R"(,"model_context_window":272000})"),
-                   // 6
-                   CodexTokenCount("2025-10-01T11:05:00.000Z",
-                                   R"({"total_token_usage":)" + Tokens(3000, 1700, 400, 100) + R"(,"last_token_usage":)" +
-                                       Tokens(2000, 1500, 100, 0) + R"(,"model_context_window":272000})"),
-                   // 7
-                   "not json at all",
-                   // 8: the model changes for the turns that follow
-                   R"({"timestamp":"2025-10-01T11:09:00.000Z","type":"turn_context","payload":{"cwd":"/home/alice/webapp","model":"gpt-5-mini"}})",
-                   // 9, 10: cumulative totals only, then a repeat
-                   CodexTokenCount("2025-10-01T11:10:00.000Z", R"({"total_token_usage":)" + Tokens(3500, 1700, 450, 100) + "}"),
-                   CodexTokenCount("2025-10-01T11:10:05.000Z", R"({"total_token_usage":)" + Tokens(3500, 1700, 450, 100) + "}"),
-                   // 11: info without any usage
-                   CodexTokenCount("2025-10-01T11:11:00.000Z", R"({"model_context_window":272000})"),
-               });
+    WriteLines(
+        rollout1,
+        {
+            R"({"timestamp":"2025-10-01T11:00:00.000Z","type":"session_meta","payload":{"id":"0199a000-0000-7000-8000-000000000001","timestamp":"2025-10-01T11:00:00.000Z","cwd":"/home/alice/webapp","originator":"codex_cli_rs","cli_version":"0.46.0","instructions":null}})",
+            R"({"timestamp":"2025-10-01T11:00:01.000Z","type":"turn_context","payload":{"cwd":"/home/alice/webapp","approval_policy":"on-request","sandbox_policy":{"mode":"workspace-write"},"model":"gpt-5","effort":"medium","summary":"auto"}})",
+            // 3: a rate-limit-only update
+            CodexTokenCount("2025-10-01T11:00:02.000Z", "null"),
+            // 4, 5: a turn, then the same event repeated
+            CodexTokenCount("2025-10-01T11:01:00.000Z",
+                            R"({"total_token_usage":)" + Tokens(1000, 200, 300, 100) +
+                                R"(,"last_token_usage":)" + Tokens(1000, 200, 300, 100) +
+                                R"(,"model_context_window":272000})"),
+            CodexTokenCount("2025-10-01T11:01:00.500Z",
+                            R"({"total_token_usage":)" + Tokens(1000, 200, 300, 100) +
+                                R"(,"last_token_usage":)" + Tokens(1000, 200, 300, 100) +
+                                R"(,"model_context_window":272000})"),
+            // 6
+            CodexTokenCount("2025-10-01T11:05:00.000Z",
+                            R"({"total_token_usage":)" + Tokens(3000, 1700, 400, 100) +
+                                R"(,"last_token_usage":)" + Tokens(2000, 1500, 100, 0) +
+                                R"(,"model_context_window":272000})"),
+            // 7
+            "not json at all",
+            // 8: the model changes for the turns that follow
+            R"({"timestamp":"2025-10-01T11:09:00.000Z","type":"turn_context","payload":{"cwd":"/home/alice/webapp","model":"gpt-5-mini"}})",
+            // 9, 10: cumulative totals only, then a repeat
+            CodexTokenCount("2025-10-01T11:10:00.000Z",
+                            R"({"total_token_usage":)" + Tokens(3500, 1700, 450, 100) + "}"),
+            CodexTokenCount("2025-10-01T11:10:05.000Z",
+                            R"({"total_token_usage":)" + Tokens(3500, 1700, 450, 100) + "}"),
+            // 11: info without any usage
+            CodexTokenCount("2025-10-01T11:11:00.000Z", R"({"model_context_window":272000})"),
+        });
     // No session_meta and no turn_context: session from the file name, model unknown.
-    WriteLines(rollout2, {CodexTokenCount("2025-10-03T00:30:00.000Z",
-                                          R"({"total_token_usage":)" + Tokens(100, 0, 10, 0) + "}")});
+    WriteLines(rollout2,
+               {CodexTokenCount("2025-10-03T00:30:00.000Z",
+                                R"({"total_token_usage":)" + Tokens(100, 0, 10, 0) + "}")});
   }
   ~Fixture() {
     std::error_code ec;
@@ -177,9 +201,11 @@ const Entry* FindEntry(const ImportResult& r, Agent agent, int64_t ts_ms) {
 
 int64_t Ts(const char* iso) { return *ParseTimestampMs(iso); }
 
-bool HasDiagnostic(const ImportResult& r, const fs::path& file, int64_t line, const std::string& needle) {
+bool HasDiagnostic(const ImportResult& r, const fs::path& file, int64_t line,
+                   const std::string& needle) {
   for (const auto& d : r.diagnostics)
-    if (d.file == file.string() && d.line == line && d.message.find(needle) != std::string::npos) return true;
+    if (d.file == file.string() && d.line == line && d.message.find(needle) != std::string::npos)
+      return true;
   return false;
 }
 
@@ -199,9 +225,10 @@ TEST(UsageDiscovery, FindsFilesUnderConfigOrDataFolders) {
   Fixture fx;
   std::vector<Diagnostic> diags;
   // The config folder and its projects/ folder find the same files, listed once.
-  auto files = DiscoverFiles(Agent::kClaudeCode,
-                             {fx.claude.string(), (fx.claude / "projects").string(), (fx.dir / "missing").string()},
-                             &diags);
+  auto files = DiscoverFiles(
+      Agent::kClaudeCode,
+      {fx.claude.string(), (fx.claude / "projects").string(), (fx.dir / "missing").string()},
+      &diags);
   EXPECT_TRUE(diags.empty());
   ASSERT_EQ(files.size(), 3u);
   EXPECT_EQ(files[0].path, fx.sess_b.string());
@@ -241,7 +268,8 @@ TEST(UsageImport, ClaudeCodeTokensDedupAndDiagnostics) {
   EXPECT_EQ(a->id, "imp_" + Sha256Hex("claude:msg_A:req_A").substr(0, 24));
   // $3 in, $0.30 cache read, $3.75 5m write, $6 1h write, $15 out per 1M.
   ASSERT_TRUE(a->cost_known);
-  EXPECT_NEAR(a->cost.Total(), (100 * 3.0 + 5000 * 0.30 + 1500 * 3.75 + 500 * 6.0 + 300 * 15.0) / 1e6, 1e-12);
+  EXPECT_NEAR(a->cost.Total(),
+              (100 * 3.0 + 5000 * 0.30 + 1500 * 3.75 + 500 * 6.0 + 300 * 15.0) / 1e6, 1e-12);
 
   // B: without a split every cache write is 5-minute.
   const Entry* b = FindEntry(r, Agent::kClaudeCode, Ts("2025-10-01T12:30:00Z"));
@@ -277,7 +305,8 @@ TEST(UsageImport, ClaudeCodeTokensDedupAndDiagnostics) {
   EXPECT_EQ(r.diagnostics_total, 4u);
   EXPECT_TRUE(HasDiagnostic(r, fx.sess_a, 4, "invalid JSON"));
   EXPECT_TRUE(HasDiagnostic(r, fx.sess_a, 5, "without message.usage"));
-  EXPECT_TRUE(HasDiagnostic(r, fx.sess_b, 3, "message.usage.input_tokens is not a non-negative integer"));
+  EXPECT_TRUE(
+      HasDiagnostic(r, fx.sess_b, 3, "message.usage.input_tokens is not a non-negative integer"));
   EXPECT_TRUE(HasDiagnostic(r, fx.sess_b, 4, "incomplete"));
   EXPECT_EQ(r.diagnostics[0].ToString().rfind(fx.sess_b.string() + ":3: ", 0), 0u);
 }
@@ -403,8 +432,9 @@ TEST(UsageReport, DailyWeeklyMonthly) {
   EXPECT_EQ(daily.rows[0].models, std::vector<std::string>({"claude-sonnet-4-5", kSonnet}));
   EXPECT_NEAR(daily.rows[0].cost_usd,
               (100 * 3.0 + 5000 * 0.30 + 1500 * 3.75 + 500 * 6.0 + 300 * 15.0 +  // A
-               50 * 3.0 + 8000 * 0.30 + 1000 * 3.75 + 200 * 15.0 +                // B
-               20 * 3.0 + 40 * 15.0) / 1e6,                                        // C
+               50 * 3.0 + 8000 * 0.30 + 1000 * 3.75 + 200 * 15.0 +               // B
+               20 * 3.0 + 40 * 15.0) /
+                  1e6,  // C
               1e-12);
   EXPECT_EQ(daily.rows[1].group, "2025-10-01");
   EXPECT_EQ(daily.rows[1].agent, Agent::kCodex);
@@ -416,7 +446,8 @@ TEST(UsageReport, DailyWeeklyMonthly) {
   EXPECT_EQ(daily.rows[3].unknown_cost_entries, 1);
   EXPECT_EQ(daily.totals.entries, 9);
   EXPECT_EQ(daily.totals.unknown_cost_entries, 2);
-  EXPECT_EQ(daily.totals.usage.Total(), (1180 + 13000 + 2500 + 500 + 1560) + (1300 + 2100 + 550) + 110);
+  EXPECT_EQ(daily.totals.usage.Total(),
+            (1180 + 13000 + 2500 + 500 + 1560) + (1300 + 2100 + 550) + 110);
   EXPECT_EQ(daily.duplicates, 4u);
   EXPECT_EQ(daily.diagnostics, 7u);
 
@@ -521,12 +552,20 @@ TEST(UsageLedger, ImportIsIdempotent) {
     return v;
   };
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM requests"), "9");
-  EXPECT_EQ(scalar("SELECT COUNT(*) FROM requests WHERE endpoint='agent.claude-code' AND provider='anthropic'"), "5");
-  EXPECT_EQ(scalar("SELECT COUNT(*) FROM requests WHERE endpoint='agent.codex' AND provider='openai'"), "4");
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM requests WHERE endpoint='agent.claude-code' AND "
+                   "provider='anthropic'"),
+            "5");
+  EXPECT_EQ(
+      scalar("SELECT COUNT(*) FROM requests WHERE endpoint='agent.codex' AND provider='openai'"),
+      "4");
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM requests WHERE cost_usd IS NULL"), "2");
-  EXPECT_EQ(scalar("SELECT tags FROM requests WHERE endpoint='agent.codex' LIMIT 1"), "agent,codex");
-  std::string a_row = "SELECT project || '|' || requested_model || '|' || cache_write_1h_tokens || '|' || ts_start_ms"
-                      " FROM requests WHERE id='imp_" + Sha256Hex("claude:msg_A:req_A").substr(0, 24) + "'";
+  EXPECT_EQ(scalar("SELECT tags FROM requests WHERE endpoint='agent.codex' LIMIT 1"),
+            "agent,codex");
+  std::string a_row =
+      "SELECT project || '|' || requested_model || '|' || cache_write_1h_tokens || '|' || "
+      "ts_start_ms"
+      " FROM requests WHERE id='imp_" +
+      Sha256Hex("claude:msg_A:req_A").substr(0, 24) + "'";
   EXPECT_EQ(scalar(a_row.c_str()), std::string("-home-alice-webapp|") + kSonnet + "|500|" +
                                        std::to_string(Ts("2025-10-01T10:15:01Z")));
   sqlite3_close(h);
