@@ -45,7 +45,8 @@ std::string PercentDecode(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
       out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
       i += 2;
     } else {
@@ -62,7 +63,8 @@ Params ParseQuery(std::string_view q) {
     std::string_view part = q.substr(0, amp);
     size_t eq = part.find('=');
     if (!part.empty())
-      p[PercentDecode(part.substr(0, eq))] = eq == std::string_view::npos ? "" : PercentDecode(part.substr(eq + 1));
+      p[PercentDecode(part.substr(0, eq))] =
+          eq == std::string_view::npos ? "" : PercentDecode(part.substr(eq + 1));
     if (amp == std::string_view::npos) break;
     q.remove_prefix(amp + 1);
   }
@@ -80,7 +82,8 @@ Result<int64_t> IntParam(const Params& p, std::string_view name, int64_t def, in
   if (v.empty()) return def;
   int64_t n = 0;
   for (char c : v) {
-    if (c < '0' || c > '9' || n > INT64_MAX / 100) return Status::InvalidArgument(std::string(name) + " must be a non-negative integer");
+    if (c < '0' || c > '9' || n > INT64_MAX / 100)
+      return Status::InvalidArgument(std::string(name) + " must be a non-negative integer");
     n = n * 10 + (c - '0');
   }
   return std::min(n, max);
@@ -92,13 +95,20 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   int bits = 0;
   for (char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') break;
-    else return std::nullopt;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;
+    else if (c == '/' || c == '_')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return std::nullopt;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -134,32 +144,46 @@ Response Error(int status, std::string_view code, std::string_view message) {
 
 Response FromStatus(const Status& st) {
   switch (st.code()) {
-    case StatusCode::kInvalidArgument: return Error(400, "invalid_request", st.message());
-    case StatusCode::kNotFound: return Error(404, "not_found", st.message());
-    default: return Error(500, "internal_error", st.message());
+    case StatusCode::kInvalidArgument:
+      return Error(400, "invalid_request", st.message());
+    case StatusCode::kNotFound:
+      return Error(404, "not_found", st.message());
+    default:
+      return Error(500, "internal_error", st.message());
   }
 }
 
-void Str(JsonWriter& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void Str(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
 
 std::string_view ColumnText(sqlite3_stmt* s, int i) {
   const unsigned char* t = sqlite3_column_text(s, i);
-  return t ? std::string_view(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(s, i)))
+  return t ? std::string_view(reinterpret_cast<const char*>(t),
+                              static_cast<size_t>(sqlite3_column_bytes(s, i)))
            : std::string_view();
 }
 
 // Writes column `i` as its SQLite type (NULL stays null, never "" or 0).
 void WriteColumn(JsonWriter& w, sqlite3_stmt* s, int i) {
   switch (sqlite3_column_type(s, i)) {
-    case SQLITE_INTEGER: w.Int64(sqlite3_column_int64(s, i)); break;
+    case SQLITE_INTEGER:
+      w.Int64(sqlite3_column_int64(s, i));
+      break;
     case SQLITE_FLOAT: {
       double d = sqlite3_column_double(s, i);
-      if (std::isfinite(d)) w.Double(d);
-      else w.Null();
+      if (std::isfinite(d))
+        w.Double(d);
+      else
+        w.Null();
       break;
     }
-    case SQLITE_NULL: w.Null(); break;
-    default: Str(w, ColumnText(s, i)); break;
+    case SQLITE_NULL:
+      w.Null();
+      break;
+    default:
+      Str(w, ColumnText(s, i));
+      break;
   }
 }
 
@@ -177,7 +201,8 @@ class ReadTxn {
   Result<sqlite3_stmt*> Prepare(const char* sql) {
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
-      return Status::IoError(std::string("dashboard: ") + sqlite3_errmsg(db_) + " (is this a tollgate ledger?)");
+      return Status::IoError(std::string("dashboard: ") + sqlite3_errmsg(db_) +
+                             " (is this a tollgate ledger?)");
     stmts_.push_back(s);
     return s;
   }
@@ -206,9 +231,11 @@ Result<Range> ParseRange(const Params& p) {
   r.from = Param(p, "from");
   if (r.from.empty()) r.from = FormatDateUtc(*to_ms - 29 * kDayMs);
   auto from_ms = ParseDateUtcMs(r.from);
-  if (!from_ms) return Status::InvalidArgument("from must be a date YYYY-MM-DD (got '" + r.from + "')");
+  if (!from_ms)
+    return Status::InvalidArgument("from must be a date YYYY-MM-DD (got '" + r.from + "')");
   if (*from_ms > *to_ms) return Status::InvalidArgument("from " + r.from + " is after to " + r.to);
-  if (*to_ms - *from_ms > 3660 * kDayMs) return Status::InvalidArgument("the range is limited to ten years");
+  if (*to_ms - *from_ms > 3660 * kDayMs)
+    return Status::InvalidArgument("the range is limited to ten years");
   r.from_ms = *from_ms;
   r.end_ms = *to_ms + kDayMs;
   return r;
@@ -247,14 +274,16 @@ void WriteAgg(JsonWriter& w, const Agg& a, const std::string* group) {
 
 // The columns of a request shown in lists (top, live feed).
 constexpr const char* kListColumns =
-    "rowid, id, ts_start_ms, endpoint, requested_model, provider, api_key, user, project, status, error_class,"
-    " input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens + output_tokens +"
+    "rowid, id, ts_start_ms, endpoint, requested_model, provider, api_key, user, project, status, "
+    "error_class,"
+    " input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens + "
+    "output_tokens +"
     " reasoning_tokens, cost_usd, latency_ms, streamed";
 
 void WriteListRow(JsonWriter& w, sqlite3_stmt* s) {
-  static const char* const kNames[] = {"seq",     "id",      "ts_start_ms", "endpoint", "model",
-                                       "provider", "api_key", "user",        "project",  "status",
-                                       "error_class", "tokens", "cost_usd", "latency_ms", "streamed"};
+  static const char* const kNames[] = {
+      "seq",     "id",     "ts_start_ms", "endpoint", "model",    "provider",   "api_key", "user",
+      "project", "status", "error_class", "tokens",   "cost_usd", "latency_ms", "streamed"};
   w.StartObject();
   for (int i = 0; i < static_cast<int>(std::size(kNames)); ++i) {
     w.Key(kNames[i]);
@@ -299,14 +328,15 @@ class LedgerDashboard final : public Dashboard {
   }
   ~LedgerDashboard() override { warm_up_.join(); }
 
-  std::optional<Response> Handle(std::string_view method, std::string_view path, std::string_view query,
-                                 std::string_view authorization) override {
+  std::optional<Response> Handle(std::string_view method, std::string_view path,
+                                 std::string_view query, std::string_view authorization) override {
     const bool api = path.rfind("/api/", 0) == 0;
     const WebAsset* asset = nullptr;
     if (!api) {
       std::string_view rel = path.substr(1);
       if (rel.empty()) rel = "index.html";
-      if (path.empty() || path[0] != '/' || !(rel == "index.html" || rel.rfind("assets/", 0) == 0)) return std::nullopt;
+      if (path.empty() || path[0] != '/' || !(rel == "index.html" || rel.rfind("assets/", 0) == 0))
+        return std::nullopt;
       asset = FindWebAsset(rel);
     }
     if (protected_) {
@@ -314,14 +344,17 @@ class LedgerDashboard final : public Dashboard {
         return Error(403, "dashboard_disabled",
                      "auth is enabled but auth.master_key is empty: set it to open the dashboard");
       if (!Authorized(authorization)) {
-        Response r = Error(401, "invalid_api_key",
-                           "The dashboard needs the master key: 'Authorization: Bearer <auth.master_key>', or "
-                           "any user name with the master key as the password.");
-        r.headers.emplace_back("www-authenticate", "Basic realm=\"tollgate dashboard\", charset=\"UTF-8\"");
+        Response r = Error(
+            401, "invalid_api_key",
+            "The dashboard needs the master key: 'Authorization: Bearer <auth.master_key>', or "
+            "any user name with the master key as the password.");
+        r.headers.emplace_back("www-authenticate",
+                               "Basic realm=\"tollgate dashboard\", charset=\"UTF-8\"");
         return r;
       }
     }
-    if (method != "GET") return Error(405, "method_not_allowed", "the dashboard is read-only: use GET");
+    if (method != "GET")
+      return Error(405, "method_not_allowed", "the dashboard is read-only: use GET");
     if (!api) {
       if (!asset) return Error(404, "not_found", "no dashboard asset " + std::string(path));
       Response r;
@@ -329,12 +362,14 @@ class LedgerDashboard final : public Dashboard {
       r.body = std::string(asset->data);
       // Bundles carry a content hash in their names; index.html names them, so
       // it must be revalidated while they may be cached for good.
-      r.headers.emplace_back("cache-control", asset->path == "index.html" ? "no-cache"
-                                                                          : "public, max-age=31536000, immutable");
+      r.headers.emplace_back("cache-control", asset->path == "index.html"
+                                                  ? "no-cache"
+                                                  : "public, max-age=31536000, immutable");
       r.headers.emplace_back("x-content-type-options", "nosniff");
-      r.headers.emplace_back("content-security-policy",
-                             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                             "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+      r.headers.emplace_back(
+          "content-security-policy",
+          "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+          "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
       r.headers.emplace_back("referrer-policy", "no-referrer");
       return r;
     }
@@ -469,7 +504,8 @@ class LedgerDashboard final : public Dashboard {
     if (by.empty()) by = "model";
     Dim dim;
     if (!ParseDim(by, &dim))
-      return Error(400, "invalid_request", "by must be one of key, user, project, model, provider, tag (got '" + by + "')");
+      return Error(400, "invalid_request",
+                   "by must be one of key, user, project, model, provider, tag (got '" + by + "')");
     auto limit = IntParam(p, "limit", 100, 100000);
     if (!limit.ok()) return FromStatus(limit.status());
     Status st = Fresh();
@@ -489,7 +525,8 @@ class LedgerDashboard final : public Dashboard {
     w.Int64(static_cast<int64_t>(rows.size()));
     w.Key("rows");
     w.StartArray();
-    for (size_t i = 0; i < rows.size() && i < static_cast<size_t>(*limit); ++i) WriteAgg(w, rows[i].agg, &rows[i].group);
+    for (size_t i = 0; i < rows.size() && i < static_cast<size_t>(*limit); ++i)
+      WriteAgg(w, rows[i].agg, &rows[i].group);
     w.EndArray();
     w.EndObject();
     return Json(200, sb);
@@ -511,7 +548,8 @@ class LedgerDashboard final : public Dashboard {
     w.Key("data");
     w.StartArray();
     for (const auto& b : *budgets)
-      governance::WriteBudget(w, b, governor_.counters().Spent(b.id, governance::WindowStart(b.window, now)), now);
+      governance::WriteBudget(
+          w, b, governor_.counters().Spent(b.id, governance::WindowStart(b.window, now)), now);
     w.EndArray();
     w.EndObject();
     return Json(200, sb);
@@ -527,8 +565,8 @@ class LedgerDashboard final : public Dashboard {
     if (!limit.ok()) return FromStatus(limit.status());
     Status st = Fresh();
     if (!st.ok()) return FromStatus(st);
-    const auto rowids =
-        rollup_.TopRowids(range->from_ms / kDayMs, range->end_ms / kDayMs - 1, static_cast<size_t>(*limit));
+    const auto rowids = rollup_.TopRowids(range->from_ms / kDayMs, range->end_ms / kDayMs - 1,
+                                          static_cast<size_t>(*limit));
     rapidjson::StringBuffer sb;
     JsonWriter w(sb);
     w.StartObject();
@@ -544,7 +582,8 @@ class LedgerDashboard final : public Dashboard {
       sql += ")";
       auto s = txn.Prepare(sql.c_str());
       if (!s.ok()) return FromStatus(s.status());
-      for (size_t i = 0; i < rowids.size(); ++i) sqlite3_bind_int64(*s, static_cast<int>(i + 1), rowids[i]);
+      for (size_t i = 0; i < rowids.size(); ++i)
+        sqlite3_bind_int64(*s, static_cast<int>(i + 1), rowids[i]);
       // Rows come back in rowid order: buffer each, then write them in rank order.
       std::unordered_map<int64_t, std::string> by_rowid;
       int rc;
@@ -558,7 +597,8 @@ class LedgerDashboard final : public Dashboard {
       if (!st.ok()) return FromStatus(st);
       for (int64_t id : rowids) {
         auto it = by_rowid.find(id);
-        if (it != by_rowid.end()) w.RawValue(it->second.data(), it->second.size(), rapidjson::kObjectType);
+        if (it != by_rowid.end())
+          w.RawValue(it->second.data(), it->second.size(), rapidjson::kObjectType);
       }
     }
     w.EndArray();
@@ -623,7 +663,8 @@ class LedgerDashboard final : public Dashboard {
     ReadTxn txn;
     Status st = txn.Open(db_path_);
     if (!st.ok()) return FromStatus(st);
-    std::string sql = std::string("SELECT ") + kListColumns + " FROM requests WHERE rowid > ? ORDER BY rowid DESC LIMIT ?";
+    std::string sql = std::string("SELECT ") + kListColumns +
+                      " FROM requests WHERE rowid > ? ORDER BY rowid DESC LIMIT ?";
     auto s = txn.Prepare(sql.c_str());
     if (!s.ok()) return FromStatus(s.status());
     sqlite3_bind_int64(*s, 1, *after);
@@ -675,11 +716,15 @@ class LedgerDashboard final : public Dashboard {
       w.Key("p95_ms");
       w.Double(x.p95_ms);
       w.Key("ttft_p50_ms");
-      if (x.ttft_count == 0) w.Null();
-      else w.Double(x.ttft_p50_ms);
+      if (x.ttft_count == 0)
+        w.Null();
+      else
+        w.Double(x.ttft_p50_ms);
       w.Key("ttft_p95_ms");
-      if (x.ttft_count == 0) w.Null();
-      else w.Double(x.ttft_p95_ms);
+      if (x.ttft_count == 0)
+        w.Null();
+      else
+        w.Double(x.ttft_p95_ms);
       w.EndObject();
     }
     w.EndArray();
@@ -701,8 +746,9 @@ class LedgerDashboard final : public Dashboard {
       auto rep = RunReport(*range, by);
       if (!rep.ok()) return FromStatus(rep.status());
       r.body = report::RenderCsv(*rep);
-      r.headers.emplace_back("content-disposition", "attachment; filename=\"tollgate-" + by + "-" + range->from +
-                                                        "-to-" + range->to + ".csv\"");
+      r.headers.emplace_back("content-disposition", "attachment; filename=\"tollgate-" + by + "-" +
+                                                        range->from + "-to-" + range->to +
+                                                        ".csv\"");
       return r;
     }
     auto limit = IntParam(p, "limit", 100000, 1000000);
@@ -710,7 +756,9 @@ class LedgerDashboard final : public Dashboard {
     ReadTxn txn;
     Status st = txn.Open(db_path_);
     if (!st.ok()) return FromStatus(st);
-    auto s = txn.Prepare("SELECT * FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ? ORDER BY ts_start_ms LIMIT ?");
+    auto s = txn.Prepare(
+        "SELECT * FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ? ORDER BY ts_start_ms "
+        "LIMIT ?");
     if (!s.ok()) return FromStatus(s.status());
     sqlite3_bind_int64(*s, 1, range->from_ms);
     sqlite3_bind_int64(*s, 2, range->end_ms);
@@ -729,8 +777,11 @@ class LedgerDashboard final : public Dashboard {
       for (int i = 0; i < n; ++i) {
         if (i) r.body += ',';
         switch (sqlite3_column_type(*s, i)) {
-          case SQLITE_NULL: break;
-          case SQLITE_INTEGER: r.body += std::to_string(sqlite3_column_int64(*s, i)); break;
+          case SQLITE_NULL:
+            break;
+          case SQLITE_INTEGER:
+            r.body += std::to_string(sqlite3_column_int64(*s, i));
+            break;
           case SQLITE_FLOAT: {
             // Shortest text that reads back as the same double.
             char buf[32];
@@ -738,15 +789,17 @@ class LedgerDashboard final : public Dashboard {
             r.body.append(buf, res.ptr);
             break;
           }
-          default: r.body += CsvField(ColumnText(*s, i)); break;
+          default:
+            r.body += CsvField(ColumnText(*s, i));
+            break;
         }
       }
       r.body += '\n';
     }
     st = txn.Done(rc);
     if (!st.ok()) return FromStatus(st);
-    r.headers.emplace_back("content-disposition",
-                           "attachment; filename=\"tollgate-requests-" + range->from + "-to-" + range->to + ".csv\"");
+    r.headers.emplace_back("content-disposition", "attachment; filename=\"tollgate-requests-" +
+                                                      range->from + "-to-" + range->to + ".csv\"");
     return r;
   }
 
@@ -760,7 +813,8 @@ class LedgerDashboard final : public Dashboard {
 
 }  // namespace
 
-Result<std::unique_ptr<Dashboard>> Dashboard::Create(const config::Config& cfg, governance::Governor& governor) {
+Result<std::unique_ptr<Dashboard>> Dashboard::Create(const config::Config& cfg,
+                                                     governance::Governor& governor) {
   if (!FindWebAsset("index.html"))
     return Status::Internal("dashboard: index.html is not embedded (the web build did not run)");
   return std::unique_ptr<Dashboard>(new LedgerDashboard(cfg, governor));

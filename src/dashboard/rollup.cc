@@ -19,7 +19,8 @@ int64_t DayOf(int64_t ts_ms) { return ts_ms >= 0 ? ts_ms / kDayMs : (ts_ms - kDa
 
 std::string_view Text(sqlite3_stmt* s, int i) {
   const unsigned char* t = sqlite3_column_text(s, i);
-  return t ? std::string_view(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(s, i)))
+  return t ? std::string_view(reinterpret_cast<const char*>(t),
+                              static_cast<size_t>(sqlite3_column_bytes(s, i)))
            : std::string_view();
 }
 
@@ -56,7 +57,8 @@ void LedgerRollup::Histogram::Add(double ms) {
 
 double LedgerRollup::Histogram::Quantile(double q) const {
   if (count == 0) return 0;
-  int64_t rank = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * static_cast<double>(count))));
+  int64_t rank =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * static_cast<double>(count))));
   int64_t seen = 0;
   for (size_t b = 0; b < buckets.size(); ++b) {
     seen += buckets[b];
@@ -105,19 +107,21 @@ Status LedgerRollup::Refresh() {
     sqlite3_close(db);
     return st;
   };
-  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(rowid), 0) FROM requests", -1, &s, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(rowid), 0) FROM requests", -1, &s, nullptr) !=
+      SQLITE_OK)
     return fail("reading the ledger (is this a tollgate ledger?)");
   if (sqlite3_step(s) != SQLITE_ROW) return fail("reading the ledger");
   if (sqlite3_column_int64(s, 0) < last_rowid_) Reset();  // replaced or truncated: start over
   sqlite3_finalize(s);
   s = nullptr;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT rowid, ts_start_ms, requested_model, provider, api_key, user, project, tags,"
-                         " cost_usd,"
-                         " input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens,"
-                         " output_tokens + reasoning_tokens, error_class IS NOT NULL, latency_ms, ttft_ms"
-                         " FROM requests WHERE rowid > ? ORDER BY rowid",
-                         -1, &s, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v2(
+          db,
+          "SELECT rowid, ts_start_ms, requested_model, provider, api_key, user, project, tags,"
+          " cost_usd,"
+          " input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens,"
+          " output_tokens + reasoning_tokens, error_class IS NOT NULL, latency_ms, ttft_ms"
+          " FROM requests WHERE rowid > ? ORDER BY rowid",
+          -1, &s, nullptr) != SQLITE_OK)
     return fail("reading the ledger");
   sqlite3_bind_int64(s, 1, last_rowid_);
   const uint32_t none = Intern("(none)");
@@ -148,13 +152,16 @@ Status LedgerRollup::Refresh() {
     if (tags.empty()) by_tag[none].Add(a);
     for (size_t pos = 0; pos < tags.size();) {
       size_t c = tags.find(',', pos);
-      by_tag[Intern(tags.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos))].Add(a);
+      by_tag[Intern(
+                 tags.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos))]
+          .Add(a);
       if (c == std::string_view::npos) break;
       pos = c + 1;
     }
     if (!a.errors && sqlite3_column_type(s, 12) != SQLITE_NULL) {
       d.latency[provider].Add(sqlite3_column_double(s, 12));
-      if (sqlite3_column_type(s, 13) != SQLITE_NULL) d.ttft[provider].Add(sqlite3_column_double(s, 13));
+      if (sqlite3_column_type(s, 13) != SQLITE_NULL)
+        d.ttft[provider].Add(sqlite3_column_double(s, 13));
     }
     if (priced) {
       TopEntry e{a.cost_usd, ts, rowid};
@@ -181,7 +188,8 @@ Status LedgerRollup::Refresh() {
 Agg LedgerRollup::Totals(int64_t from_day, int64_t to_day) const {
   std::lock_guard<std::mutex> lock(mu_);
   Agg t;
-  for (auto it = days_.lower_bound(from_day); it != days_.end() && it->first <= to_day; ++it) t.Add(it->second.total);
+  for (auto it = days_.lower_bound(from_day); it != days_.end() && it->first <= to_day; ++it)
+    t.Add(it->second.total);
   return t;
 }
 
@@ -196,13 +204,16 @@ std::vector<GroupRow> LedgerRollup::Groups(Dim dim, int64_t from_day, int64_t to
     for (const auto& [id, a] : merged) rows.push_back({names_[id], a});
   }
   // The report's order: by name, then stably by cost, highest first.
-  std::sort(rows.begin(), rows.end(), [](const GroupRow& a, const GroupRow& b) { return a.group < b.group; });
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const GroupRow& a, const GroupRow& b) { return a.agg.cost_usd > b.agg.cost_usd; });
+  std::sort(rows.begin(), rows.end(),
+            [](const GroupRow& a, const GroupRow& b) { return a.group < b.group; });
+  std::stable_sort(rows.begin(), rows.end(), [](const GroupRow& a, const GroupRow& b) {
+    return a.agg.cost_usd > b.agg.cost_usd;
+  });
   return rows;
 }
 
-std::vector<LedgerRollup::ModelSeries> LedgerRollup::DailyByModel(int64_t from_day, int64_t to_day) const {
+std::vector<LedgerRollup::ModelSeries> LedgerRollup::DailyByModel(int64_t from_day,
+                                                                  int64_t to_day) const {
   const size_t n = static_cast<size_t>(to_day - from_day + 1);
   std::unordered_map<uint32_t, ModelSeries> by_id;
   {

@@ -100,7 +100,7 @@ class LedgerRollup {
   };
   struct Day {
     Agg total;
-    std::unordered_map<uint32_t, Agg> groups[kDimCount];  // by interned name
+    std::unordered_map<uint32_t, Agg> groups[kDimCount];    // by interned name
     std::unordered_map<uint32_t, Histogram> latency, ttft;  // by interned provider
     std::vector<TopEntry> top;                              // min-heap by operator>
   };
@@ -110,14 +110,14 @@ class LedgerRollup {
   };
 
   uint32_t Intern(std::string_view s);  // REQUIRES: mu_ held
-  void Reset();                          // REQUIRES: mu_ held
+  void Reset();                         // REQUIRES: mu_ held
 
   const std::string db_path_;
   mutable std::mutex mu_;
-  int64_t last_rowid_ = 0;                                                         // GUARDED_BY(mu_)
-  int64_t rows_seen_ = 0;                                                          // GUARDED_BY(mu_)
-  std::map<int64_t, Day> days_;                                                    // GUARDED_BY(mu_)
-  std::vector<std::string> names_;                                                 // GUARDED_BY(mu_)
+  int64_t last_rowid_ = 0;                                                      // GUARDED_BY(mu_)
+  int64_t rows_seen_ = 0;                                                       // GUARDED_BY(mu_)
+  std::map<int64_t, Day> days_;                                                 // GUARDED_BY(mu_)
+  std::vector<std::string> names_;                                              // GUARDED_BY(mu_)
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> ids_;  // GUARDED_BY(mu_)
 };
 

@@ -25,15 +25,17 @@ std::string Str(const rapidjson::Value& obj, const char* key) {
   return it->value.GetString();
 }
 
-// Fills class rates, letting classes not billed separately inherit.
-Rates ReadRates(const rapidjson::Value& v, const Rates* base) {
+// Fills class rates, letting classes not billed separately inherit. For a tier,
+// `base` holds the entry's rates; reasoning without a price of its own in the
+// entry (`base_reasoning` false) follows the tier's output price.
+Rates ReadRates(const rapidjson::Value& v, const Rates* base, bool base_reasoning = false) {
   Rates r;
   r.input = Num(v, "input", base ? base->input : 0);
   r.output = Num(v, "output", base ? base->output : 0);
   r.cached_input = Num(v, "cached_input", base ? base->cached_input : r.input);
   r.cache_write_5m = Num(v, "cache_write_5m", base ? base->cache_write_5m : r.input);
   r.cache_write_1h = Num(v, "cache_write_1h", base ? base->cache_write_1h : r.cache_write_5m);
-  r.reasoning = Num(v, "reasoning", base ? base->reasoning : r.output);
+  r.reasoning = Num(v, "reasoning", base && base_reasoning ? base->reasoning : r.output);
   return r;
 }
 
@@ -108,7 +110,7 @@ Result<std::unique_ptr<PriceCatalog>> PriceCatalog::FromCatalogJson(std::string_
       for (const auto& tv : t->value.GetArray()) {
         Tier tier;
         tier.above_input_tokens = static_cast<int64_t>(Num(tv, "above_input_tokens", 0));
-        tier.rates = ReadRates(tv, &p->rates);
+        tier.rates = ReadRates(tv, &p->rates, e.HasMember("reasoning"));
         p->tiers.push_back(tier);
       }
       std::sort(p->tiers.begin(), p->tiers.end(),

@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace tollgate::providers {
@@ -64,15 +65,21 @@ bool UsageFromOpenAi(const rapidjson::Value& usage, pricing::Usage* out) {
   int64_t completion = IntField(usage, "completion_tokens");
   int64_t cached = 0, reasoning = 0;
   if (const auto* d = Member(usage, "prompt_tokens_details"); d && d->IsObject()) cached = IntField(*d, "cached_tokens");
+  // DeepSeek's documented field (prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens).
+  if (cached == 0) cached = IntField(usage, "prompt_cache_hit_tokens");
   if (const auto* d = Member(usage, "completion_tokens_details"); d && d->IsObject())
     reasoning = IntField(*d, "reasoning_tokens");
-  if (prompt == 0 && completion == 0) prompt = IntField(usage, "total_tokens");  // embeddings
-  cached = std::min(cached, prompt);
-  reasoning = std::min(reasoning, completion);
+  const int64_t total = IntField(usage, "total_tokens");
+  if (prompt == 0 && completion == 0) prompt = total;  // embeddings
+  // xAI counts reasoning_tokens on top of completion_tokens (total_tokens =
+  // prompt + completion + reasoning); OpenAI and the rest count them inside.
+  const bool reasoning_apart = reasoning > 0 && total == prompt + completion + reasoning;
+  cached = std::clamp<int64_t>(cached, 0, prompt);
+  if (!reasoning_apart) reasoning = std::clamp<int64_t>(reasoning, 0, completion);
   *out = pricing::Usage{};
   out->input = prompt - cached;
   out->cache_read = cached;
-  out->output = completion - reasoning;
+  out->output = reasoning_apart ? completion : completion - reasoning;
   out->reasoning = reasoning;
   return true;
 }

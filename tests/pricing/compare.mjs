@@ -115,7 +115,9 @@ Reason(['anthropic/claude-sonnet-4-20250514@long-context', 'anthropic/claude-son
         'anthropic/claude-sonnet-4-20250514@long-context-cache-writes'], 'genai-prices',
   'Tier handling: genai-prices prices Claude Sonnet 4 flat (context_window 200K). With the 1M-context beta, ' +
   'Anthropic billed Sonnet 4 requests over 200K input tokens at $6 in / $22.50 out and 2x cache rates, ' +
-  'the same as Sonnet 4.5, for which genai-prices does keep the tier. tollgate keeps the tier for both.');
+  'the same as Sonnet 4.5, for which genai-prices does keep the tier. tollgate keeps the tier for both. ' +
+  'Only historical requests are affected: genai-prices notes the 1M beta was retired on 2026-04-30, after ' +
+  'which prompts over 200K are rejected.');
 Reason(['xai/grok-4-0709@long-context', 'xai/grok-4-0709@long-context-cached',
         'xai/grok-4-fast@long-context', 'xai/grok-4-fast@long-context-cached'], 'genai-prices',
   'Tier handling: genai-prices prices Grok 4 and Grok 4 Fast flat. xAI bills requests with more than 128K ' +
@@ -137,6 +139,20 @@ Reason(['anthropic/claude-sonnet-4-5-20250929@long-context-cached', 'gemini/gemi
         'gemini/gemini-3-pro-preview@long-context-cached'], 'tollgate',
   'Tier handling bug: reasoning tokens in a long-context tier billed at the base output price instead of the ' +
   'tier\'s output price (tier ReadRates inherited base.reasoning).');
+
+// Catalog and code errors this comparison found, already fixed; listed in the
+// report so a reader knows why those models now agree.
+const FIXED = [
+  'Tier reasoning price (src/pricing/catalog.cc): inside a long-context tier, reasoning tokens billed at the ' +
+  "base output price instead of the tier's (Gemini 2.5 Pro / 3 Pro thoughts above 200K, Grok 4 above 128K).",
+  'Mistral prompt caching: cached prompt tokens bill at 10% of input (docs.mistral.ai); `cached_input` added ' +
+  'to mistral-large-2512, mistral-large-latest (2025-12-02), mistral-medium-2505/2508/2604.',
+  'gemini-2.0-flash-lite had a `cached_input` price, but the model has no context caching.',
+  'fireworks_ai llama-v3p1-8b-instruct was $0.10; Fireworks bills 4B-16B models $0.20.',
+  'grok-4.1-fast was only reachable as "grok-4.1-fast"; xAI\'s ids grok-4-1-fast(-reasoning|-non-reasoning) ' +
+  'are now aliases.',
+  'deepseek-chat / deepseek-reasoner: added the 2026-04-24 entries (deepseek-v4-flash: $0.14 / $0.0028 / $0.28).',
+];
 
 // ---------------------------------------------------------------------------------------------
 
@@ -214,13 +230,14 @@ for (const m of models) {
   if (!gp) { notInGenai.push({ m, why: `provider ${m.provider} has no genai-prices mapping` }); continue; }
   // The model id first, then its fixed aliases ("-latest" pointers move, so they are not tried).
   let gid = null, probe = null;
-  for (const cand of [m.model, ...m.aliases.filter((a) => !a.endsWith('-latest'))]) {
+  const candidates = [m.model, ...m.aliases.filter((a) => !a.endsWith('-latest'))];
+  for (const cand of candidates) {
     gid = GenaiModelId(m.provider, cand);
     probe = genai.calcPrice({ input_tokens: 1, output_tokens: 1 }, gid, { providerId: gp, timestamp: at });
     if (probe) break;
   }
   if (!probe) {
-    notInGenai.push({ m, why: `genai-prices ${gp} has no model matching ${[m.model, ...m.aliases].join(', ')}` });
+    notInGenai.push({ m, why: `genai-prices ${gp} has no model matching ${candidates.join(', ')}` });
     continue;
   }
   if (probe.model.id !== m.model) renamed.push({ m, genaiId: probe.model.id, via: gid !== m.model ? gid : null });
@@ -306,6 +323,10 @@ else {
   out.push('');
   for (const [reason, id] of ids) out.push(`- **${id}** (wrong: ${reason.wrong}). ${reason.text}`);
 }
+out.push('');
+out.push('## Fixed in tollgate after earlier runs');
+out.push('');
+for (const f of FIXED) out.push(`- ${f}`);
 out.push('');
 out.push('## Models matched under another genai-prices id');
 out.push('');

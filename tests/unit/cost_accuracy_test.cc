@@ -20,6 +20,7 @@
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 
 #include "providers/adapter.h"
@@ -48,6 +49,9 @@ struct CostCase {
   const char* usage;  // the provider's usage object, verbatim
   double expected_usd;
 };
+
+// gtest prints a failing parameter with this instead of its bytes.
+void PrintTo(const CostCase& c, std::ostream* os) { *os << c.name << " (" << c.model << ")"; }
 
 // The provider's own count of every token in the request and response.
 int64_t ProviderTotal(Wire wire, const rapidjson::Value& u) {
