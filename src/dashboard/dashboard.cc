@@ -233,6 +233,8 @@ Result<Range> ParseRange(const Params& p) {
   auto from_ms = ParseDateUtcMs(r.from);
   if (!from_ms)
     return Status::InvalidArgument("from must be a date YYYY-MM-DD (got '" + r.from + "')");
+  if (*from_ms < 0)
+    return Status::InvalidArgument("from must be 1970-01-01 or later (got '" + r.from + "')");
   if (*from_ms > *to_ms) return Status::InvalidArgument("from " + r.from + " is after to " + r.to);
   if (*to_ms - *from_ms > 3660 * kDayMs)
     return Status::InvalidArgument("the range is limited to ten years");

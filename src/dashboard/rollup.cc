@@ -48,7 +48,8 @@ bool ParseDim(std::string_view name, Dim* out) {
 }
 
 void LedgerRollup::Histogram::Add(double ms) {
-  if (!(ms >= 0)) ms = 0;  // also catches NaN
+  if (!(ms >= 0)) ms = 0;    // also catches NaN
+  if (ms > 1e12) ms = 1e12;  // and infinity, which must not reach the cast
   size_t b = std::min(kMaxBucket, static_cast<size_t>(std::log(ms + 1) / kLogStep));
   if (buckets.size() <= b) buckets.resize(b + 1, 0);
   ++buckets[b];

@@ -36,13 +36,8 @@ inline uint64_t Mix(uint64_t a, uint64_t b) {
 }
 
 // The first min(n, 8) bytes of a key as a little-endian word, zero padded,
-// reading nothing at or past `end` (the end of the buffer holding the key).
-// REQUIRES: n >= 1.
-inline uint64_t Head(const uint8_t* p, size_t n, const uint8_t* end) {
-  if (end - p >= 8) {  // the usual case: one load, no branch on n
-    size_t k = n < 8 ? n : 8;
-    return Load64(p) & (~uint64_t{0} >> (64 - 8 * k));
-  }
+// without reading past p + n. REQUIRES: n >= 1.
+inline uint64_t Head(const uint8_t* p, size_t n) {
   if (n >= 8) return Load64(p);
   if (n >= 4) return Load32(p) | Load32(p + n - 4) << ((n - 4) * 8);
   return uint64_t{p[0]} | uint64_t{p[n >> 1]} << ((n >> 1) * 8) |
@@ -124,7 +119,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(Encoding encoding) {
   for (uint32_t r = 0; r < count; ++r) {
     const uint8_t* p = t->bytes_ + t->tokens_[r].offset;
     size_t n = t->tokens_[r].length;
-    Probe probe = t->Prepare(p, n, p + n);
+    Probe probe = t->Prepare(p, n);
     if (t->Find(probe, p, n) != kNoRank) return Status::Internal("tokenizer: duplicate token");
     uint64_t i = probe.hash & t->mask_;
     while (t->slots_[i].tag != 0) i = (i + 1) & t->mask_;
@@ -132,7 +127,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(Encoding encoding) {
   }
   for (int b = 0; b < 256; ++b) {
     uint8_t byte = static_cast<uint8_t>(b);
-    t->byte_rank_[b] = t->Rank(&byte, 1, &byte + 1);
+    t->byte_rank_[b] = t->Rank(&byte, 1);
     if (t->byte_rank_[b] == kNoRank) {
       return Status::Internal("tokenizer: vocabulary lacks a single-byte token");
     }
@@ -140,7 +135,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(Encoding encoding) {
   t->pair_rank_.resize(65536);
   for (int b = 0; b < 65536; ++b) {
     uint8_t pair[2] = {static_cast<uint8_t>(b), static_cast<uint8_t>(b >> 8)};
-    t->pair_rank_[b] = t->Rank(pair, 2, pair + 2);
+    t->pair_rank_[b] = t->Rank(pair, 2);
   }
 
   // "<text>\t<rank>\n" lines.
@@ -173,14 +168,9 @@ Result<const Tokenizer*> Tokenizer::Shared(Encoding encoding) {
   return get(*cl100k);
 }
 
-inline Tokenizer::Probe Tokenizer::Prepare(const uint8_t* p, size_t n,
-                                           const uint8_t* end) const {
-  uint64_t head = Head(p, n, end);
+inline Tokenizer::Probe Tokenizer::Prepare(const uint8_t* p, size_t n) const {
+  uint64_t head = Head(p, n);
   return Probe{head, HashKey(head, p, n)};
-}
-
-inline void Tokenizer::Prefetch(const Probe& probe) const {
-  __builtin_prefetch(&slots_[probe.hash & mask_]);
 }
 
 inline uint32_t Tokenizer::Find(const Probe& probe, const uint8_t* p, size_t n) const {
@@ -201,8 +191,7 @@ inline uint32_t Tokenizer::Find(const Probe& probe, const uint8_t* p, size_t n) 
 // Pair ranks are kept as int32 (kNoPair when absent) padded to whole SSE2
 // vectors, so finding the lowest takes a few vector compares.
 template <typename Emit>
-void Tokenizer::MergeSmall(const uint8_t* p, size_t n, const uint8_t* end,
-                           Emit&& emit) const {
+void Tokenizer::MergeSmall(const uint8_t* p, size_t n, Emit&& emit) const {
   constexpr int32_t kNoPair = INT32_MAX;
   auto as_pair = [](uint32_t rank) {  // kNoRank -> kNoPair; ranks are < 2^31
     return static_cast<int32_t>(std::min<uint32_t>(rank, kNoPair));
@@ -265,9 +254,9 @@ void Tokenizer::MergeSmall(const uint8_t* p, size_t n, const uint8_t* end,
     }
     for (size_t i = bi + 1; i + 1 < m; ++i) token[i] = token[i + 1];
     --m;
-    if (bi + 1 < m) pair[bi] = as_pair(Rank(p + start[bi], start[bi + 2] - start[bi], end));
+    if (bi + 1 < m) pair[bi] = as_pair(Rank(p + start[bi], start[bi + 2] - start[bi]));
     else pair[bi] = kNoPair;
-    if (bi > 0) pair[bi - 1] = as_pair(Rank(p + start[bi - 1], start[bi + 1] - start[bi - 1], end));
+    if (bi > 0) pair[bi - 1] = as_pair(Rank(p + start[bi - 1], start[bi + 1] - start[bi - 1]));
   }
   for (size_t i = 0; i < m; ++i) emit(token[i]);
 }
@@ -279,8 +268,7 @@ void Tokenizer::MergeSmall(const uint8_t* p, size_t n, const uint8_t* end,
 // returns to an old value). Each merge pushes at most two entries, so the
 // heap never holds more than 3n.
 template <typename Emit>
-void Tokenizer::MergeHeap(const uint8_t* p, size_t n, const uint8_t* end,
-                          Emit&& emit) const {
+void Tokenizer::MergeHeap(const uint8_t* p, size_t n, Emit&& emit) const {
   uint32_t stack_parts[4 * kStackPiece];
   uint64_t stack_heap[3 * kStackPiece];
   std::vector<uint32_t> heap_parts;
@@ -322,21 +310,14 @@ void Tokenizer::MergeHeap(const uint8_t* p, size_t n, const uint8_t* end,
     token[j] = kNoRank;
     next[i] = next[j];
     pair[i] = kNoRank;
-    bool right = next[i] < n;
-    uint32_t h = i > 0 ? prev[i] : 0;
-    Probe pr{};
-    Probe pl{};
-    if (right) {
+    if (next[i] < n) {
       prev[next[i]] = i;
-      Prefetch(pr = Prepare(p + i, next[next[i]] - i, end));
-    }
-    if (i > 0) Prefetch(pl = Prepare(p + h, next[i] - h, end));
-    if (right) {
-      pair[i] = Find(pr, p + i, next[next[i]] - i);
+      pair[i] = Rank(p + i, next[next[i]] - i);
       if (pair[i] != kNoRank) push(pair[i], i);
     }
     if (i > 0) {
-      pair[h] = Find(pl, p + h, next[i] - h);
+      uint32_t h = prev[i];
+      pair[h] = Rank(p + h, next[i] - h);
       if (pair[h] != kNoRank) push(pair[h], h);
     }
   }
@@ -345,7 +326,7 @@ void Tokenizer::MergeHeap(const uint8_t* p, size_t n, const uint8_t* end,
 
 template <typename Emit>
 inline void Tokenizer::EncodePiece(const Probe& probe, const uint8_t* p, size_t n,
-                                   const uint8_t* end, Emit&& emit) const {
+                                   Emit&& emit) const {
   if (n == 1) {
     emit(byte_rank_[p[0]]);
     return;
@@ -354,29 +335,15 @@ inline void Tokenizer::EncodePiece(const Probe& probe, const uint8_t* p, size_t 
   if (whole != kNoRank) {
     emit(whole);
   } else if (n <= kSmallPiece) {
-    MergeSmall(p, n, end, emit);
+    MergeSmall(p, n, emit);
   } else {
-    MergeHeap(p, n, end, emit);
+    MergeHeap(p, n, emit);
   }
 }
 
-// Pieces are looked up one behind the pre-tokenizer: the slot of the next
-// piece is prefetched while the current one is encoded.
 template <typename Emit>
 void Tokenizer::EncodeValid(std::string_view text, Emit&& emit) const {
-  const uint8_t* held = nullptr;
-  size_t held_n = 0;
-  Probe held_probe{};
-  const auto* end = reinterpret_cast<const uint8_t*>(text.data()) + text.size();
-  pre_.Split(text, [&](const uint8_t* p, size_t n) {
-    Probe probe = Prepare(p, n, end);
-    Prefetch(probe);
-    if (held != nullptr) EncodePiece(held_probe, held, held_n, end, emit);
-    held = p;
-    held_n = n;
-    held_probe = probe;
-  });
-  if (held != nullptr) EncodePiece(held_probe, held, held_n, end, emit);
+  pre_.Split(text, [&](const uint8_t* p, size_t n) { EncodePiece(Prepare(p, n), p, n, emit); });
 }
 
 size_t Tokenizer::Count(std::string_view text) const {

@@ -69,32 +69,25 @@ class Tokenizer {
 
   Tokenizer() = default;
 
-  // A key prepared for lookup: hashing is split from probing so callers can
-  // prefetch the slot of one key while still working on another.
+  // A key prepared for lookup (Load() needs the hash to insert).
   struct Probe {
     uint64_t head;  // the first 8 key bytes, zero padded
     uint64_t hash;
   };
-  // `end` is the end of the buffer holding p[0, n): bytes up to it may be
-  // read (not used) to avoid branching on n.
-  Probe Prepare(const uint8_t* p, size_t n, const uint8_t* end) const;
-  void Prefetch(const Probe& probe) const;
-  // Rank of the byte string, or kNoRank. REQUIRES: probe == Prepare(p, n, ...).
+  Probe Prepare(const uint8_t* p, size_t n) const;
+  // Rank of the byte string, or kNoRank. REQUIRES: probe == Prepare(p, n).
   uint32_t Find(const Probe& probe, const uint8_t* p, size_t n) const;
-  uint32_t Rank(const uint8_t* p, size_t n, const uint8_t* end) const {
-    return Find(Prepare(p, n, end), p, n);
-  }
+  uint32_t Rank(const uint8_t* p, size_t n) const { return Find(Prepare(p, n), p, n); }
   // Rank of the two bytes at p, or kNoRank.
   uint32_t PairRank(const uint8_t* p) const { return pair_rank_[p[0] | p[1] << 8]; }
 
   // Calls emit(rank) for each token of one pre-tokenized piece.
   template <typename Emit>
-  void EncodePiece(const Probe& probe, const uint8_t* p, size_t n, const uint8_t* end,
-                   Emit&& emit) const;
+  void EncodePiece(const Probe& probe, const uint8_t* p, size_t n, Emit&& emit) const;
   template <typename Emit>
-  void MergeSmall(const uint8_t* p, size_t n, const uint8_t* end, Emit&& emit) const;
+  void MergeSmall(const uint8_t* p, size_t n, Emit&& emit) const;
   template <typename Emit>
-  void MergeHeap(const uint8_t* p, size_t n, const uint8_t* end, Emit&& emit) const;
+  void MergeHeap(const uint8_t* p, size_t n, Emit&& emit) const;
   template <typename Emit>
   void EncodeValid(std::string_view text, Emit&& emit) const;
 
