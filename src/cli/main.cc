@@ -14,6 +14,7 @@
 #include "dashboard/dashboard.h"
 #include "cli/governance_commands.h"
 #include "cli/validators.h"
+#include "cli/tokens_command.h"
 #include "cli/usage_command.h"
 #include "gateway/gateway.h"
 #include "governance/governor.h"
@@ -229,6 +230,7 @@ int main(int argc, char** argv) {
   prices->add_flag("--json", price_json, "Print JSON");
   auto* version = app.add_subcommand("version", "Print the version");
   cli::GovernanceCommands gov_cmds(app);
+  cli::TokensCommand tokens_cmd(app);
   cli::UsageCommand usage_cmd(app);
 
   try {
@@ -268,6 +270,7 @@ int main(int argc, char** argv) {
   }
   if (prices->parsed()) return Prices(price_model, price_usage, price_batch, price_json, price_list);
   if (auto rc = gov_cmds.Run()) return *rc;
+  if (auto rc = tokens_cmd.Run()) return *rc;
   if (auto rc = usage_cmd.Run()) return *rc;
   if (version->parsed()) {
     std::printf("tollgate %s\n", TOLLGATE_VERSION);

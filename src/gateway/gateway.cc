@@ -18,6 +18,8 @@
 #include "providers/adapter.h"
 #include "providers/openai_wire.h"
 #include "providers/sim.h"
+#include "tokenizer/model_tokens.h"
+#include "tokenizer/request_text.h"
 
 namespace tollgate::gateway {
 
@@ -449,6 +451,47 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
   co_return co_await Proxy(call, out);
 }
 
+namespace {
+// True when the body carries input the text tokenizer cannot count (images,
+// audio, files): such requests fall back to the byte bound.
+bool HasNonTextParts(const rapidjson::Value& body) {
+  auto msgs = body.FindMember("messages");
+  if (msgs == body.MemberEnd() || !msgs->value.IsArray()) return body.HasMember("input") || !body.HasMember("prompt");
+  for (const auto& m : msgs->value.GetArray()) {
+    if (!m.IsObject()) continue;
+    auto c = m.FindMember("content");
+    if (c == m.MemberEnd() || !c->value.IsArray()) continue;
+    for (const auto& part : c->value.GetArray()) {
+      auto t = part.IsObject() ? part.FindMember("type") : part.MemberEnd();
+      if (!part.IsObject() || t == part.MemberEnd() || !t->value.IsString() || std::string_view(t->value.GetString()) != "text")
+        return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+int64_t Gateway::InputTokensBound(const Call& call, const config::ModelConfig& model) const {
+  // A token is at least one byte, so the body's size always bounds the prompt.
+  const int64_t byte_bound = static_cast<int64_t>(call.req.body().size());
+  if (call.api != providers::Api::kOpenAiChat && call.api != providers::Api::kOpenAiCompletions) return byte_bound;
+  if (HasNonTextParts(call.body)) return byte_bound;
+  // Exact counts where every deployment uses a known OpenAI encoding.
+  for (const auto& d : model.deployments)
+    if (!tokenizer::CountingMethodForModel(d.model).exact) return byte_bound;
+  auto text = tokenizer::ExtractRequestText(call.req.body());
+  if (!text.ok()) return byte_bound;
+  std::vector<std::string_view> parts(text->parts.begin(), text->parts.end());
+  tokenizer::ModelTokenCounter counter(std::move(parts), text->framing_tokens);
+  int64_t most = 0;
+  for (const auto& d : model.deployments) {
+    auto n = counter.ForModel(d.model);
+    if (!n.ok()) return byte_bound;
+    most = std::max(most, n->tokens);
+  }
+  return std::min(most, byte_bound);
+}
+
 governance::RequestFacts Gateway::BudgetFacts(const Call& call, const config::ModelConfig& model) const {
   governance::RequestFacts f;
   f.model = model.name;
@@ -456,9 +499,7 @@ governance::RequestFacts Gateway::BudgetFacts(const Call& call, const config::Mo
   f.project = call.row.project;
   f.team = call.row.team;
   f.key_id = call.row.key_id;
-  // Upper bound on input tokens until exact counting: a token is at least one
-  // byte, so the body's size bounds the prompt (it over-reserves; documented).
-  f.input_tokens_bound = static_cast<int64_t>(call.req.body().size());
+  f.input_tokens_bound = InputTokensBound(call, model);
   f.max_output_tokens = 0;
   if (call.row.endpoint != "embeddings") {
     f.max_output_tokens = cfg_.governance.default_max_tokens;
@@ -545,9 +586,10 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
   if (call.authenticated) {
     if (auto denial = governor_.CheckModel(call.principal, model.name)) co_return co_await SendError(call, FromDenial(*denial), out);
   }
-  if (auto denial = governor_.Admit(call.authenticated ? &call.principal : nullptr, BudgetFacts(call, model),
-                                    &call.admission)) {
-    co_return co_await SendError(call, FromDenial(*denial), out);
+  const governance::Principal* principal = call.authenticated ? &call.principal : nullptr;
+  if (governor_.Active(principal)) {
+    if (auto denial = governor_.Admit(principal, BudgetFacts(call, model), &call.admission))
+      co_return co_await SendError(call, FromDenial(*denial), out);
   }
   if (call.admission.clamped_max_tokens >= 0) {
     // The budget can pay for fewer output tokens than asked: lower the cap.

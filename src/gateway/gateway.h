@@ -65,6 +65,9 @@ class Gateway {
   std::string RenderMetrics();
   // Fills the budget facts (upper bounds and prices) for a model's request.
   governance::RequestFacts BudgetFacts(const Call& call, const config::ModelConfig& model) const;
+  // Upper bound on the request's input tokens: exact (tokenizer) for text-only
+  // OpenAI-encoded requests, the body's byte count otherwise.
+  int64_t InputTokensBound(const Call& call, const config::ModelConfig& model) const;
 
   boost::asio::awaitable<bool> Proxy(Call& call, http::ClientStream& out);
   boost::asio::awaitable<bool> ServeSim(Call& call, const ProviderRuntime& p, const std::string& model,

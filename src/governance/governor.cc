@@ -317,6 +317,10 @@ std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f,
   return std::nullopt;
 }
 
+bool Governor::Active(const Principal* p) const {
+  return !model_limits_.empty() || (p && p->limits.any()) || !snapshot()->budgets.empty();
+}
+
 void Governor::Settle(const Admission& a, double actual_usd, int64_t actual_tokens) {
   if (!a.active) return;
   for (const auto& s : a.rate_subjects)

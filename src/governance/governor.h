@@ -82,6 +82,9 @@ class Governor {
   // Rate limits, then budget reservation. On success fills *out (Settle it
   // exactly once). Denial 429 with Retry-After and x-ratelimit-* headers.
   std::optional<Denial> Admit(const Principal* p, const RequestFacts& f, Admission* out);
+  // Whether any budget or rate limit could apply to `p`'s requests; when not,
+  // Admit() can be skipped (and the request's facts need not be computed).
+  bool Active(const Principal* p) const;
   // Replaces the reservation by the actual cost and tokens.
   void Settle(const Admission& a, double actual_usd, int64_t actual_tokens);
 
