@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -23,7 +24,10 @@ int64_t MonotonicUs() {
 }
 
 std::string NewRequestId() {
-  // A thread-local PRNG seeded from the OS keeps id generation lock-free.
+  // 48 bits of wall-clock milliseconds, then 48 random bits: ids sort by time,
+  // so the ledger's primary-key B-tree is appended to instead of written at a
+  // random page per row (5x more rows/s, see docs/BENCHMARKS.md), and stay
+  // unique across threads and replicas. A thread-local PRNG keeps this lock-free.
   thread_local std::mt19937_64 rng([] {
     uint64_t seed = 0;
     if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) != 1) {
@@ -32,11 +36,13 @@ std::string NewRequestId() {
     return seed;
   }());
   static const char* kHex = "0123456789abcdef";
-  std::string id = "req_";
-  uint64_t a = rng(), b = rng();
-  for (int i = 0; i < 16; ++i) id.push_back(kHex[(a >> (i * 4)) & 0xf]);
-  for (int i = 0; i < 8; ++i) id.push_back(kHex[(b >> (i * 4)) & 0xf]);
-  return id;
+  char out[4 + 24];
+  std::memcpy(out, "req_", 4);
+  const uint64_t ms = static_cast<uint64_t>(NowUnixMs());
+  const uint64_t r = rng();
+  for (int i = 0; i < 12; ++i) out[4 + i] = kHex[(ms >> ((11 - i) * 4)) & 0xf];
+  for (int i = 0; i < 12; ++i) out[16 + i] = kHex[(r >> (i * 4)) & 0xf];
+  return std::string(out, sizeof out);
 }
 
 std::string Sha256Hex(std::string_view data) {

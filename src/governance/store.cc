@@ -234,7 +234,7 @@ Result<VirtualKey> Store::CreateKey(const KeySpec& spec, const std::string& acto
   if (!spec.name.empty() && GetKey(spec.name).ok())
     return Status::InvalidArgument("a key named '" + spec.name + "' already exists");
   VirtualKey k;
-  k.id = "key_" + NewRequestId().substr(4, 16);
+  k.id = "key_" + Sha256Hex(NewRequestId()).substr(0, 16);
   k.name = spec.name;
   k.owner = spec.owner;
   k.user = spec.user;
@@ -312,7 +312,7 @@ Result<Budget> Store::PutBudget(Budget b, const std::string& actor) {
     b.id = find.ColText(0);
     b.created_at_ms = find.ColInt(1);
   } else {
-    b.id = "bud_" + NewRequestId().substr(4, 12);
+    b.id = "bud_" + Sha256Hex(NewRequestId()).substr(0, 12);
     b.created_at_ms = NowUnixMs();
   }
   Stmt s(db_, "INSERT INTO budgets (id, name, scope, subject, model, window, limit_usd, soft_limit_usd, created_at_ms)"

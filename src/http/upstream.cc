@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
+#include <limits>
 
 namespace tollgate::http {
 
@@ -145,7 +146,9 @@ asio::awaitable<Status> UpstreamCall::Start(bhttp::request<bhttp::string_body>& 
     else co_await bhttp::async_write(*conn_->plain, req, redirect_error(use_awaitable, ec));
     if (!ec) {
       parser_ = std::make_unique<bhttp::response_parser<bhttp::buffer_body>>();
-      parser_->body_limit(boost::none);
+      // Not boost::none: Beast 1.74 compares Content-Length against an empty
+      // optional as "over the limit" and fails every sized response.
+      parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
       if (conn_->tls) co_await bhttp::async_read_header(*conn_->tls, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
       else co_await bhttp::async_read_header(*conn_->plain, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
     }
