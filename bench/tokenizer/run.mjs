@@ -11,9 +11,9 @@
 //                                [--passes 5] [--no-write]
 //   --modules: directory whose node_modules has js-tiktoken and gpt-tokenizer
 //              (default: build/tokenizer_npm, else tests/tokenizer)
-// Exit status: 0, or 1 if the throughput target (C++ Count() >= 10x
-// gpt-tokenizer countTokens(), o200k_base, CPU time) is missed or the C++
-// counts differ from js-tiktoken's.
+// Exit status: 0, or 1 if the throughput target (C++ Count() >= 10x the
+// faster of gpt-tokenizer's countTokens() and encode(), o200k_base, CPU time)
+// is missed or the C++ counts differ from js-tiktoken's.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -102,7 +102,7 @@ for (const name of ['o200k_base', 'cl100k_base']) {
   const gc = Measure(() => texts.reduce((a, t) => a + gt.countTokens(t, opts), 0), clear);
   rows.push({ encoding: name, impl: `gpt-tokenizer ${version('gpt-tokenizer')} countTokens()`, gpt: 'count', ...gc });
   const ge = Measure(() => texts.reduce((a, t) => a + gt.encode(t, opts).length, 0), clear);
-  rows.push({ encoding: name, impl: `gpt-tokenizer ${version('gpt-tokenizer')} encode()`, ...ge });
+  rows.push({ encoding: name, impl: `gpt-tokenizer ${version('gpt-tokenizer')} encode()`, gpt: 'encode', ...ge });
   const gw = Measure(() => texts.reduce((a, t) => a + gt.countTokens(t, opts), 0));
   rows.push({ encoding: name, impl: `gpt-tokenizer ${version('gpt-tokenizer')} countTokens(), cache warm from the previous pass`, gpt: 'warm', ...gw });
   const ref = jt.tokens;
@@ -121,11 +121,13 @@ lines.push(`Corpus: ${docs.length} documents, ${(bytes / 1048576).toFixed(2)} Mi
 lines.push(`Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} cores), load average ${os.loadavg()[0].toFixed(2)} at the end; ` +
            `node ${process.versions.node}. ${new Date().toISOString().slice(0, 10)}.`);
 lines.push('');
-lines.push('| Encoding | Implementation | Tokens | MB/s (wall) | MB/s (CPU) | vs gpt-tokenizer countTokens (CPU) |');
+lines.push('| Encoding | Implementation | Tokens | MB/s (wall) | MB/s (CPU) | vs gpt-tokenizer (CPU) |');
 lines.push('|---|---|---:|---:|---:|---:|');
 const targets = [];
 for (const name of ['o200k_base', 'cl100k_base']) {
-  const base = rows.find((r) => r.encoding === name && r.gpt === 'count');
+  // The baseline is gpt-tokenizer's faster way to count: countTokens() or encode().length.
+  const base = rows.filter((r) => r.encoding === name && (r.gpt === 'count' || r.gpt === 'encode'))
+    .reduce((a, b) => (a.cpu <= b.cpu ? a : b));
   const warm = rows.find((r) => r.encoding === name && r.gpt === 'warm');
   for (const r of rows.filter((x) => x.encoding === name)) {
     const ratio = base.cpu / r.cpu;
@@ -134,13 +136,17 @@ for (const name of ['o200k_base', 'cl100k_base']) {
   }
 }
 lines.push('');
-lines.push('Ratios use CPU time (this thread for C++, the node process for JS), which a busy machine disturbs ' +
-           'less than wall time; on an idle machine the two agree.');
+lines.push('Ratios are against the faster of gpt-tokenizer\'s countTokens() and encode() with its merge cache ' +
+           'cleared before each pass (see below), and use CPU time (this thread for C++, the node process for JS), ' +
+           'which a busy machine disturbs less than wall time; on an idle machine the two agree. gpt-tokenizer ' +
+           'memoizes merged pieces in an LRU cache; timing repeated passes over one corpus with that cache kept would ' +
+           'time the cache, since every piece was merged in the pass before, whereas a gateway tokenizes each request ' +
+           'once. The cache still works within a pass. The warm-cache row shows the other reading.');
 lines.push('');
 for (const t of targets) {
   const ok = t.ratio >= 10;
   if (!ok && t.name === 'o200k_base') failed = true;
-  lines.push(`- Target, ${t.name}: C++ Count() ≥ 10x gpt-tokenizer countTokens() single-threaded: ${t.ratio.toFixed(1)}x, **${ok ? 'PASS' : 'FAIL'}** ` +
+  lines.push(`- Target, ${t.name}: C++ Count() ≥ 10x gpt-tokenizer, single-threaded: ${t.ratio.toFixed(1)}x, **${ok ? 'PASS' : 'FAIL'}** ` +
              `(${t.warm.toFixed(1)}x against gpt-tokenizer with its cache warm from the same corpus)`);
 }
 const gtDiff = rows.filter((r) => r.gpt === 'count').map((r) => {

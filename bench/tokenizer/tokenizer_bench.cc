@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
         docs.push_back(ss.str());
       }
     } else {
-      std::fprintf(stderr, "usage: tokenizer_bench --list FILE [--encoding NAME]... [--passes N]\n");
+      std::fprintf(stderr,
+                   "usage: tokenizer_bench --list FILE [--encoding NAME]... [--passes N]\n");
       return 2;
     }
   }

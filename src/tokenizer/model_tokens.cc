@@ -61,14 +61,14 @@ constexpr Estimate kOther = {"", "other", Encoding::kO200kBase, 1.00};
 
 std::optional<Encoding> EncodingForModel(std::string_view model) {
   std::string m = Normalize(model);
-  for (std::string_view p : {"gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "gpt-oss", "gpt-realtime",
-                             "gpt-audio", "chatgpt-4o", "codex-mini", "computer-use",
-                             "omni-moderation"}) {
+  for (std::string_view p :
+       {"gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "gpt-oss", "gpt-realtime", "gpt-audio",
+        "chatgpt-4o", "codex-mini", "computer-use", "omni-moderation"}) {
     if (StartsWith(m, p)) return Encoding::kO200kBase;
   }
   if (IsOSeries(m)) return Encoding::kO200kBase;
-  for (std::string_view p : {"gpt-4", "gpt-3.5", "gpt-35", "text-embedding-3-",
-                             "text-embedding-ada-002"}) {
+  for (std::string_view p :
+       {"gpt-4", "gpt-3.5", "gpt-35", "text-embedding-3-", "text-embedding-ada-002"}) {
     if (StartsWith(m, p)) return Encoding::kCl100kBase;
   }
   return std::nullopt;

@@ -93,9 +93,10 @@ Result<PreTokenizer> PreTokenizer::Create(Pattern pattern) {
     if (c == '\r' || c == '\n') t.ascii_[c] |= kClassNewline;
   }
   // The generated table must agree with what this matcher assumes.
-  if (t.ascii_['a'] != (kClassLetter | kClassLower) || t.ascii_['A'] != (kClassLetter | kClassUpper) ||
-      t.ascii_['7'] != kClassNumber || t.ascii_[' '] != kClassSpace ||
-      t.ascii_['\n'] != (kClassSpace | kClassNewline) || t.ascii_['!'] != 0) {
+  if (t.ascii_['a'] != (kClassLetter | kClassLower) ||
+      t.ascii_['A'] != (kClassLetter | kClassUpper) || t.ascii_['7'] != kClassNumber ||
+      t.ascii_[' '] != kClassSpace || t.ascii_['\n'] != (kClassSpace | kClassNewline) ||
+      t.ascii_['!'] != 0) {
     return Status::Internal("tokenizer: Unicode class table disagrees with the pre-tokenizer");
   }
   return t;
@@ -113,8 +114,8 @@ inline PreTokenizer::Char PreTokenizer::At(const uint8_t* s, size_t i) const {
     cp = (b & 0x0Fu) << 12 | (s[i + 1] & 0x3Fu) << 6 | (s[i + 2] & 0x3Fu);
     len = 3;
   } else {
-    cp = (b & 0x07u) << 18 | (s[i + 1] & 0x3Fu) << 12 | (s[i + 2] & 0x3Fu) << 6 |
-         (s[i + 3] & 0x3Fu);
+    cp =
+        (b & 0x07u) << 18 | (s[i + 1] & 0x3Fu) << 12 | (s[i + 2] & 0x3Fu) << 6 | (s[i + 3] & 0x3Fu);
     len = 4;
   }
   return {stage2_[stage1_[cp >> 8] * 256u + (cp & 0xFF)], len};

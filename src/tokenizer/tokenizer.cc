@@ -62,8 +62,11 @@ inline uint64_t HashKey(uint64_t head, const uint8_t* p, size_t n) {
   return Mix(k1 ^ n, Mix(Load64(first) ^ k1, Load64(p + n - 8) ^ seed));
 }
 
-inline uint32_t Tag(uint64_t hash, size_t n) {
-  return static_cast<uint32_t>(hash >> 40) << 8 | static_cast<uint32_t>(n);
+// An index entry holds rank + 1 in its low kRankBits and hash bits above.
+constexpr int kRankBits = 18;
+constexpr uint32_t kRankMask = (uint32_t{1} << kRankBits) - 1;
+inline uint32_t IndexTag(uint64_t hash) {
+  return static_cast<uint32_t>(hash >> (64 - (32 - kRankBits))) << kRankBits;
 }
 
 }  // namespace
@@ -99,12 +102,15 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(Encoding encoding) {
   t->bytes_ = reinterpret_cast<const uint8_t*>(vocab->bytes.data());
   const auto* lengths = reinterpret_cast<const uint8_t*>(vocab->lengths.data());
   size_t count = vocab->lengths.size();
+  if (count + 1 > kRankMask) return Status::Internal("tokenizer: vocabulary too large");
   t->tokens_.resize(count);
   size_t offset = 0;
   for (size_t r = 0; r < count; ++r) {
     size_t n = lengths[r];
     if (n == 0) return Status::Internal("tokenizer: empty token in vocabulary");
-    t->tokens_[r] = Token{static_cast<uint32_t>(offset), static_cast<uint32_t>(n)};
+    if (offset + n > vocab->bytes.size()) break;
+    t->tokens_[r] =
+        Token{Head(t->bytes_ + offset, n), static_cast<uint32_t>(offset), static_cast<uint32_t>(n)};
     offset += n;
     t->max_token_length_ = std::max(t->max_token_length_, n);
   }
@@ -112,9 +118,11 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(Encoding encoding) {
     return Status::Internal("tokenizer: vocabulary lengths and bytes disagree");
   }
 
+  // Load factor at most 1/2: probe sequences stay within a cache line or
+  // two, and the index (2 MiB for o200k_base) mostly stays in cache.
   size_t capacity = 1;
   while (capacity < 2 * count) capacity <<= 1;
-  t->slots_.assign(capacity, Slot{0, 0, 0});
+  t->index_.assign(capacity, 0);
   t->mask_ = capacity - 1;
   for (uint32_t r = 0; r < count; ++r) {
     const uint8_t* p = t->bytes_ + t->tokens_[r].offset;
@@ -122,8 +130,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(Encoding encoding) {
     Probe probe = t->Prepare(p, n);
     if (t->Find(probe, p, n) != kNoRank) return Status::Internal("tokenizer: duplicate token");
     uint64_t i = probe.hash & t->mask_;
-    while (t->slots_[i].tag != 0) i = (i + 1) & t->mask_;
-    t->slots_[i] = Slot{probe.head, r, Tag(probe.hash, n)};
+    while (t->index_[i] != 0) i = (i + 1) & t->mask_;
+    t->index_[i] = IndexTag(probe.hash) | (r + 1);
   }
   for (int b = 0; b < 256; ++b) {
     uint8_t byte = static_cast<uint8_t>(b);
@@ -175,14 +183,29 @@ inline Tokenizer::Probe Tokenizer::Prepare(const uint8_t* p, size_t n) const {
 
 inline uint32_t Tokenizer::Find(const Probe& probe, const uint8_t* p, size_t n) const {
   if (n > max_token_length_) return kNoRank;
-  uint32_t tag = Tag(probe.hash, n);
+  uint32_t tag = IndexTag(probe.hash);
   for (uint64_t i = probe.hash & mask_;; i = (i + 1) & mask_) {
-    const Slot& slot = slots_[i];
-    if (slot.tag == tag && slot.head == probe.head &&
-        (n <= 8 || std::memcmp(bytes_ + tokens_[slot.rank].offset + 8, p + 8, n - 8) == 0)) {
-      return slot.rank;
+    uint32_t entry = index_[i];
+    if (entry == 0) return kNoRank;
+    if ((entry & ~kRankMask) != tag) continue;
+    uint32_t rank = (entry & kRankMask) - 1;
+    const Token& token = tokens_[rank];
+    if (token.head == probe.head && token.length == n &&
+        (n <= 8 || std::memcmp(bytes_ + token.offset + 8, p + 8, n - 8) == 0)) {
+      return rank;
     }
-    if (slot.tag == 0) return kNoRank;
+  }
+}
+
+inline void Tokenizer::PrefetchKey(const Probe& probe) const {
+  uint32_t tag = IndexTag(probe.hash);
+  for (uint64_t i = probe.hash & mask_;; i = (i + 1) & mask_) {
+    uint32_t entry = index_[i];
+    if (entry == 0) return;
+    if ((entry & ~kRankMask) == tag) {
+      __builtin_prefetch(&tokens_[(entry & kRankMask) - 1]);
+      return;
+    }
   }
 }
 
@@ -196,8 +219,8 @@ void Tokenizer::MergeSmall(const uint8_t* p, size_t n, Emit&& emit) const {
   auto as_pair = [](uint32_t rank) {  // kNoRank -> kNoPair; ranks are < 2^31
     return static_cast<int32_t>(std::min<uint32_t>(rank, kNoPair));
   };
-  uint32_t start[kSmallPiece + 1];  // start[i]: first byte of part i; start[m] == n
-  uint32_t token[kSmallPiece];      // token[i]: rank of part i
+  uint32_t start[kSmallPiece + 1];            // start[i]: first byte of part i; start[m] == n
+  uint32_t token[kSmallPiece];                // token[i]: rank of part i
   alignas(16) int32_t pair[kSmallPiece + 4];  // pair[i]: parts i and i+1 merged
   size_t m = n;
   for (size_t i = 0; i < n; ++i) {
@@ -208,6 +231,11 @@ void Tokenizer::MergeSmall(const uint8_t* p, size_t n, Emit&& emit) const {
   for (size_t i = 0; i + 1 < n; ++i) pair[i] = as_pair(PairRank(p + i));
   // Vector reads go at most to pair[n + 1]; the shift reads pair[n].
   for (size_t i = n - 1; i < n + 3; ++i) pair[i] = kNoPair;
+  // The first merges make parts of two bytes, and the lookups after them are
+  // mostly of three-byte windows: start fetching those index lines now.
+  for (size_t i = 0; i + 3 <= n; ++i) {
+    __builtin_prefetch(&index_[Prepare(p + i, 3).hash & mask_]);
+  }
   while (m > 1) {
     // The lowest pair rank, then its leftmost position.
     size_t bi = 0;
@@ -254,8 +282,10 @@ void Tokenizer::MergeSmall(const uint8_t* p, size_t n, Emit&& emit) const {
     }
     for (size_t i = bi + 1; i + 1 < m; ++i) token[i] = token[i + 1];
     --m;
-    if (bi + 1 < m) pair[bi] = as_pair(Rank(p + start[bi], start[bi + 2] - start[bi]));
-    else pair[bi] = kNoPair;
+    if (bi + 1 < m)
+      pair[bi] = as_pair(Rank(p + start[bi], start[bi + 2] - start[bi]));
+    else
+      pair[bi] = kNoPair;
     if (bi > 0) pair[bi - 1] = as_pair(Rank(p + start[bi - 1], start[bi + 1] - start[bi - 1]));
   }
   for (size_t i = 0; i < m; ++i) emit(token[i]);
@@ -341,9 +371,37 @@ inline void Tokenizer::EncodePiece(const Probe& probe, const uint8_t* p, size_t 
   }
 }
 
+// Pieces are encoded kLookahead behind the pre-tokenizer, so that the cache
+// misses of their whole-piece lookups overlap: for text with a varied
+// vocabulary most lookups miss. A piece's index line is prefetched when it is
+// found, and halfway through the ring the key of its first candidate slot.
 template <typename Emit>
 void Tokenizer::EncodeValid(std::string_view text, Emit&& emit) const {
-  pre_.Split(text, [&](const uint8_t* p, size_t n) { EncodePiece(Prepare(p, n), p, n, emit); });
+  constexpr size_t kLookahead = 16;  // a power of two
+  struct Pending {
+    const uint8_t* p;
+    size_t n;
+    Probe probe;
+  };
+  Pending ring[kLookahead];
+  size_t head = 0;
+  size_t tail = 0;
+  pre_.Split(text, [&](const uint8_t* p, size_t n) {
+    if (head - tail == kLookahead) {
+      const Pending& q = ring[tail++ % kLookahead];
+      EncodePiece(q.probe, q.p, q.n, emit);
+    }
+    if (head - tail >= kLookahead / 2)
+      PrefetchKey(ring[(head - kLookahead / 2) % kLookahead].probe);
+    // A piece longer than any token is never looked up: do not hash it.
+    Probe probe = n <= max_token_length_ ? Prepare(p, n) : Probe{0, 0};
+    __builtin_prefetch(&index_[probe.hash & mask_]);
+    ring[head++ % kLookahead] = Pending{p, n, probe};
+  });
+  while (tail != head) {
+    const Pending& q = ring[tail++ % kLookahead];
+    EncodePiece(q.probe, q.p, q.n, emit);
+  }
 }
 
 size_t Tokenizer::Count(std::string_view text) const {
@@ -359,7 +417,7 @@ size_t Tokenizer::Count(std::string_view text) const {
 
 std::vector<uint32_t> Tokenizer::Encode(std::string_view text) const {
   std::vector<uint32_t> ids;
-  ids.reserve(text.size() / 4 + 16);
+  ids.reserve(text.size() / 3 + 16);  // about 4 bytes a token in English, fewer elsewhere
   auto emit = [&ids](uint32_t id) { ids.push_back(id); };
   if (IsValidUtf8(text)) {
     EncodeValid(text, emit);

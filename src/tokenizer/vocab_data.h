@@ -11,11 +11,11 @@ namespace tollgate::tokenizer::internal {
 
 // One BPE vocabulary, ranks dense from 0 to lengths.size() - 1.
 struct VocabData {
-  std::string_view name;     // "o200k_base"
-  std::string_view pattern;  // js-tiktoken's pat_str, kept to check it at load
-  std::string_view specials; // "<text>\t<rank>\n" per special token
-  std::string_view lengths;  // byte length of each rank's token, one byte per rank
-  std::string_view bytes;    // every token's bytes, concatenated in rank order
+  std::string_view name;      // "o200k_base"
+  std::string_view pattern;   // js-tiktoken's pat_str, kept to check it at load
+  std::string_view specials;  // "<text>\t<rank>\n" per special token
+  std::string_view lengths;   // byte length of each rank's token, one byte per rank
+  std::string_view bytes;     // every token's bytes, concatenated in rank order
 };
 
 // Per-code-point class bits (kClass* in pretokenizer.h) in a two-stage table:
@@ -24,7 +24,7 @@ struct VocabData {
 struct UnicodeClassData {
   std::string_view stage1;
   std::string_view stage2;
-  std::string_view unicode_version;    // of the node that generated the table
+  std::string_view unicode_version;  // of the node that generated the table
   std::string_view js_tiktoken_version;
 };
 
