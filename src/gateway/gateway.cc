@@ -18,6 +18,7 @@
 #include "providers/adapter.h"
 #include "providers/openai_wire.h"
 #include "providers/sim.h"
+#include "providers/sse.h"
 #include "tokenizer/model_tokens.h"
 #include "tokenizer/request_text.h"
 
@@ -558,21 +559,6 @@ const char* OpenAiPath(providers::Api api) {
   }
 }
 
-// Size of the next complete SSE event at or after `from`, and its separator.
-size_t FindEventEnd(const std::string& buf, size_t from, size_t* sep) {
-  for (size_t i = from; i + 1 < buf.size(); ++i) {
-    if (buf[i] != '\n') continue;
-    if (buf[i + 1] == '\n') {
-      *sep = 2;
-      return i;
-    }
-    if (buf[i + 1] == '\r' && i + 2 < buf.size() && buf[i + 2] == '\n') {
-      *sep = 3;
-      return i;
-    }
-  }
-  return std::string::npos;
-}
 
 }  // namespace
 
@@ -873,7 +859,7 @@ awaitable<bool> Gateway::RelayStream(Call& call, http::UpstreamCall& up, provide
     if (*n == 0) break;
     pending.append(buf, *n);
     size_t pos = 0, sep = 0, end;
-    while ((end = FindEventEnd(pending, pos, &sep)) != std::string::npos) {
+    while ((end = providers::FindSseEventEnd(pending, pos, &sep)) != std::string::npos) {
       adapter.OnEvent(std::string_view(pending.data() + pos, end - pos), &forward);
       pos = end + sep;
     }

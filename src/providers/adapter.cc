@@ -4,6 +4,7 @@
 // Translating adapters live in anthropic_translate.cc.
 
 #include "providers/adapter.h"
+#include "providers/sse.h"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -46,33 +47,6 @@ size_t SerializedLen(const Value& v) {
   return sb.GetSize();
 }
 
-// The data payload of one SSE event. Several data lines are joined with '\n'
-// (the SSE rule) into *scratch; the common single-line case is a view into `ev`.
-std::string_view SseData(std::string_view ev, std::string* scratch) {
-  std::string_view first;
-  int lines = 0;
-  size_t pos = 0;
-  while (pos <= ev.size()) {
-    size_t nl = ev.find('\n', pos);
-    std::string_view line =
-        ev.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.substr(0, 5) == "data:") {
-      line.remove_prefix(5);
-      if (!line.empty() && line.front() == ' ') line.remove_prefix(1);
-      if (lines == 0) {
-        first = line;
-      } else {
-        if (lines == 1) scratch->assign(first);
-        scratch->append("\n").append(line);
-      }
-      ++lines;
-    }
-    if (nl == std::string_view::npos) break;
-    pos = nl + 1;
-  }
-  return lines > 1 ? std::string_view(*scratch) : first;
-}
 
 // Anthropic's raw counters, merged by maximum: message_start carries the input
 // counts and a provisional output count, message_delta the cumulative output

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "providers/adapter.h"
+#include "providers/sse.h"
 #include "providers/openai_wire.h"
 
 namespace tollgate::providers {
@@ -49,32 +50,6 @@ void WriteString(JsonWriter& w, std::string_view s) {
   w.String(s.data(), static_cast<SizeType>(s.size()));
 }
 
-// The data payload of one SSE event (several data lines joined with '\n').
-std::string_view SseData(std::string_view ev, std::string* scratch) {
-  std::string_view first;
-  int lines = 0;
-  size_t pos = 0;
-  while (pos <= ev.size()) {
-    size_t nl = ev.find('\n', pos);
-    std::string_view line =
-        ev.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.substr(0, 5) == "data:") {
-      line.remove_prefix(5);
-      if (!line.empty() && line.front() == ' ') line.remove_prefix(1);
-      if (lines == 0) {
-        first = line;
-      } else {
-        if (lines == 1) scratch->assign(first);
-        scratch->append("\n").append(line);
-      }
-      ++lines;
-    }
-    if (nl == std::string_view::npos) break;
-    pos = nl + 1;
-  }
-  return lines > 1 ? std::string_view(*scratch) : first;
-}
 
 // Anthropic tool ids must match ^[a-zA-Z0-9_-]+$; OpenAI-compatible servers
 // are looser (e.g. "call:0"), so the id is mapped the same way on both the

@@ -357,11 +357,9 @@ test('upstream stream cut mid-way: Anthropic error event, SDK throws, ledger str
 });
 
 // ----------------------------------------------------------------------------
-// Known gaps, kept as `todo` tests (they run and report, but do not fail the
-// suite) until tollgate handles them; drop the todo when fixed.
+// Gaps found by these tests, fixed since: they guard against regressions.
 
 test('broken stream: output is estimated from the text already streamed', {
-  todo: 'tollgate keeps message_start\'s provisional output_tokens (1) with estimated=0 when the stream breaks',
 }, async () => {
   fake.reset().set({
     content: [{ type: 'text', text: 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen' }],
@@ -377,7 +375,6 @@ test('broken stream: output is estimated from the text already streamed', {
 });
 
 test("Anthropic's request-id and anthropic-ratelimit-* response headers reach the client", {
-  todo: 'ForwardableUpstreamHeader only passes x-request-id, openai-*, x-ratelimit-* and retry-after',
 }, async () => {
   fake.reset();
   const { data, response } = await client.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }).withResponse();

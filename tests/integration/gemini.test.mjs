@@ -150,7 +150,6 @@ test('unknown Gemini model is refused without calling upstream', async () => {
 });
 
 test('the client key of a native Gemini client (x-goog-api-key) is fingerprinted in the ledger', {
-  todo: 'BearerToken reads Authorization and x-api-key only, so Gemini clients are anonymous (and cannot pass auth)',
 }, async () => {
   fake.reset();
   const res = await post(tg.base, `/v1beta/models/${MODEL}:generateContent`, GEN_BODY, { authorization: '', 'x-goog-api-key': 'client-gemini-key' });

@@ -329,7 +329,6 @@ test('Azure streaming: usage injected and metered, client stream intact', async 
 });
 
 test('Azure Responses API: POST /openai/responses?api-version=V with the deployment as model', {
-  todo: 'tollgate calls /openai/deployments/{d}/responses, which Azure does not serve (Responses has no deployment segment)',
 }, async () => {
   fake.reset();
   azure.requests.length = 0;
