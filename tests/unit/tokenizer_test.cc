@@ -2,17 +2,18 @@
 // the corpus comparison (tests/tokenizer/compare.mjs); the ids below were
 // produced by js-tiktoken 1.0.21's encode(text, [], []).
 
+#include "tokenizer/tokenizer.h"
+
 #include <gtest/gtest.h>
 
-#include <unordered_map>
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "tokenizer/model_tokens.h"
 #include "tokenizer/request_text.h"
-#include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
 namespace tollgate::tokenizer {
@@ -46,12 +47,12 @@ TEST(TokenizerTest, MatchesJsTiktoken) {
       {"Hello, world! I'm 12345 tokens' worth.\n\n  def f(x):\n\treturn x",
        {13225, 11, 2375, 0, 5477, 220, 7633, 2548, 20290, 6, 7549, 364, 220, 1056, 285, 4061, 1883,
         1393, 1215},
-       {9906, 11, 1917, 0, 358, 2846, 220, 4513, 1774, 11460, 6, 5922, 382, 220, 711, 282, 2120, 997,
-        862, 865}},
+       {9906, 11,   1917, 0,   358, 2846, 220,  4513, 1774, 11460,
+        6,    5922, 382,  220, 711, 282,  2120, 997,  862,  865}},
       {"日本語のテキスト、中文文本와 한국어",
        {9048, 40909, 3385, 16056, 18368, 38236, 1395, 10667, 145683, 12753, 52971, 5959},
-       {9080, 22656, 45918, 252, 16144, 57933, 62903, 71634, 5486, 16325, 17161, 17161, 22656, 81673,
-        62398, 89059, 255, 32179}},
+       {9080, 22656, 45918, 252, 16144, 57933, 62903, 71634, 5486, 16325, 17161, 17161, 22656,
+        81673, 62398, 89059, 255, 32179}},
       {"🤖👩‍💻 émoji\u0301",
        {50378, 244, 28823, 102, 2524, 31446, 119, 1212, 3690, 4133, 13430},
        {9468, 97, 244, 9468, 239, 102, 378, 235, 93273, 119, 4046, 6489, 7910, 54939}},
@@ -62,10 +63,10 @@ TEST(TokenizerTest, MatchesJsTiktoken) {
       // Contractions, titlecase and modifier letters, superscript digits,
       // ideographic space, NBSP, CRLF.
       {"HELLO'S hello'S ǅemal ʰello 1²³ \u3000\u00a0x\r\n\r\n",
-       {111642, 2699, 31233, 40617, 31233, 220, 131, 227, 347, 280, 220, 134, 108, 6053, 220, 16,
-        13848, 45681, 16884, 5310, 87, 1414},
-       {51812, 1623, 13575, 24748, 13575, 220, 131, 227, 336, 278, 220, 134, 108, 4896, 220, 16,
-        30556, 44301, 220, 23249, 4194, 87, 881}},
+       {111642, 2699, 31233, 40617, 31233, 220,   131,   227,   347,  280, 220,
+        134,    108,  6053,  220,   16,    13848, 45681, 16884, 5310, 87,  1414},
+       {51812, 1623, 13575, 24748, 13575, 220,   131, 227,   336,  278, 220, 134,
+        108,   4896, 220,   16,    30556, 44301, 220, 23249, 4194, 87,  881}},
   };
   for (const Known& c : cases) {
     EXPECT_EQ(O200k().Encode(c.text), c.o200k) << c.text;
@@ -88,8 +89,9 @@ TEST(TokenizerTest, InvalidUtf8IsRepairedLikeNode) {
   // A lone 0xFF decodes to U+FFFD, which is token 3251 / 5809 on its own.
   EXPECT_EQ(O200k().Encode("\xff"), (Ids{3251}));
   EXPECT_EQ(Cl100k().Encode("\xff"), (Ids{5809}));
-  const std::string bad[] = {"\x80",         "abc\xc3",       "\xc0\x80x",   "\xed\xa0\x80",
-                             "\xf4\x90\x80\x80", "\xe2\x28\xa1", "a\xf0\x9f\x98 b", "\xfe\xff\xfe"};
+  const std::string bad[] = {
+      "\x80",         "abc\xc3",         "\xc0\x80x",   "\xed\xa0\x80", "\xf4\x90\x80\x80",
+      "\xe2\x28\xa1", "a\xf0\x9f\x98 b", "\xfe\xff\xfe"};
   for (const std::string& s : bad) {
     EXPECT_FALSE(IsValidUtf8(s));
     std::string fixed = RepairUtf8(s);
@@ -102,11 +104,11 @@ TEST(TokenizerTest, InvalidUtf8IsRepairedLikeNode) {
 TEST(TokenizerTest, RepairUtf8FollowsWhatwg) {
   const std::string r = "\xEF\xBF\xBD";  // U+FFFD
   EXPECT_EQ(RepairUtf8("ok"), "ok");
-  EXPECT_EQ(RepairUtf8("\xE2\x82"), r);                  // truncated: one replacement
+  EXPECT_EQ(RepairUtf8("\xE2\x82"), r);  // truncated: one replacement
   EXPECT_EQ(RepairUtf8("\xE2\x82x"), r + "x");
-  EXPECT_EQ(RepairUtf8("\xED\xA0\x80"), r + r + r);      // surrogate: ED is valid only to 9F
-  EXPECT_EQ(RepairUtf8("\xC0\x80"), r + r);              // overlong lead bytes are invalid
-  EXPECT_EQ(RepairUtf8("\xF0\x90\x41"), r + "A");        // two-byte prefix, then A
+  EXPECT_EQ(RepairUtf8("\xED\xA0\x80"), r + r + r);          // surrogate: ED is valid only to 9F
+  EXPECT_EQ(RepairUtf8("\xC0\x80"), r + r);                  // overlong lead bytes are invalid
+  EXPECT_EQ(RepairUtf8("\xF0\x90\x41"), r + "A");            // two-byte prefix, then A
   EXPECT_EQ(RepairUtf8("\xF4\x90\x80\x80"), r + r + r + r);  // above U+10FFFF
   EXPECT_EQ(RepairUtf8("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");
   EXPECT_TRUE(IsValidUtf8("plain ASCII that is longer than eight bytes"));
@@ -249,13 +251,14 @@ TEST(TokenizerTest, EncodingNames) {
 }
 
 TEST(ModelTokensTest, EncodingForModel) {
-  for (const char* m : {"gpt-4o", "gpt-4o-mini-2024-07-18", "gpt-4.1-nano", "gpt-5", "gpt-5.1-codex",
-                        "gpt-5-pro", "o1", "o3-mini", "o4-mini", "openai/gpt-oss-120b",
-                        "gpt-realtime", "GPT-4O", "azure/gpt-4o"}) {
+  for (const char* m : {"gpt-4o", "gpt-4o-mini-2024-07-18", "gpt-4.1-nano", "gpt-5",
+                        "gpt-5.1-codex", "gpt-5-pro", "o1", "o3-mini", "o4-mini",
+                        "openai/gpt-oss-120b", "gpt-realtime", "GPT-4O", "azure/gpt-4o"}) {
     EXPECT_EQ(EncodingForModel(m), Encoding::kO200kBase) << m;
   }
-  for (const char* m : {"gpt-4", "gpt-4-turbo", "gpt-4-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-instruct",
-                        "text-embedding-3-small", "text-embedding-ada-002", "gpt-35-turbo"}) {
+  for (const char* m :
+       {"gpt-4", "gpt-4-turbo", "gpt-4-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-instruct",
+        "text-embedding-3-small", "text-embedding-ada-002", "gpt-35-turbo"}) {
     EXPECT_EQ(EncodingForModel(m), Encoding::kCl100kBase) << m;
   }
   for (const char* m : {"claude-sonnet-4-5", "gemini-2.5-pro", "davinci-002", "o", "omni", "",
@@ -307,13 +310,14 @@ TEST(RequestTextTest, ChatCompletion) {
   EXPECT_EQ(r->model, "gpt-4o");
   EXPECT_EQ(r->messages, 3u);
   EXPECT_EQ(r->framing_tokens, 3 * 3 + 1 + 3);
-  const std::vector<std::string> want = {"system",    "You are terse.", "user",
-                                         "bob",       "hello world",    "assistant",
-                                         "lookup",    "{\"q\":1}",
-                                         R"({"type":"function","function":{"name":"lookup"}})"};
+  const std::vector<std::string> want = {
+      "system", "You are terse.", "user",
+      "bob",    "hello world",    "assistant",
+      "lookup", "{\"q\":1}",      R"({"type":"function","function":{"name":"lookup"}})"};
   EXPECT_EQ(r->parts, want);
   // The cookbook's count for a single-message chat.
-  auto one = ExtractRequestText(R"({"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]})");
+  auto one = ExtractRequestText(
+      R"({"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]})");
   ASSERT_TRUE(one.ok());
   std::vector<std::string_view> parts(one->parts.begin(), one->parts.end());
   ModelTokenCounter counter(parts, one->framing_tokens);
