@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tollgate benchmark: tollgate vs nginx as a reverse proxy in front of the same
-# canned OpenAI upstream, all on loopback, in one run (about 2.5 minutes).
+# canned OpenAI upstream, all on loopback, in one run (about 2 minutes).
 #
 #   bash bench/run.sh                      # from the repo root
 #   TOLLGATE_BIN=path/to/tollgate bash bench/run.sh
@@ -17,7 +17,7 @@
 #   BENCH_WRITE_DOC    1 = write the table into docs/BENCHMARKS.md (default 1)
 #   BENCH_KEEP         1 = keep the temp dir with configs, logs and raw outputs
 #   BENCH_STRICT       1 = exit 2 when a performance target is missed
-#   BENCH_PIN_LATENCY  1 (default) = run the 1-connection latency tests with wrk and
+#   BENCH_PIN_LATENCY  1 (default) = run the 1-connection latency and TTFT tests with the clients and
 #                      every server pinned to CPU 0 (see docs/BENCHMARKS.md); 0 = unpinned
 #   BENCH_WAIT_QUIET   wait up to this many seconds for the machine to go idle
 #                      (no compiler running, CPU < 15% busy) before starting (default 0)
@@ -306,17 +306,26 @@ run_wrk() {
     "${R[$key.requests]}" "${R[$key.rps]}" "${R[$key.p50_us]}" "${R[$key.p99_us]}" "$errs")"
 }
 
-# Pins every process this script started (all threads, nginx workers too) to CPUSET.
+# pin_all CPUSET [LEDGER_CPU]: pins every process this script started (all
+# threads, nginx workers too) to CPUSET.
+# With LEDGER_CPU, tollgate threads whose name contains "ledger" (the SQLite
+# writer, if it names itself) go there instead: the writer is off the request path, and on
+# a shared CPU its batch commits would show up as request latency.
 pin_all() {
-  local pid p
+  local pid p t
   for pid in "${PIDS[@]}"; do
     for p in $pid $(pgrep -P "$pid"); do taskset -a -p -c "$1" "$p" >/dev/null 2>&1; done
   done
+  [ -n "${2:-}" ] || return 0
+  for t in /proc/"$TG_PID"/task/*; do
+    grep -qi ledger "$t/comm" 2>/dev/null && taskset -p -c "$2" "${t##*/}" >/dev/null 2>&1
+  done
+  return 0
 }
 PIN_LATENCY=${BENCH_PIN_LATENCY:-1}
 WRK_PIN=()
 if [ "$PIN_LATENCY" = 1 ] && command -v taskset >/dev/null; then
-  pin_all 0
+  pin_all 0 "$(($(nproc) - 1))"
   WRK_PIN=(taskset -c 0)
   LAT_MODE="wrk and all servers pinned to CPU 0"
 else
@@ -329,6 +338,21 @@ for t in direct nginx tollgate; do
   run_wrk "lat_warm_$t" "$t" "$u" 1 1 "$WARMUP"
   run_wrk "lat_$t" "$t" "$u" 1 1 "$DURATION"
 done
+# ----------------------------------------------------------------- TTFT ----
+log "TTFT: $TTFT_N sequential streaming requests, direct vs through tollgate, $LAT_MODE"
+TTFT_DIRECT=$("${WRK_PIN[@]}" node "$BENCH/ttft.js" "http://127.0.0.1:$SSE_PORT/v1/chat/completions" bench-model "$TTFT_N" 5 0) ||
+  fail "TTFT direct: $TTFT_DIRECT"
+TTFT_TG=$("${WRK_PIN[@]}" node "$BENCH/ttft.js" "$TG_URL/v1/chat/completions" bench-stream "$TTFT_N" 5 1) ||
+  fail "TTFT through tollgate: $TTFT_TG"
+TG_REQUESTS=$((TG_REQUESTS + TTFT_N + 5))
+note_builders "the TTFT test"
+jget() { node -e 'let o = {}; try { o = JSON.parse(process.argv[1]); } catch (e) {} const v = o[process.argv[2]]; console.log(v === null || v === undefined ? "-1" : v)' "$1" "$2"; }
+TTFT_D_MED=$(calc "$(jget "$TTFT_DIRECT" median_ms)" 3)
+TTFT_T_MED=$(calc "$(jget "$TTFT_TG" median_ms)" 3)
+TTFT_D_P90=$(calc "$(jget "$TTFT_DIRECT" p90_ms)" 3)
+TTFT_T_P90=$(calc "$(jget "$TTFT_TG" p90_ms)" 3)
+log "TTFT median: direct ${TTFT_D_MED} ms, tollgate ${TTFT_T_MED} ms"
+
 WRK_PIN=()
 ((PIN_LATENCY)) && pin_all "0-$(($(nproc) - 1))"
 log "throughput: 50 connections, 2 threads, ${DURATION}s each (after ${WARMUP}s warm-up)"
@@ -339,20 +363,6 @@ for t in direct nginx tollgate; do
 done
 LOADED_RSS=$(rss_kb "$TG_PID")
 
-# ----------------------------------------------------------------- TTFT ----
-log "TTFT: $TTFT_N sequential streaming requests, direct vs through tollgate"
-TTFT_DIRECT=$(node "$BENCH/ttft.js" "http://127.0.0.1:$SSE_PORT/v1/chat/completions" bench-model "$TTFT_N" 5 0) ||
-  fail "TTFT direct: $TTFT_DIRECT"
-TTFT_TG=$(node "$BENCH/ttft.js" "$TG_URL/v1/chat/completions" bench-stream "$TTFT_N" 5 1) ||
-  fail "TTFT through tollgate: $TTFT_TG"
-TG_REQUESTS=$((TG_REQUESTS + TTFT_N + 5))
-note_builders "the TTFT test"
-jget() { node -e 'let o = {}; try { o = JSON.parse(process.argv[1]); } catch (e) {} const v = o[process.argv[2]]; console.log(v === null || v === undefined ? "-1" : v)' "$1" "$2"; }
-TTFT_D_MED=$(calc "$(jget "$TTFT_DIRECT" median_ms)" 3)
-TTFT_T_MED=$(calc "$(jget "$TTFT_TG" median_ms)" 3)
-TTFT_D_P90=$(calc "$(jget "$TTFT_DIRECT" p90_ms)" 3)
-TTFT_T_P90=$(calc "$(jget "$TTFT_TG" p90_ms)" 3)
-log "TTFT median: direct ${TTFT_D_MED} ms, tollgate ${TTFT_T_MED} ms"
 
 # ------------------------------------------------------ 1,000 streams ----
 log "memory: $STREAMS concurrent streams (slow upstream: a chunk every 500 ms for 10 s)"
@@ -394,9 +404,13 @@ LEDGER_RPS=$(calc "${R[tp_tollgate.ledger_rows]} / (${R[tp_tollgate.duration_us]
 log "ledger: $TOTAL_ROWS rows (clients completed $TG_REQUESTS), $CUT_N cut off by wrk, total cost \$$LEDGER_COST"
 
 log "ledger micro-benchmark: $LEDGER_ROWS rows into a fresh SQLite file with tollgate's schema"
-MICRO=$(bash "$BENCH/ledger_micro.sh" "$DB" "$WORK" "$LEDGER_ROWS" 2048) || fail "ledger micro-benchmark failed: $MICRO"
+MICRO=$(bash "$BENCH/ledger_micro.sh" "$DB" "$WORK" "$LEDGER_ROWS" 2048 random 2>&1) || fail "ledger micro-benchmark failed: $MICRO"
 MICRO_RPS=$(sed -n 's/.*rows_per_s=\([0-9]*\).*/\1/p' <<<"$MICRO")
 MICRO_S=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$MICRO")
+MICRO_N=$(sed -n 's/.*rows=\([0-9]*\).*/\1/p' <<<"$MICRO")
+MICRO_ORD=$(bash "$BENCH/ledger_micro.sh" "$DB" "$WORK" "$LEDGER_ROWS" 2048 ordered 2>&1) || fail "ledger micro-benchmark (ordered ids) failed: $MICRO_ORD"
+MICRO_ORD_RPS=$(sed -n 's/.*rows_per_s=\([0-9]*\).*/\1/p' <<<"$MICRO_ORD")
+log "ledger micro-benchmark: $MICRO_RPS rows/s with random ids, $MICRO_ORD_RPS rows/s with time-ordered ids"
 
 # -------------------------------------------------------------- results ----
 ms() { calc "$1 / 1000" 3; }
@@ -451,13 +465,13 @@ row3() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
   row3 "tollgate ÷ nginx throughput, 50 conns" "$TP_RATIO× (${R[tp_tollgate.rps]} vs ${R[tp_nginx.rps]} req/s)" "≥ 0.7×" "$V_TP"
   row3 "tollgate idle RSS after start" "$(mib "$IDLE_RSS") MiB" "< 30 MiB" "$V_IDLE"
   row3 "tollgate peak RSS, $STREAMS concurrent streams" "$(mib "$STREAMS_PEAK") MiB ($STREAMS_OK/$STREAMS streams ok, $STREAMS_MAXC open at once)" "< 150 MiB" "$V_STREAMS"
-  row3 "TTFT median, tollgate − direct ($TTFT_N streams)" "$TTFT_ADD ms ($TTFT_T_MED vs $TTFT_D_MED ms)" "≤ ~1 ms" "$V_TTFT"
+  row3 "TTFT median, tollgate − direct ($TTFT_N streams, $LAT_MODE)" "$TTFT_ADD ms ($TTFT_T_MED vs $TTFT_D_MED ms)" "≤ ~1 ms" "$V_TTFT"
   row3 "ledger rows = requests served" "$TOTAL_ROWS rows for $TG_REQUESTS requests completed by the clients, + $((TOTAL_ROWS - TG_REQUESTS)) in flight when wrk stopped ($CUT_N of them logged as 499)" "equal" "$V_LEDGER"
   echo
   echo "Other observations:"
   echo
   echo "- Ledger rows sustained during the 50-connection run: **$LEDGER_RPS rows/s** (${R[tp_tollgate.ledger_rows]} rows for ${R[tp_tollgate.requests]} wrk requests; ${R[tp_tollgate.rows_at_end]} of them were already in the file when wrk exited; the count was stable ${R[tp_tollgate.settle_ms]} ms later, a figure that includes the script's ~300 ms stability check)."
-  echo "- SQLite ceiling for the same schema, pragmas and 2048-row transactions (\`bench/ledger_micro.sh\`, sqlite3 CLI, no gateway): **$MICRO_RPS rows/s** ($LEDGER_ROWS rows in $MICRO_S s)."
+  echo "- SQLite ceiling for the same schema, pragmas and 2048-row transactions (\`bench/ledger_micro.sh\`, sqlite3 CLI, no gateway): **$MICRO_RPS rows/s** ($MICRO_N rows in $MICRO_S s) with random \`req_\` ids like tollgate's; **$MICRO_ORD_RPS rows/s** with time-ordered ids (\`IDS=ordered\`), which append to the primary-key B-tree instead of touching a random page per row."
   echo "- TTFT p90: direct $TTFT_D_P90 ms, tollgate $TTFT_T_P90 ms. The canned upstream sends the whole stream at once, so this is the gateway's own per-stream overhead."
   echo "- tollgate RSS: $(mib "$IDLE_RSS") MiB idle, $(mib "$LOADED_RSS") MiB after the wrk runs, $(mib "$STREAMS_ALLOPEN") MiB when all $STREAMS streams had their first chunk, $(mib "$STREAMS_END") MiB after they finished."
   echo "- Total metered cost recorded: \$$LEDGER_COST across $TOTAL_ROWS rows; every successful row priced (no unknown costs). SIGTERM exit status: $TG_RC."
