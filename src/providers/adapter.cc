@@ -219,10 +219,8 @@ class AnthropicPassthrough final : public StreamAdapter {
   void OnEvent(std::string_view event, std::string* out) override {
     out->append(event).append("\n\n");
     std::string_view data = SseData(event, &scratch_);
-    if (data.empty() || data.front() != '{') return;
     rapidjson::Document doc;
-    doc.Parse(data.data(), data.size());
-    if (doc.HasParseError() || !doc.IsObject()) return;
+    if (!ParseJsonObject(data, &doc)) return;
     std::string_view type = Str(Member(doc, "type"));
     if (type == "content_block_delta") {
       if (const Value* d = Member(doc, "delta"))
@@ -283,10 +281,8 @@ class ResponsesPassthrough final : public StreamAdapter {
   void OnEvent(std::string_view event, std::string* out) override {
     out->append(event).append("\n\n");
     std::string_view data = SseData(event, &scratch_);
-    if (data.empty() || data.front() != '{') return;
     rapidjson::Document doc;
-    doc.Parse(data.data(), data.size());
-    if (doc.HasParseError() || !doc.IsObject()) return;
+    if (!ParseJsonObject(data, &doc)) return;
     if (const Value* seq = Member(doc, "sequence_number"); seq && seq->IsInt64())
       last_sequence_ = seq->GetInt64();
     std::string_view type = Str(Member(doc, "type"));
@@ -345,10 +341,8 @@ class GeminiPassthrough final : public StreamAdapter {
   void OnEvent(std::string_view event, std::string* out) override {
     out->append(event).append("\n\n");
     std::string_view data = SseData(event, &scratch_);
-    if (data.empty() || data.front() != '{') return;
     rapidjson::Document doc;
-    doc.Parse(data.data(), data.size());
-    if (doc.HasParseError() || !doc.IsObject()) return;
+    if (!ParseJsonObject(data, &doc)) return;
     if (Member(doc, "error")) {
       meter_.upstream_error = true;
       return;

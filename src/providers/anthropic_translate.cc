@@ -440,10 +440,8 @@ class AnthropicToChatStream final : public StreamAdapter {
     metering_->OnEvent(event, &sink_);
     meter_ = metering_->meter();
     std::string_view data = SseData(event, &scratch_);
-    if (data.empty() || data.front() != '{') return;
     Document doc;
-    doc.Parse(data.data(), data.size());
-    if (doc.HasParseError() || !doc.IsObject()) return;
+    if (!ParseJsonObject(data, &doc)) return;
     std::string_view type = Str(Member(doc, "type"));
     if (type == "message_start") {
       const Value* msg = Member(doc, "message");
@@ -698,10 +696,8 @@ class ChatToAnthropicStream final : public StreamAdapter {
       Close(out);
       return;
     }
-    if (data.empty() || data.front() != '{') return;
     Document doc;
-    doc.Parse(data.data(), data.size());
-    if (doc.HasParseError() || !doc.IsObject()) return;
+    if (!ParseJsonObject(data, &doc)) return;
     if (const Value* e = Member(doc, "error")) {
       std::string_view msg = Str(Member(*e, "message"));
       AppendAnthropicError("api_error", msg.empty() ? "upstream error" : msg, out);

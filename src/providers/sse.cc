@@ -27,6 +27,12 @@ std::string_view SseData(std::string_view ev, std::string* scratch) {
   return lines > 1 ? std::string_view(*scratch) : first;
 }
 
+bool ParseJsonObject(std::string_view data, rapidjson::Document* doc) {
+  if (data.empty() || data.front() != '{') return false;
+  doc->Parse(data.data(), data.size());
+  return !doc->HasParseError() && doc->IsObject();
+}
+
 size_t FindSseEventEnd(const std::string& buf, size_t from, size_t* sep) {
   for (size_t i = from; i + 1 < buf.size(); ++i) {
     if (buf[i] != '\n') continue;
