@@ -347,15 +347,23 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
   std::string_view project = Trim(HeaderValue(req, "x-tollgate-project"));
   std::string_view user_hdr = Trim(HeaderValue(req, "x-tollgate-user"));
   std::string_view tags = HeaderValue(req, "x-tollgate-tags");
+  // Find the bad header first and co_await outside the loop: GCC 12 mis-handles
+  // the lifetime of a range-for's initializer_list across a co_await (it crashed).
+  const char* bad_header = nullptr;
   for (auto [name, v] : {std::pair{"x-tollgate-project", project}, std::pair{"x-tollgate-user", user_hdr},
                          std::pair{"x-tollgate-tags", tags}}) {
     if (v.size() > kMaxHeaderValue * (std::string_view(name) == "x-tollgate-tags" ? 8 : 1) || !Printable(v)) {
-      stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-      co_return co_await SendError(
-          call, {400, "invalid_request_error", "invalid_header",
-                 std::string("Header ") + name + " must be printable text of at most " +
-                     std::to_string(kMaxHeaderValue) + " characters", name}, out);
+      bad_header = name;
+      break;
     }
+  }
+  if (bad_header != nullptr) {
+    stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+    const ApiError e{400, "invalid_request_error", "invalid_header",
+                     std::string("Header ") + bad_header + " must be printable text of at most " +
+                         std::to_string(kMaxHeaderValue) + " characters",
+                     bad_header};
+    co_return co_await SendError(call, e, out);
   }
   call.row.project = std::string(project);
   {
