@@ -45,7 +45,7 @@ struct GroupReport {
 struct LatencyReport {
   size_t prompts = 0;
   double mean_prompt_bytes = 0;
-  double p50_us = 0, p99_us = 0, mean_us = 0;  // ExtractFeatures + PredictSuccess per test prompt
+  double p50_us = 0, p99_us = 0, mean_us = 0;  // ExtractFeatures + PredictSuccess per test prompt, thread CPU time
   double us_4kb = 0;                           // the same for a 4096-byte prompt (mean of many runs)
 };
 
