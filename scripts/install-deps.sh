@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config
   libboost-dev libssl-dev libsqlite3-dev libyaml-cpp-dev rapidjson-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libhnswlib-dev
   sqlite3 openssl ca-certificates nodejs npm chromium
 )
 if [[ "${1:-}" == "--bench" ]]; then PKGS+=(wrk nginx-light); fi

@@ -1,0 +1,144 @@
+#include "cache/semantic_index.h"
+
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <unordered_set>
+
+namespace tollgate::cache {
+namespace {
+
+constexpr size_t kM = 16;                // graph degree: hnswlib's default
+constexpr size_t kEfConstruction = 200;  // build-time beam: hnswlib's default
+constexpr size_t kEfSearch = 64;         // query-time beam; recall ~1 at cache sizes
+
+bool Normalize(std::vector<float>* v) {
+  double sum = 0;
+  for (float x : *v) {
+    if (!std::isfinite(x)) return false;
+    sum += static_cast<double>(x) * x;
+  }
+  if (sum <= 0) return false;
+  const float inv = static_cast<float>(1.0 / std::sqrt(sum));
+  for (float& x : *v) x *= inv;
+  return true;
+}
+
+}  // namespace
+
+struct SemanticIndex::Graph {
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+  std::unordered_set<uint64_t> live;  // ids not marked deleted
+  size_t capacity = 0;                // slots, deleted ones included
+  size_t used = 0;                    // slots taken, deleted ones included
+};
+
+SemanticIndex::SemanticIndex(int dim, int64_t max_elements_per_scope, int64_t initial_capacity)
+    : dim_(dim),
+      max_elements_(std::max<int64_t>(1, max_elements_per_scope)),
+      initial_capacity_(std::clamp<int64_t>(initial_capacity, 1, max_elements_)),
+      space_(std::make_unique<hnswlib::InnerProductSpace>(static_cast<size_t>(dim))) {}
+
+SemanticIndex::~SemanticIndex() = default;
+
+int SemanticIndex::dim() const { return dim_; }
+
+// Makes room for one more slot: compacts when deleted slots can be reclaimed
+// (hnswlib 0.6 never reuses them), else doubles up to the limit.
+Status SemanticIndex::GrowLocked(Graph* g) {
+  const size_t live = g->live.size();
+  if (g->used > live && live < static_cast<size_t>(max_elements_)) {
+    const size_t cap = std::max<size_t>(g->capacity, std::min<size_t>(2 * live + 1, max_elements_));
+    auto fresh = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), cap, kM, kEfConstruction);
+    fresh->setEf(kEfSearch);
+    for (uint64_t id : g->live) {
+      std::vector<float> v = g->hnsw->getDataByLabel<float>(id);
+      fresh->addPoint(v.data(), id);
+    }
+    g->hnsw = std::move(fresh);
+    g->capacity = cap;
+    g->used = live;
+    return Status::Ok();
+  }
+  if (g->capacity >= static_cast<size_t>(max_elements_))
+    return Status::TooLarge("semantic index: scope holds its maximum of " + std::to_string(max_elements_) +
+                            " vectors");
+  const size_t cap = std::min<size_t>(2 * g->capacity, max_elements_);
+  g->hnsw->resizeIndex(cap);
+  g->capacity = cap;
+  return Status::Ok();
+}
+
+Status SemanticIndex::Add(std::string_view scope, uint64_t id, std::vector<float> vec) {
+  if (static_cast<int>(vec.size()) != dim_)
+    return Status::InvalidArgument("semantic index: vector has " + std::to_string(vec.size()) +
+                                   " dimensions, the index " + std::to_string(dim_));
+  if (!Normalize(&vec)) return Status::InvalidArgument("semantic index: zero or non-finite vector");
+  std::unique_lock lock(mu_);
+  try {
+    auto it = graphs_.find(scope);
+    if (it == graphs_.end()) {
+      auto g = std::make_unique<Graph>();
+      g->capacity = static_cast<size_t>(initial_capacity_);
+      g->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), g->capacity, kM, kEfConstruction);
+      g->hnsw->setEf(kEfSearch);
+      it = graphs_.emplace(std::string(scope), std::move(g)).first;
+    }
+    Graph& g = *it->second;
+    // A known id (live or deleted) is updated in its own slot.
+    const bool known = g.hnsw->label_lookup_.count(id) > 0;
+    if (!known && g.used >= g.capacity) TG_RETURN_IF_ERROR(GrowLocked(&g));
+    g.hnsw->addPoint(vec.data(), id);
+    if (!known) ++g.used;
+    g.live.insert(id);
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("semantic index: ") + e.what());
+  }
+}
+
+std::optional<std::pair<uint64_t, double>> SemanticIndex::Find(std::string_view scope, const std::vector<float>& vec,
+                                                               double threshold) const {
+  if (static_cast<int>(vec.size()) != dim_) return std::nullopt;
+  std::vector<float> q = vec;
+  if (!Normalize(&q)) return std::nullopt;
+  std::shared_lock lock(mu_);
+  auto it = graphs_.find(scope);
+  if (it == graphs_.end() || it->second->live.empty()) return std::nullopt;
+  try {
+    auto res = it->second->hnsw->searchKnn(q.data(), 1);
+    if (res.empty()) return std::nullopt;
+    const double cos = 1.0 - static_cast<double>(res.top().first);
+    if (cos < threshold) return std::nullopt;
+    return std::make_pair(static_cast<uint64_t>(res.top().second), cos);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void SemanticIndex::Remove(std::string_view scope, uint64_t id) {
+  std::unique_lock lock(mu_);
+  auto it = graphs_.find(scope);
+  if (it == graphs_.end() || it->second->live.erase(id) == 0) return;
+  try {
+    it->second->hnsw->markDelete(id);
+  } catch (const std::exception&) {
+    // Only "label not found" / "already deleted", which `live` rules out.
+  }
+}
+
+size_t SemanticIndex::Size(std::string_view scope) const {
+  std::shared_lock lock(mu_);
+  auto it = graphs_.find(scope);
+  return it == graphs_.end() ? 0 : it->second->live.size();
+}
+
+size_t SemanticIndex::CapacityForTest(std::string_view scope) const {
+  std::shared_lock lock(mu_);
+  auto it = graphs_.find(scope);
+  return it == graphs_.end() ? 0 : it->second->capacity;
+}
+
+}  // namespace tollgate::cache
