@@ -411,7 +411,6 @@ std::string RenderSvg(const GroupReport& g) {
     add("<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/>\n", W - R + 14, ly - 4, c);
     s += "<text x=\"" + Fmt("%.1f", W - R + 34) + "\" y=\"" + Fmt("%.1f", ly) + "\" font-size=\"10\">" +
          XmlEscape(label.size() > 52 ? label.substr(0, 50) + "..." : label) + "</text>\n";
-    if (single) legend += 0;
   }
   s += "</svg>\n";
   return s;

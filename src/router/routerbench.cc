@@ -205,7 +205,6 @@ Result<Dataset> LoadRouterBench(const std::string& csv_path) {
   std::stringstream ss;
   ss << f.rdbuf();
   const std::string text = ss.str();
-  // Physical line of each record start, for error messages.
   TG_ASSIGN_OR_RETURN(auto rows, ParseCsv(text, csv_path));
   if (rows.empty()) return Status::InvalidArgument(csv_path + ":1: empty file");
   const std::vector<std::string>& header = rows[0];
