@@ -1,9 +1,15 @@
 #include "cache/semantic_index.h"
 
+// hnswlib 0.6's SSE path prefetches one element past the end of a full
+// neighbour list (hnswalg.h, searchBaseLayer), a heap read out of bounds that
+// AddressSanitizer reports. Without it, distances come from CosineSpace below,
+// which is vectorised by hand instead.
+#define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <unordered_set>
 
@@ -13,6 +19,39 @@ namespace {
 constexpr size_t kM = 16;                // graph degree: hnswlib's default
 constexpr size_t kEfConstruction = 200;  // build-time beam: hnswlib's default
 constexpr size_t kEfSearch = 64;         // query-time beam; recall ~1 at cache sizes
+
+// Inner-product distance (1 - dot) over float vectors, 4 lanes x 4
+// accumulators with GCC/Clang vector extensions (portable across ISAs).
+class CosineSpace final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit CosineSpace(size_t dim) : dim_(dim) {}
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return &Distance; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  typedef float V4 __attribute__((vector_size(16)));
+  static float Distance(const void* a, const void* b, const void* param) {
+    const float* x = static_cast<const float*>(a);
+    const float* y = static_cast<const float*>(b);
+    const size_t n = *static_cast<const size_t*>(param);
+    V4 acc[4] = {};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      for (int k = 0; k < 4; ++k) {
+        V4 vx, vy;
+        std::memcpy(&vx, x + i + 4 * k, sizeof vx);  // unaligned loads
+        std::memcpy(&vy, y + i + 4 * k, sizeof vy);
+        acc[k] += vx * vy;
+      }
+    }
+    const V4 sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    float dot = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+    for (; i < n; ++i) dot += x[i] * y[i];
+    return 1.0f - dot;
+  }
+  size_t dim_;
+};
 
 bool Normalize(std::vector<float>* v) {
   double sum = 0;
@@ -39,7 +78,7 @@ SemanticIndex::SemanticIndex(int dim, int64_t max_elements_per_scope, int64_t in
     : dim_(dim),
       max_elements_(std::max<int64_t>(1, max_elements_per_scope)),
       initial_capacity_(std::clamp<int64_t>(initial_capacity, 1, max_elements_)),
-      space_(std::make_unique<hnswlib::InnerProductSpace>(static_cast<size_t>(dim))) {}
+      space_(std::make_unique<CosineSpace>(static_cast<size_t>(dim))) {}
 
 SemanticIndex::~SemanticIndex() = default;
 

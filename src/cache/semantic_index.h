@@ -23,7 +23,8 @@
 namespace hnswlib {
 template <typename T>
 class HierarchicalNSW;
-class InnerProductSpace;
+template <typename T>
+class SpaceInterface;
 }  // namespace hnswlib
 
 namespace tollgate::cache {
@@ -58,7 +59,7 @@ class SemanticIndex {
   const int dim_;
   const int64_t max_elements_;
   const int64_t initial_capacity_;
-  std::unique_ptr<hnswlib::InnerProductSpace> space_;  // shared by every graph; stateless after construction
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;  // 1 - dot; shared by every graph, immutable
 
   mutable std::shared_mutex mu_;
   std::map<std::string, std::unique_ptr<Graph>, std::less<>> graphs_;  // GUARDED_BY(mu_)

@@ -554,6 +554,15 @@ TEST(SemanticIndex, GrowsBeyondInitialCapacityAndReclaimsDeletedSlots) {
     exact += m && m->first == static_cast<uint64_t>(i);
   }
   EXPECT_GE(exact, 198);  // HNSW is approximate; at this size it finds (nearly) every point
+  // Removed ids are not found; re-adding one updates its old slot in place.
+  for (int i = 100; i < 110; ++i) idx.Remove("s", i);
+  EXPECT_EQ(idx.Size("s"), 190u);
+  for (int i = 100; i < 110; ++i) {
+    auto m = idx.Find("s", vecs[i], 0.999);
+    EXPECT_TRUE(!m || m->first != static_cast<uint64_t>(i));
+  }
+  for (int i = 100; i < 110; ++i) ASSERT_TRUE(idx.Add("s", i, vecs[i]).ok());
+  for (int i = 100; i < 110; ++i) EXPECT_EQ(idx.Find("s", vecs[i], 0.999)->first, static_cast<uint64_t>(i));
   // At the limit, new ids are refused until deleted slots are reclaimed.
   for (int i = 200; i < 300; ++i) ASSERT_TRUE(idx.Add("s", i, vecs[i % 200]).ok()) << i;
   EXPECT_EQ(idx.Add("s", 1000, vecs[0]).code(), StatusCode::kTooLarge);
