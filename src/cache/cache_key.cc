@@ -37,11 +37,21 @@ void WriteNumber(const rapidjson::Value& v, Writer* w) {
 
 void WriteCanonical(const rapidjson::Value& v, bool top_level, Writer* w) {
   switch (v.GetType()) {
-    case rapidjson::kNullType: w->Null(); break;
-    case rapidjson::kFalseType: w->Bool(false); break;
-    case rapidjson::kTrueType: w->Bool(true); break;
-    case rapidjson::kNumberType: WriteNumber(v, w); break;
-    case rapidjson::kStringType: w->String(v.GetString(), v.GetStringLength()); break;
+    case rapidjson::kNullType:
+      w->Null();
+      break;
+    case rapidjson::kFalseType:
+      w->Bool(false);
+      break;
+    case rapidjson::kTrueType:
+      w->Bool(true);
+      break;
+    case rapidjson::kNumberType:
+      WriteNumber(v, w);
+      break;
+    case rapidjson::kStringType:
+      w->String(v.GetString(), v.GetStringLength());
+      break;
     case rapidjson::kArrayType:
       w->StartArray();
       for (const auto& e : v.GetArray()) WriteCanonical(e, false, w);
@@ -147,7 +157,7 @@ const rapidjson::Value* UserTextValue(std::string_view api, const rapidjson::Val
 
 bool IsKeyNeutralField(std::string_view name) {
   static constexpr std::string_view kNeutral[] = {
-      "stream", "stream_options", "user", "metadata", "store", "service_tier",
+      "stream",           "stream_options",    "user", "metadata", "store", "service_tier",
       "prompt_cache_key", "safety_identifier", "model"};
   return std::find(std::begin(kNeutral), std::end(kNeutral), name) != std::end(kNeutral);
 }
@@ -176,8 +186,8 @@ std::optional<std::string> SingleTurnText(std::string_view api, const rapidjson:
   return ContentText(*v);
 }
 
-std::optional<std::string> SemanticScopeKey(std::string_view scope, std::string_view api, std::string_view model,
-                                            const rapidjson::Value& body) {
+std::optional<std::string> SemanticScopeKey(std::string_view scope, std::string_view api,
+                                            std::string_view model, const rapidjson::Value& body) {
   if (!UserTextValue(api, body)) return std::nullopt;
   rapidjson::Document copy;
   copy.CopyFrom(body, copy.GetAllocator());

@@ -48,8 +48,8 @@ std::optional<std::string> SingleTurnText(std::string_view api, const rapidjson:
 // CacheKey of the body with that text blanked. Two requests may share a
 // semantic match only if their SemanticScopeKeys are equal (same scope,
 // model, system prompt, temperature, tools...). nullopt when SingleTurnText is.
-std::optional<std::string> SemanticScopeKey(std::string_view scope, std::string_view api, std::string_view model,
-                                            const rapidjson::Value& body);
+std::optional<std::string> SemanticScopeKey(std::string_view scope, std::string_view api,
+                                            std::string_view model, const rapidjson::Value& body);
 
 // The request's sampling temperature: "temperature" (or Gemini's
 // generationConfig.temperature) when numeric; otherwise the APIs' default, 1.0.

@@ -1,8 +1,7 @@
 #include "cache/exact_cache.h"
 
-#include <sqlite3.h>
-
 #include <pthread.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <cstring>
@@ -12,7 +11,7 @@
 namespace tollgate::cache {
 namespace {
 
-constexpr int kFormatVersion = 1;      // PRAGMA user_version; docs/cache.md
+constexpr int kFormatVersion = 1;        // PRAGMA user_version; docs/cache.md
 constexpr int64_t kEntryOverhead = 160;  // list node, map slot, Entry fields
 
 const char* const kSchema =
@@ -44,9 +43,10 @@ ExactCache::ExactCache(ExactCacheOptions opt) : opt_(std::move(opt)) {}
 ExactCache::~ExactCache() { (void)Close(); }
 
 int64_t ExactCache::ApproxBytes(const std::string& key, const Entry& e) {
-  return kEntryOverhead + static_cast<int64_t>(key.size() + e.body.size() + e.api.size() + e.model.size() +
-                                               e.scope.size() + e.semantic_text.size() +
-                                               e.embedding.size() * sizeof(float));
+  return kEntryOverhead +
+         static_cast<int64_t>(key.size() + e.body.size() + e.api.size() + e.model.size() +
+                              e.scope.size() + e.semantic_text.size() +
+                              e.embedding.size() * sizeof(float));
 }
 
 Result<std::unique_ptr<ExactCache>> ExactCache::Open(const ExactCacheOptions& opt) {
@@ -63,42 +63,49 @@ Result<std::unique_ptr<ExactCache>> ExactCache::Open(const ExactCacheOptions& op
 
 Status ExactCache::OpenDb() {
   auto fail = [&](const std::string& what) {
-    std::string m = "cache: " + what + " " + opt_.path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
+    std::string m =
+        "cache: " + what + " " + opt_.path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
     if (db_) sqlite3_close(db_);
     db_ = nullptr;
     return Status::IoError(m);
   };
-  if (sqlite3_open_v2(opt_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+  if (sqlite3_open_v2(opt_.path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK)
     return fail("open");
   sqlite3_busy_timeout(db_, 2000);
   // The first statements read the header: a file that is not a database fails here.
-  if (sqlite3_exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", nullptr, nullptr, nullptr) !=
-      SQLITE_OK)
+  if (sqlite3_exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", nullptr, nullptr,
+                   nullptr) != SQLITE_OK)
     return fail("open");
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st, nullptr) != SQLITE_OK) return fail("read version of");
+  if (sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st, nullptr) != SQLITE_OK)
+    return fail("read version of");
   int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
   sqlite3_finalize(st);
   if (version < 0) return fail("read version of");
   if (version > kFormatVersion) {
     sqlite3_close(db_);
     db_ = nullptr;
-    return Status::IoError("cache: " + opt_.path + " has format version " + std::to_string(version) +
-                           ", newer than this tollgate's " + std::to_string(kFormatVersion) +
+    return Status::IoError("cache: " + opt_.path + " has format version " +
+                           std::to_string(version) + ", newer than this tollgate's " +
+                           std::to_string(kFormatVersion) +
                            "; use a newer tollgate or another cache file");
   }
   if (sqlite3_exec(db_, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK ||
-      sqlite3_exec(db_, ("PRAGMA user_version=" + std::to_string(kFormatVersion)).c_str(), nullptr, nullptr,
-                   nullptr) != SQLITE_OK)
+      sqlite3_exec(db_, ("PRAGMA user_version=" + std::to_string(kFormatVersion)).c_str(), nullptr,
+                   nullptr, nullptr) != SQLITE_OK)
     return fail("create schema in");
   const char* put =
-      "INSERT OR REPLACE INTO cache_entries (key, scope, api, model, body, input_tokens, output_tokens, cost_usd,"
-      " created_ms, last_used_ms, hits, semantic_text, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+      "INSERT OR REPLACE INTO cache_entries (key, scope, api, model, body, input_tokens, "
+      "output_tokens, cost_usd,"
+      " created_ms, last_used_ms, hits, semantic_text, embedding) VALUES "
+      "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
   if (sqlite3_prepare_v2(db_, put, -1, &put_, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db_, "UPDATE cache_entries SET hits = ?, last_used_ms = ? WHERE key = ?", -1, &touch_,
-                         nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db_, "DELETE FROM cache_entries WHERE key = ?", -1, &delete_, nullptr) != SQLITE_OK) {
+      sqlite3_prepare_v2(db_, "UPDATE cache_entries SET hits = ?, last_used_ms = ? WHERE key = ?",
+                         -1, &touch_, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db_, "DELETE FROM cache_entries WHERE key = ?", -1, &delete_, nullptr) !=
+          SQLITE_OK) {
     for (sqlite3_stmt** s : {&put_, &touch_, &delete_}) {
       if (*s) sqlite3_finalize(*s);
       *s = nullptr;
@@ -111,7 +118,8 @@ Status ExactCache::OpenDb() {
 Status ExactCache::Load() {
   sqlite3_stmt* st = nullptr;
   const char* sql =
-      "SELECT key, scope, api, model, body, input_tokens, output_tokens, cost_usd, created_ms, last_used_ms, hits,"
+      "SELECT key, scope, api, model, body, input_tokens, output_tokens, cost_usd, created_ms, "
+      "last_used_ms, hits,"
       " semantic_text, embedding FROM cache_entries ORDER BY last_used_ms ASC";
   if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
     return Status::IoError("cache: read " + opt_.path + ": " + sqlite3_errmsg(db_));
@@ -148,7 +156,8 @@ Status ExactCache::Load() {
     InsertLocked(key, std::move(e), hits, last_used, /*persist=*/false);
   }
   sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return Status::IoError("cache: read " + opt_.path + ": " + sqlite3_errmsg(db_));
+  if (rc != SQLITE_DONE)
+    return Status::IoError("cache: read " + opt_.path + ": " + sqlite3_errmsg(db_));
   return Status::Ok();
 }
 
@@ -170,8 +179,9 @@ void ExactCache::RemoveLocked(std::list<Node>::iterator it) {
 }
 
 void ExactCache::EvictLocked() {
-  while (!lru_.empty() && ((opt_.max_entries > 0 && static_cast<int64_t>(lru_.size()) > opt_.max_entries) ||
-                           (opt_.max_bytes > 0 && bytes_ > opt_.max_bytes))) {
+  while (!lru_.empty() &&
+         ((opt_.max_entries > 0 && static_cast<int64_t>(lru_.size()) > opt_.max_entries) ||
+          (opt_.max_bytes > 0 && bytes_ > opt_.max_bytes))) {
     auto last = std::prev(lru_.end());
     EnqueueLocked(Op{Op::kDelete, last->key});
     RemoveLocked(last);
@@ -184,7 +194,8 @@ void ExactCache::InsertLocked(const std::string& key, std::shared_ptr<const Entr
   if (auto it = index_.find(std::string_view(key)); it != index_.end()) RemoveLocked(it->second);
   const int64_t bytes = ApproxBytes(key, *e);
   if (opt_.max_bytes > 0 && bytes > opt_.max_bytes) {
-    if (persist) EnqueueLocked(Op{Op::kDelete, key});  // a stale row of the same key must not come back
+    if (persist)
+      EnqueueLocked(Op{Op::kDelete, key});  // a stale row of the same key must not come back
     return;
   }
   if (persist) EnqueueLocked(Op{Op::kPut, key, e, hits, last_used_ms});
@@ -240,12 +251,14 @@ void ExactCache::Clear() {
   index_.clear();
   lru_.clear();
   bytes_ = 0;
-  processed_ += queue_.size();  // pending writes are about to be deleted anyway; Flush must not wait for them
+  processed_ +=
+      queue_.size();  // pending writes are about to be deleted anyway; Flush must not wait for them
   queue_.clear();
   EnqueueLocked(Op{Op::kClear, {}});
 }
 
-void ExactCache::ForEach(const std::function<void(const std::string& key, const Entry&)>& fn) const {
+void ExactCache::ForEach(
+    const std::function<void(const std::string& key, const Entry&)>& fn) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
     if (it->hits == it->entry->hits) {
@@ -268,12 +281,14 @@ ExactCache::Stats ExactCache::stats() const {
 
 Status ExactCache::Flush() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (!db_ || writer_exited_) return stats_.disk_errors ? Status::IoError("cache: disk writes failed") : Status::Ok();
+  if (!db_ || writer_exited_)
+    return stats_.disk_errors ? Status::IoError("cache: disk writes failed") : Status::Ok();
   const uint64_t target = enqueued_;
   flush_requested_ = true;
   cv_.notify_one();
   done_cv_.wait(lock, [&] { return processed_ >= target || writer_exited_; });
-  return stats_.disk_errors ? Status::IoError("cache: " + std::to_string(stats_.disk_errors) + " disk writes failed")
+  return stats_.disk_errors ? Status::IoError("cache: " + std::to_string(stats_.disk_errors) +
+                                              " disk writes failed")
                             : Status::Ok();
 }
 
@@ -293,7 +308,8 @@ Status ExactCache::Close() {
   }
   if (db_) sqlite3_close(db_);
   db_ = nullptr;
-  return stats_.disk_errors ? Status::IoError("cache: " + std::to_string(stats_.disk_errors) + " disk writes failed")
+  return stats_.disk_errors ? Status::IoError("cache: " + std::to_string(stats_.disk_errors) +
+                                              " disk writes failed")
                             : Status::Ok();
 }
 
@@ -347,11 +363,16 @@ bool ExactCache::WriteBatch(const std::vector<Op>& ops) {
           sqlite3_bind_int64(st, 9, e.created_ms);
           sqlite3_bind_int64(st, 10, op.last_used_ms);
           sqlite3_bind_int64(st, 11, op.hits);
-          if (e.semantic_text.empty()) sqlite3_bind_null(st, 12);
-          else sqlite3_bind_text(st, 12, e.semantic_text.data(), static_cast<int>(e.semantic_text.size()), SQLITE_STATIC);
-          if (e.embedding.empty()) sqlite3_bind_null(st, 13);
-          else sqlite3_bind_blob(st, 13, e.embedding.data(), static_cast<int>(e.embedding.size() * sizeof(float)),
-                                 SQLITE_STATIC);
+          if (e.semantic_text.empty())
+            sqlite3_bind_null(st, 12);
+          else
+            sqlite3_bind_text(st, 12, e.semantic_text.data(),
+                              static_cast<int>(e.semantic_text.size()), SQLITE_STATIC);
+          if (e.embedding.empty())
+            sqlite3_bind_null(st, 13);
+          else
+            sqlite3_bind_blob(st, 13, e.embedding.data(),
+                              static_cast<int>(e.embedding.size() * sizeof(float)), SQLITE_STATIC);
           break;
         }
         case Op::kTouch:
@@ -365,7 +386,8 @@ bool ExactCache::WriteBatch(const std::vector<Op>& ops) {
           sqlite3_bind_text(st, 1, op.key.data(), klen, SQLITE_STATIC);
           break;
         case Op::kClear:
-          ok = sqlite3_exec(db_, "DELETE FROM cache_entries", nullptr, nullptr, nullptr) == SQLITE_OK;
+          ok = sqlite3_exec(db_, "DELETE FROM cache_entries", nullptr, nullptr, nullptr) ==
+               SQLITE_OK;
           break;
       }
       if (st) {

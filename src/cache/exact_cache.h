@@ -29,20 +29,21 @@ struct Entry {
   std::string body;   // the whole (non-streamed) response JSON in the shape of `api`
   std::string api;    // as in CacheKey
   std::string model;  // served model
-  int64_t input_tokens = 0, output_tokens = 0;  // what the original call used (for savings accounting)
-  double cost_usd = 0;                          // what the original call cost
-  int64_t created_ms = 0;                       // set by Insert to its now_ms
-  int64_t hits = 0;                             // lookups served; reset by Insert
+  int64_t input_tokens = 0,
+          output_tokens = 0;  // what the original call used (for savings accounting)
+  double cost_usd = 0;        // what the original call cost
+  int64_t created_ms = 0;     // set by Insert to its now_ms
+  int64_t hits = 0;           // lookups served; reset by Insert
   // For rebuilding the semantic indexes at start-up (ForEach); empty if unused.
-  std::string scope;               // the semantic scope the entry was indexed under
-  std::string semantic_text;       // text given to MinHashIndex
-  std::vector<float> embedding;    // vector given to SemanticIndex
+  std::string scope;             // the semantic scope the entry was indexed under
+  std::string semantic_text;     // text given to MinHashIndex
+  std::vector<float> embedding;  // vector given to SemanticIndex
 };
 
 struct ExactCacheOptions {
-  std::string path;             // SQLite file; "" = memory only
-  int64_t ttl_s = 3600;         // <= 0: entries never expire
-  int64_t max_entries = 10000;  // <= 0: no count limit
+  std::string path;               // SQLite file; "" = memory only
+  int64_t ttl_s = 3600;           // <= 0: entries never expire
+  int64_t max_entries = 10000;    // <= 0: no count limit
   int64_t max_bytes = 256 << 20;  // <= 0: no byte limit (see ApproxBytes)
   // Disk writes waiting for the writer thread beyond which new ones are
   // dropped (and counted) rather than blocking a request: it is only a cache.
@@ -96,7 +97,8 @@ class ExactCache {
  private:
   struct Node {
     std::string key;
-    std::shared_ptr<const Entry> entry;  // shared with queued disk writes, so a write never copies a body
+    std::shared_ptr<const Entry>
+        entry;  // shared with queued disk writes, so a write never copies a body
     int64_t hits = 0;
     int64_t last_used_ms = 0;
     int64_t bytes = 0;
@@ -118,23 +120,25 @@ class ExactCache {
   void EnqueueLocked(Op op);
   void RemoveLocked(std::list<Node>::iterator it);
   void EvictLocked();
-  void InsertLocked(const std::string& key, std::shared_ptr<const Entry> e, int64_t hits, int64_t last_used_ms,
-                    bool persist);
+  void InsertLocked(const std::string& key, std::shared_ptr<const Entry> e, int64_t hits,
+                    int64_t last_used_ms, bool persist);
 
   const ExactCacheOptions opt_;
 
   mutable std::mutex mu_;
   std::list<Node> lru_;  // GUARDED_BY(mu_); front = most recently used
-  std::unordered_map<std::string_view, std::list<Node>::iterator> index_;  // GUARDED_BY(mu_); views into Node::key
-  int64_t bytes_ = 0;              // GUARDED_BY(mu_)
-  Stats stats_{0, 0, 0, 0, 0};     // GUARDED_BY(mu_); entries/bytes filled in by stats()
+  std::unordered_map<std::string_view, std::list<Node>::iterator>
+      index_;                   // GUARDED_BY(mu_); views into Node::key
+  int64_t bytes_ = 0;           // GUARDED_BY(mu_)
+  Stats stats_{0, 0, 0, 0, 0};  // GUARDED_BY(mu_); entries/bytes filled in by stats()
 
   // Write-behind state, also under mu_.
-  std::condition_variable cv_;       // wakes the writer
-  std::condition_variable done_cv_;  // wakes Flush()
-  std::vector<Op> queue_;            // GUARDED_BY(mu_)
+  std::condition_variable cv_;             // wakes the writer
+  std::condition_variable done_cv_;        // wakes Flush()
+  std::vector<Op> queue_;                  // GUARDED_BY(mu_)
   uint64_t enqueued_ = 0, processed_ = 0;  // GUARDED_BY(mu_)
-  bool flush_requested_ = false, stopping_ = false, closed_ = false, writer_exited_ = false;  // GUARDED_BY(mu_)
+  bool flush_requested_ = false, stopping_ = false, closed_ = false,
+       writer_exited_ = false;  // GUARDED_BY(mu_)
 
   sqlite3* db_ = nullptr;  // owned by the writer thread after Open()
   sqlite3_stmt* put_ = nullptr;

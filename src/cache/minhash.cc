@@ -52,7 +52,8 @@ std::string NormalizeForMatch(std::string_view text) {
   out.reserve(text.size());
   bool space = false;
   for (unsigned char c : text) {
-    const bool word = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+    const bool word =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c >= 0x80;
     if (!word) {
       space = !out.empty();
       continue;
@@ -79,7 +80,8 @@ std::vector<uint32_t> MinHashIndex::Signature(std::string_view text) const {
   std::vector<uint32_t> sig(num_perm_, UINT32_MAX);
   for (int p = 0; p < num_perm_; ++p) {
     uint32_t m = UINT32_MAX;
-    for (uint64_t f : features) m = std::min(m, static_cast<uint32_t>(SplitMix64(f ^ perm_seeds_[p]) >> 32));
+    for (uint64_t f : features)
+      m = std::min(m, static_cast<uint32_t>(SplitMix64(f ^ perm_seeds_[p]) >> 32));
     sig[p] = m;
   }
   return sig;
@@ -91,7 +93,8 @@ uint64_t MinHashIndex::BandHash(const std::vector<uint32_t>& sig, int band) cons
   return h;
 }
 
-double MinHashIndex::Agreement(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) const {
+double MinHashIndex::Agreement(const std::vector<uint32_t>& a,
+                               const std::vector<uint32_t>& b) const {
   int same = 0;
   for (int i = 0; i < num_perm_; ++i) same += a[i] == b[i];
   return static_cast<double>(same) / num_perm_;
@@ -126,7 +129,8 @@ void MinHashIndex::Add(std::string_view scope, uint64_t id, std::string_view tex
   s.signatures.emplace(id, std::move(sig));
 }
 
-std::optional<std::pair<uint64_t, double>> MinHashIndex::Find(std::string_view scope, std::string_view text,
+std::optional<std::pair<uint64_t, double>> MinHashIndex::Find(std::string_view scope,
+                                                              std::string_view text,
                                                               double threshold) const {
   const std::vector<uint32_t> sig = Signature(text);
   if (sig.empty()) return std::nullopt;
@@ -143,7 +147,8 @@ std::optional<std::pair<uint64_t, double>> MinHashIndex::Find(std::string_view s
       if (!seen.insert(id).second) continue;
       const double sim = Agreement(sig, s.signatures.at(id));
       if (sim < threshold) continue;
-      if (!best || sim > best->second || (sim == best->second && id < best->first)) best.emplace(id, sim);
+      if (!best || sim > best->second || (sim == best->second && id < best->first))
+        best.emplace(id, sim);
     }
   }
   return best;

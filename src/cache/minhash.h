@@ -59,7 +59,7 @@ class MinHashIndex {
   void RemoveLocked(Scope* s, uint64_t id);
 
   const int num_perm_;
-  const int rows_;   // per band
+  const int rows_;  // per band
   const int bands_;
   std::vector<uint64_t> perm_seeds_;  // one per permutation
 

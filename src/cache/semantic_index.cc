@@ -90,7 +90,8 @@ Status SemanticIndex::GrowLocked(Graph* g) {
   const size_t live = g->live.size();
   if (g->used > live && live < static_cast<size_t>(max_elements_)) {
     const size_t cap = std::max<size_t>(g->capacity, std::min<size_t>(2 * live + 1, max_elements_));
-    auto fresh = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), cap, kM, kEfConstruction);
+    auto fresh =
+        std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), cap, kM, kEfConstruction);
     fresh->setEf(kEfSearch);
     for (uint64_t id : g->live) {
       std::vector<float> v = g->hnsw->getDataByLabel<float>(id);
@@ -102,8 +103,8 @@ Status SemanticIndex::GrowLocked(Graph* g) {
     return Status::Ok();
   }
   if (g->capacity >= static_cast<size_t>(max_elements_))
-    return Status::TooLarge("semantic index: scope holds its maximum of " + std::to_string(max_elements_) +
-                            " vectors");
+    return Status::TooLarge("semantic index: scope holds its maximum of " +
+                            std::to_string(max_elements_) + " vectors");
   const size_t cap = std::min<size_t>(2 * g->capacity, max_elements_);
   g->hnsw->resizeIndex(cap);
   g->capacity = cap;
@@ -121,7 +122,8 @@ Status SemanticIndex::Add(std::string_view scope, uint64_t id, std::vector<float
     if (it == graphs_.end()) {
       auto g = std::make_unique<Graph>();
       g->capacity = static_cast<size_t>(initial_capacity_);
-      g->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), g->capacity, kM, kEfConstruction);
+      g->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), g->capacity, kM,
+                                                                  kEfConstruction);
       g->hnsw->setEf(kEfSearch);
       it = graphs_.emplace(std::string(scope), std::move(g)).first;
     }
@@ -138,7 +140,8 @@ Status SemanticIndex::Add(std::string_view scope, uint64_t id, std::vector<float
   }
 }
 
-std::optional<std::pair<uint64_t, double>> SemanticIndex::Find(std::string_view scope, const std::vector<float>& vec,
+std::optional<std::pair<uint64_t, double>> SemanticIndex::Find(std::string_view scope,
+                                                               const std::vector<float>& vec,
                                                                double threshold) const {
   if (static_cast<int>(vec.size()) != dim_) return std::nullopt;
   std::vector<float> q = vec;

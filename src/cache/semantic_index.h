@@ -43,7 +43,8 @@ class SemanticIndex {
   Status Add(std::string_view scope, uint64_t id, std::vector<float> vec);
   // The nearest live vector in `scope` with cosine >= threshold, as (id,
   // cosine); nullopt if none, if the scope is empty, or on a wrong dimension.
-  std::optional<std::pair<uint64_t, double>> Find(std::string_view scope, const std::vector<float>& vec,
+  std::optional<std::pair<uint64_t, double>> Find(std::string_view scope,
+                                                  const std::vector<float>& vec,
                                                   double threshold) const;
   // Marks `id` deleted in `scope`; absent ids are ignored.
   void Remove(std::string_view scope, uint64_t id);
@@ -59,7 +60,8 @@ class SemanticIndex {
   const int dim_;
   const int64_t max_elements_;
   const int64_t initial_capacity_;
-  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;  // 1 - dot; shared by every graph, immutable
+  std::unique_ptr<hnswlib::SpaceInterface<float>>
+      space_;  // 1 - dot; shared by every graph, immutable
 
   mutable std::shared_mutex mu_;
   std::map<std::string, std::unique_ptr<Graph>, std::less<>> graphs_;  // GUARDED_BY(mu_)

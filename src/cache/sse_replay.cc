@@ -67,13 +67,17 @@ struct Json {
   void KStr(const char* k, std::string_view s) { Key(k), Str(s); }
   void KCopy(const char* k, const Value* v) {
     Key(k);
-    if (v) v->Accept(w);
-    else w.Null();
+    if (v)
+      v->Accept(w);
+    else
+      w.Null();
   }
   std::string_view Out() const { return {sb.GetString(), sb.GetSize()}; }
 };
 
-void EmitData(const Json& j, std::string* out) { out->append("data: ").append(j.Out()).append("\n\n"); }
+void EmitData(const Json& j, std::string* out) {
+  out->append("data: ").append(j.Out()).append("\n\n");
+}
 void EmitEvent(std::string_view name, const Json& j, std::string* out) {
   out->append("event: ").append(name).append("\ndata: ").append(j.Out()).append("\n\n");
 }
@@ -139,7 +143,9 @@ void UsageChunk(const Header& h, const Value& usage, std::string* out) {
   EmitData(j, out);
 }
 
-Status NotA(std::string_view api) { return Status::InvalidArgument("cache: not a whole " + std::string(api) + " response"); }
+Status NotA(std::string_view api) {
+  return Status::InvalidArgument("cache: not a whole " + std::string(api) + " response");
+}
 
 Result<std::string> ReplayChat(const Value& whole, bool include_usage, std::string_view new_id) {
   const Value* choices = Member(whole, "choices");
@@ -153,17 +159,24 @@ Result<std::string> ReplayChat(const Value& whole, bool include_usage, std::stri
     if (!msg || !msg->IsObject()) return NotA("chat");
     const Value* content = Member(*msg, "content");
     const bool text = content && content->IsString();
-    ChatChunk(h, index, [&](Json& j) {
-      j.KStr("role", StringMember(*msg, "role").empty() ? "assistant" : StringMember(*msg, "role"));
-      j.Key("content");
-      if (text) j.Str("");
-      else j.w.Null();
-    }, nullptr, &out);
+    ChatChunk(
+        h, index,
+        [&](Json& j) {
+          j.KStr("role",
+                 StringMember(*msg, "role").empty() ? "assistant" : StringMember(*msg, "role"));
+          j.Key("content");
+          if (text)
+            j.Str("");
+          else
+            j.w.Null();
+        },
+        nullptr, &out);
     for (const char* field : {"reasoning_content", "content", "refusal"}) {
       const Value* v = Member(*msg, field);
       if (!v || !v->IsString()) continue;
       for (std::string_view piece : Pieces(View(*v)))
-        ChatChunk(h, index, [&](Json& j) { j.KStr(field, piece); }, nullptr, &out);
+        ChatChunk(
+            h, index, [&](Json& j) { j.KStr(field, piece); }, nullptr, &out);
     }
     if (const Value* tcs = Member(*msg, "tool_calls"); tcs && tcs->IsArray()) {
       int64_t k = 0;
@@ -172,40 +185,48 @@ Result<std::string> ReplayChat(const Value& whole, bool include_usage, std::stri
         const std::string_view name = fn ? StringMember(*fn, "name") : std::string_view();
         const std::string_view args = fn ? StringMember(*fn, "arguments") : std::string_view();
         auto open = [&](Json& j) { j.Key("index"), j.w.Int64(k); };
-        ChatChunk(h, index, [&](Json& j) {
-          j.Key("tool_calls");
-          j.w.StartArray();
-          j.w.StartObject();
-          open(j);
-          j.KStr("id", StringMember(tc, "id"));
-          j.KStr("type", StringMember(tc, "type").empty() ? "function" : StringMember(tc, "type"));
-          j.Key("function");
-          j.w.StartObject();
-          j.KStr("name", name);
-          j.KStr("arguments", "");
-          j.w.EndObject();
-          j.w.EndObject();
-          j.w.EndArray();
-        }, nullptr, &out);
+        ChatChunk(
+            h, index,
+            [&](Json& j) {
+              j.Key("tool_calls");
+              j.w.StartArray();
+              j.w.StartObject();
+              open(j);
+              j.KStr("id", StringMember(tc, "id"));
+              j.KStr("type",
+                     StringMember(tc, "type").empty() ? "function" : StringMember(tc, "type"));
+              j.Key("function");
+              j.w.StartObject();
+              j.KStr("name", name);
+              j.KStr("arguments", "");
+              j.w.EndObject();
+              j.w.EndObject();
+              j.w.EndArray();
+            },
+            nullptr, &out);
         for (std::string_view piece : Pieces(args))
-          ChatChunk(h, index, [&](Json& j) {
-            j.Key("tool_calls");
-            j.w.StartArray();
-            j.w.StartObject();
-            open(j);
-            j.Key("function");
-            j.w.StartObject();
-            j.KStr("arguments", piece);
-            j.w.EndObject();
-            j.w.EndObject();
-            j.w.EndArray();
-          }, nullptr, &out);
+          ChatChunk(
+              h, index,
+              [&](Json& j) {
+                j.Key("tool_calls");
+                j.w.StartArray();
+                j.w.StartObject();
+                open(j);
+                j.Key("function");
+                j.w.StartObject();
+                j.KStr("arguments", piece);
+                j.w.EndObject();
+                j.w.EndObject();
+                j.w.EndArray();
+              },
+              nullptr, &out);
         ++k;
       }
     }
     static const Value kStop("stop");
     const Value* finish = Member(c, "finish_reason");
-    ChatChunk(h, index, [](Json&) {}, finish && !finish->IsNull() ? finish : &kStop, &out);
+    ChatChunk(
+        h, index, [](Json&) {}, finish && !finish->IsNull() ? finish : &kStop, &out);
   }
   const Value* usage = Member(whole, "usage");
   if (include_usage && usage && usage->IsObject()) UsageChunk(h, *usage, &out);
@@ -213,7 +234,8 @@ Result<std::string> ReplayChat(const Value& whole, bool include_usage, std::stri
   return out;
 }
 
-Result<std::string> ReplayCompletions(const Value& whole, bool include_usage, std::string_view new_id) {
+Result<std::string> ReplayCompletions(const Value& whole, bool include_usage,
+                                      std::string_view new_id) {
   const Value* choices = Member(whole, "choices");
   if (!choices || !choices->IsArray()) return NotA("completions");
   const Header h = MakeHeader(whole, new_id, "text_completion");
@@ -345,7 +367,8 @@ Result<std::string> ReplayMessages(const Value& whole, std::string_view new_id) 
     if (type == "text") {
       for (std::string_view p : Pieces(StringMember(block, "text"))) delta("text_delta", "text", p);
     } else if (type == "thinking") {
-      for (std::string_view p : Pieces(StringMember(block, "thinking"))) delta("thinking_delta", "thinking", p);
+      for (std::string_view p : Pieces(StringMember(block, "thinking")))
+        delta("thinking_delta", "thinking", p);
       if (const Value* sig = Member(block, "signature"); sig && sig->IsString())
         delta("signature_delta", "signature", View(*sig));
     } else {
@@ -413,7 +436,7 @@ Status Incomplete(std::string_view api, std::string_view why) {
   return Status::InvalidArgument("cache: " + std::string(api) + " stream " + std::string(why));
 }
 
-struct OpenAiTop {  // response-level fields of an OpenAI stream
+struct OpenAiTop {          // response-level fields of an OpenAI stream
   rapidjson::Document doc;  // owns the values below
   Value id, model, created, fingerprint, usage;
   bool done = false;
@@ -527,8 +550,10 @@ Result<std::string> AssembleChat(std::string_view sse, bool completions) {
       j.w.StartObject();
       j.KStr("role", c.role);
       j.Key("content");
-      if (c.content) j.Str(*c.content);
-      else j.w.Null();
+      if (c.content)
+        j.Str(*c.content);
+      else
+        j.w.Null();
       if (c.reasoning) j.KStr("reasoning_content", *c.reasoning);
       if (c.refusal) j.KStr("refusal", *c.refusal);
       if (!c.tools.empty()) {
@@ -608,13 +633,20 @@ Result<std::string> AssembleMessages(std::string_view sse) {
       auto append = [&](const char* field, std::string_view piece) {
         std::string s(StringMember(v, field));
         s.append(piece);
-        if (v.HasMember(field)) v[field].SetString(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
-        else v.AddMember(Value(field, a), Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a), a);
+        if (v.HasMember(field))
+          v[field].SetString(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+        else
+          v.AddMember(Value(field, a),
+                      Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a), a);
       };
-      if (dt == "text_delta") append("text", StringMember(*delta, "text"));
-      else if (dt == "thinking_delta") append("thinking", StringMember(*delta, "thinking"));
-      else if (dt == "signature_delta") append("signature", StringMember(*delta, "signature"));
-      else if (dt == "input_json_delta") it->second.partial_json += StringMember(*delta, "partial_json");
+      if (dt == "text_delta")
+        append("text", StringMember(*delta, "text"));
+      else if (dt == "thinking_delta")
+        append("thinking", StringMember(*delta, "thinking"));
+      else if (dt == "signature_delta")
+        append("signature", StringMember(*delta, "signature"));
+      else if (dt == "input_json_delta")
+        it->second.partial_json += StringMember(*delta, "partial_json");
     } else if (type == "content_block_stop") {
       auto it = blocks.find(IntMember(d, "index", 0));
       if (it == blocks.end() || it->second.partial_json.empty()) return;
@@ -626,14 +658,18 @@ Result<std::string> AssembleMessages(std::string_view sse) {
       }
       Value& v = it->second.value;
       Value copy(in, a);
-      if (v.HasMember("input")) v["input"] = copy;
-      else v.AddMember("input", copy, a);
+      if (v.HasMember("input"))
+        v["input"] = copy;
+      else
+        v.AddMember("input", copy, a);
     } else if (type == "message_delta") {
       if (const Value* delta = Member(d, "delta"); delta && delta->IsObject())
         for (const auto& m : delta->GetObject()) {
           Value val(m.value, a);
-          if (msg.HasMember(m.name)) msg[m.name] = val;
-          else msg.AddMember(Value(m.name, a), val, a);
+          if (msg.HasMember(m.name))
+            msg[m.name] = val;
+          else
+            msg.AddMember(Value(m.name, a), val, a);
         }
       if (const Value* u = Member(d, "usage"); u && u->IsObject()) {
         if (!msg.HasMember("usage") || !msg["usage"].IsObject()) {
@@ -643,8 +679,10 @@ Result<std::string> AssembleMessages(std::string_view sse) {
         Value& mu = msg["usage"];
         for (const auto& m : u->GetObject()) {
           Value val(m.value, a);
-          if (mu.HasMember(m.name)) mu[m.name] = val;
-          else mu.AddMember(Value(m.name, a), val, a);
+          if (mu.HasMember(m.name))
+            mu[m.name] = val;
+          else
+            mu.AddMember(Value(m.name, a), val, a);
         }
       }
     } else if (type == "message_stop") {
@@ -656,15 +694,17 @@ Result<std::string> AssembleMessages(std::string_view sse) {
   if (!stopped) return Incomplete("messages", "ended without message_stop");
   Value content(rapidjson::kArrayType);
   for (auto& [i, b] : blocks) content.PushBack(b.value, a);
-  if (msg.HasMember("content")) msg["content"] = content;
-  else msg.AddMember("content", content, a);
+  if (msg.HasMember("content"))
+    msg["content"] = content;
+  else
+    msg.AddMember("content", content, a);
   return Serialize(msg);
 }
 
 }  // namespace
 
-Result<std::string> ReplayAsSse(std::string_view api, std::string_view whole_json, bool include_usage,
-                                std::string_view new_id) {
+Result<std::string> ReplayAsSse(std::string_view api, std::string_view whole_json,
+                                bool include_usage, std::string_view new_id) {
   rapidjson::Document d;
   d.Parse(whole_json.data(), whole_json.size());
   if (d.HasParseError() || !d.IsObject()) return NotA(api);
@@ -678,7 +718,8 @@ Result<std::string> AssembleFromSse(std::string_view api, std::string_view sse) 
   if (api == "chat") return AssembleChat(sse, false);
   if (api == "completions") return AssembleChat(sse, true);
   if (api == "messages") return AssembleMessages(sse);
-  return Status::InvalidArgument("cache: cannot assemble api '" + std::string(api) + "' from a stream");
+  return Status::InvalidArgument("cache: cannot assemble api '" + std::string(api) +
+                                 "' from a stream");
 }
 
 }  // namespace tollgate::cache

@@ -27,8 +27,8 @@ namespace tollgate::cache {
 // Each event ends in "\n\n". A non-empty `new_id` replaces the response id.
 // InvalidArgument if whole_json is not a response object of `api` or the API is
 // not supported.
-Result<std::string> ReplayAsSse(std::string_view api, std::string_view whole_json, bool include_usage,
-                                std::string_view new_id);
+Result<std::string> ReplayAsSse(std::string_view api, std::string_view whole_json,
+                                bool include_usage, std::string_view new_id);
 
 // The whole response JSON (as the non-streamed API returns it) rebuilt from the
 // SSE bytes of one complete stream: text, tool-call deltas, finish/stop

@@ -9,7 +9,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -47,8 +46,8 @@ Result<std::vector<Pair>> LoadPairs(const std::string& path) {
     return Status::InvalidArgument(path + ": expected a JSON array of {origin, similar} objects");
   std::vector<Pair> out;
   for (const auto& e : d.GetArray()) {
-    if (!e.IsObject() || !e.HasMember("origin") || !e.HasMember("similar") || !e["origin"].IsString() ||
-        !e["similar"].IsString())
+    if (!e.IsObject() || !e.HasMember("origin") || !e.HasMember("similar") ||
+        !e["origin"].IsString() || !e["similar"].IsString())
       return Status::InvalidArgument(path + ": element " + std::to_string(out.size()) +
                                      " is not an {origin, similar} object of strings");
     out.push_back({e["origin"].GetString(), e["similar"].GetString()});
@@ -85,15 +84,16 @@ std::vector<float> LexicalVector(std::string_view text) {
 
 // POSTs {"model", "input": [texts]} to an OpenAI-compatible embeddings
 // endpoint (`url` is the endpoint or its /v1 base), in batches of 64.
-Result<Vectors> FetchEmbeddings(const std::string& url, const std::string& model, const std::string& api_key,
-                                const std::vector<std::string>& texts) {
+Result<Vectors> FetchEmbeddings(const std::string& url, const std::string& model,
+                                const std::string& api_key, const std::vector<std::string>& texts) {
   namespace asio = boost::asio;
   namespace beast = boost::beast;
   namespace bhttp = boost::beast::http;
   auto u = http::ParseUrl(url);
   if (!u.ok()) return u.status();
   std::string target = u->path.empty() ? "/v1/embeddings" : u->path;
-  if (target.size() < 11 || target.compare(target.size() - 11, 11, "/embeddings") != 0) target += "/embeddings";
+  if (target.size() < 11 || target.compare(target.size() - 11, 11, "/embeddings") != 0)
+    target += "/embeddings";
   std::shared_ptr<asio::ssl::context> tls;
   if (u->tls) {
     auto ctx = http::MakeTlsContext("");
@@ -111,7 +111,8 @@ Result<Vectors> FetchEmbeddings(const std::string& url, const std::string& model
     w.String(model.c_str());
     w.Key("input");
     w.StartArray();
-    for (size_t i = start; i < end; ++i) w.String(texts[i].data(), static_cast<rapidjson::SizeType>(texts[i].size()));
+    for (size_t i = start; i < end; ++i)
+      w.String(texts[i].data(), static_cast<rapidjson::SizeType>(texts[i].size()));
     w.EndArray();
     w.EndObject();
     bhttp::request<bhttp::string_body> req{bhttp::verb::post, target, 11};
@@ -148,7 +149,8 @@ Result<Vectors> FetchEmbeddings(const std::string& url, const std::string& model
     }
     const auto& res = parser.get();
     if (res.result_int() != 200)
-      return Status::UpstreamError("embeddings endpoint answered " + std::to_string(res.result_int()) + ": " +
+      return Status::UpstreamError("embeddings endpoint answered " +
+                                   std::to_string(res.result_int()) + ": " +
                                    res.body().substr(0, 300));
     rapidjson::Document d;
     d.Parse(res.body().data(), res.body().size());
@@ -163,7 +165,8 @@ Result<Vectors> FetchEmbeddings(const std::string& url, const std::string& model
       if (index >= batch.size() || !item.HasMember("embedding") || !item["embedding"].IsArray())
         return Status::UpstreamError("embeddings endpoint: bad data item");
       for (const auto& x : item["embedding"].GetArray()) {
-        if (!x.IsNumber()) return Status::UpstreamError("embeddings endpoint: non-numeric embedding");
+        if (!x.IsNumber())
+          return Status::UpstreamError("embeddings endpoint: non-numeric embedding");
         batch[index].push_back(static_cast<float>(x.GetDouble()));
       }
     }
@@ -214,7 +217,8 @@ struct Counts {
 Counts CountAt(const Measured& m, double t) {
   Counts c;
   for (size_t i = 0; i < m.positive.size(); ++i) {
-    if (m.positive[i] && m.positive[i]->second >= t) (m.positive[i]->first == i ? c.true_hits : c.false_pos)++;
+    if (m.positive[i] && m.positive[i]->second >= t)
+      (m.positive[i]->first == i ? c.true_hits : c.false_pos)++;
     if (m.negative[i] && m.negative[i]->second >= t) c.false_neg++;
   }
   return c;
@@ -222,13 +226,15 @@ Counts CountAt(const Measured& m, double t) {
 
 std::string Pct(int64_t num, int64_t den) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", den ? 100.0 * static_cast<double>(num) / static_cast<double>(den) : 0.0);
+  std::snprintf(buf, sizeof buf, "%.1f%%",
+                den ? 100.0 * static_cast<double>(num) / static_cast<double>(den) : 0.0);
   return buf;
 }
 
 std::string Table(const Measured& m, const std::vector<double>& thresholds, size_t n) {
   std::string s =
-      "| threshold | hit rate | false-hit rate | true hits | false hits (positives) | false hits (negatives) |\n"
+      "| threshold | hit rate | false-hit rate | true hits | false hits (positives) | false hits "
+      "(negatives) |\n"
       "|---:|---:|---:|---:|---:|---:|\n";
   for (double t : thresholds) {
     const Counts c = CountAt(m, t);
@@ -248,15 +254,18 @@ std::string Table(const Measured& m, const std::vector<double>& thresholds, size
 CacheCommand::CacheCommand(CLI::App& app) {
   cmd_ = app.add_subcommand("cache", "Response cache tools");
   cmd_->require_subcommand(1);
-  eval_ = cmd_->add_subcommand("eval-paraphrase",
-                               "Measure the semantic matchers' hit and false-hit rates on paraphrase pairs");
+  eval_ = cmd_->add_subcommand(
+      "eval-paraphrase",
+      "Measure the semantic matchers' hit and false-hit rates on paraphrase pairs");
   eval_->add_option("--data", data_, "JSON array of {origin, similar} pairs")->required();
   eval_->add_option("--embeddings-url", embeddings_url_,
                     "OpenAI-compatible embeddings endpoint (http(s)://host:port/v1[/embeddings]); "
                     "without it a built-in lexical stand-in is measured instead of a model");
-  eval_->add_option("--embeddings-model", embeddings_model_, "Model name sent to the embeddings endpoint");
-  eval_->add_option("--embeddings-key-env", embeddings_key_env_,
-                    "Environment variable holding the endpoint's bearer token")
+  eval_->add_option("--embeddings-model", embeddings_model_,
+                    "Model name sent to the embeddings endpoint");
+  eval_
+      ->add_option("--embeddings-key-env", embeddings_key_env_,
+                   "Environment variable holding the endpoint's bearer token")
       ->capture_default_str();
   eval_->add_option("--markdown", markdown_, "Also write the report (Markdown) to this file");
   stats_ = cmd_->add_subcommand("stats", "Summarise a cache file");
@@ -297,8 +306,8 @@ int CacheCommand::RunEval() {
   Vectors origin_vecs, similar_vecs;
   std::string embedder;
   if (embeddings_url_.empty()) {
-    embedder = "built-in lexical stand-in (hashed word + character-trigram counts, " + std::to_string(kLexicalDim) +
-               " dimensions; NOT an embedding model)";
+    embedder = "built-in lexical stand-in (hashed word + character-trigram counts, " +
+               std::to_string(kLexicalDim) + " dimensions; NOT an embedding model)";
     for (const auto& x : p) {
       origin_vecs.push_back(LexicalVector(x.origin));
       similar_vecs.push_back(LexicalVector(x.similar));
@@ -337,18 +346,22 @@ int CacheCommand::RunEval() {
   for (int k = 80; k <= 98; k += 2) main_t.push_back(k / 100.0);
   for (int k = 30; k <= 75; k += 5) wide_t.push_back(k / 100.0);
   char head[1024];
-  std::snprintf(head, sizeof head,
-                "Produced by `tollgate cache eval-paraphrase --data %s%s` (%zu pairs).\n\n"
-                "Positives: each `similar` is looked up in an index of all %zu `origin`s; a match on its own "
-                "origin is a true hit, a match on another origin a false hit. Negatives: each `similar` is looked "
-                "up in the same index with its own origin removed, so any match is a false hit. Hit rate = true "
-                "hits / %zu positives; false-hit rate = (false hits on positives + on negatives) / %zu queries.\n\n",
-                data_.c_str(),
-                embeddings_url_.empty() ? ""
-                                        : (" --embeddings-url " + embeddings_url_ + " --embeddings-model " +
-                                           embeddings_model_)
-                                              .c_str(),
-                n, n, n, 2 * n);
+  std::snprintf(
+      head, sizeof head,
+      "Produced by `tollgate cache eval-paraphrase --data %s%s` (%zu pairs).\n\n"
+      "Positives: each `similar` is looked up in an index of all %zu `origin`s; a match on its own "
+      "origin is a true hit, a match on another origin a false hit. Negatives: each `similar` is "
+      "looked "
+      "up in the same index with its own origin removed, so any match is a false hit. Hit rate = "
+      "true "
+      "hits / %zu positives; false-hit rate = (false hits on positives + on negatives) / %zu "
+      "queries.\n\n",
+      data_.c_str(),
+      embeddings_url_.empty()
+          ? ""
+          : (" --embeddings-url " + embeddings_url_ + " --embeddings-model " + embeddings_model_)
+                .c_str(),
+      n, n, n, 2 * n);
   std::string md = head;
   md += "### (a) MinHash matcher (word 1+2-grams, 128 permutations, LSH 32 bands x 4 rows)\n\n";
   md += Table(minhash, main_t, n);
@@ -356,13 +369,15 @@ int CacheCommand::RunEval() {
   md += Table(cosine, main_t, n);
   md += "\n### Lower thresholds (where paraphrases actually score)\n\n(a) MinHash:\n\n";
   md += Table(minhash, wide_t, n);
-  md += "\n(b) Cosine, " + std::string(embeddings_url_.empty() ? "lexical stand-in" : "embedding model") + ":\n\n";
+  md += "\n(b) Cosine, " +
+        std::string(embeddings_url_.empty() ? "lexical stand-in" : "embedding model") + ":\n\n";
   md += Table(cosine, wide_t, n);
   char timing[512];
-  std::snprintf(timing, sizeof timing,
-                "\nTiming on this machine (single thread): MinHash index build %.1f ms, mean lookup %.1f us; "
-                "HNSW index build %.1f ms (%d dimensions), mean lookup %.1f us (vectors precomputed).\n",
-                minhash.build_ms, minhash.query_us, cosine.build_ms, dim, cosine.query_us);
+  std::snprintf(
+      timing, sizeof timing,
+      "\nTiming on this machine (single thread): MinHash index build %.1f ms, mean lookup %.1f us; "
+      "HNSW index build %.1f ms (%d dimensions), mean lookup %.1f us (vectors precomputed).\n",
+      minhash.build_ms, minhash.query_us, cosine.build_ms, dim, cosine.query_us);
   md += timing;
   std::fwrite(md.data(), 1, md.size(), stdout);
   if (!markdown_.empty()) {

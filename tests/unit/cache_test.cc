@@ -27,7 +27,8 @@ rapidjson::Document Parse(std::string_view s) {
   return d;
 }
 
-std::string Key(std::string_view body, std::string_view scope = "team-a", std::string_view model = "gpt-4o") {
+std::string Key(std::string_view body, std::string_view scope = "team-a",
+                std::string_view model = "gpt-4o") {
   return CacheKey(scope, "chat", model, Parse(body));
 }
 
@@ -37,7 +38,8 @@ std::string TempPath(const char* name) {
   return (dir / name).string();
 }
 
-const char* kBase = R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0.2})";
+const char* kBase =
+    R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0.2})";
 
 TEST(CacheKey, InvariantToKeyOrderWhitespaceAndNumberForm) {
   const std::string k = Key(kBase);
@@ -47,7 +49,8 @@ TEST(CacheKey, InvariantToKeyOrderWhitespaceAndNumberForm) {
   EXPECT_EQ(Key(R"({"messages":[],"max_tokens":1})"), Key(R"({"messages":[],"max_tokens":1.0})"));
   EXPECT_EQ(Key(R"({"messages":[],"max_tokens":100})"), Key(R"({"messages":[],"max_tokens":1e2})"));
   // The body's model field is not part of the key; the served model is.
-  EXPECT_EQ(k, Key(R"({"model":"alias","messages":[{"role":"user","content":"hi"}],"temperature":0.2})"));
+  EXPECT_EQ(
+      k, Key(R"({"model":"alias","messages":[{"role":"user","content":"hi"}],"temperature":0.2})"));
 }
 
 TEST(CacheKey, IgnoresFieldsThatDoNotChangeTheOutput) {
@@ -65,10 +68,14 @@ TEST(CacheKey, SensitiveToEverythingThatChangesTheOutput) {
   EXPECT_NE(k, Key(R"({"messages":[{"role":"user","content":"hi"}],"temperature":0.3})"));
   EXPECT_NE(k, Key(R"({"messages":[{"role":"user","content":"hi"}]})"));
   EXPECT_NE(k, Key(R"({"messages":[{"role":"user","content":"hi!"}],"temperature":0.2})"));
-  EXPECT_NE(k, Key(R"({"messages":[{"role":"system","content":"x"},{"role":"user","content":"hi"}],"temperature":0.2})"));
+  EXPECT_NE(
+      k,
+      Key(R"({"messages":[{"role":"system","content":"x"},{"role":"user","content":"hi"}],"temperature":0.2})"));
   EXPECT_NE(k, Key(R"({"messages":[{"role":"user","content":"hi"}],"temperature":0.2,
       "tools":[{"type":"function","function":{"name":"f","parameters":{}}}]})"));
-  EXPECT_NE(k, Key(R"({"messages":[{"role":"user","content":"hi"}],"temperature":0.2,"parallel_tool_calls":false})"));
+  EXPECT_NE(
+      k,
+      Key(R"({"messages":[{"role":"user","content":"hi"}],"temperature":0.2,"parallel_tool_calls":false})"));
   EXPECT_NE(k, Key(kBase, "team-a", "gpt-4o-mini"));
   EXPECT_NE(k, Key(kBase, "team-b"));
   EXPECT_NE(k, CacheKey("team-a", "completions", "gpt-4o", Parse(kBase)));
@@ -100,15 +107,28 @@ TEST(CacheKey, SingleTurnText) {
 }
 
 TEST(CacheKey, SemanticScopeKeyIgnoresOnlyTheUserText) {
-  auto scope = [](std::string_view body) { return SemanticScopeKey("t", "chat", "m", Parse(body)); };
-  auto a = scope(R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":"what is x"}]})");
+  auto scope = [](std::string_view body) {
+    return SemanticScopeKey("t", "chat", "m", Parse(body));
+  };
+  auto a = scope(
+      R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":"what is x"}]})");
   ASSERT_TRUE(a);
-  EXPECT_EQ(a, scope(R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":"explain x"}]})"));
-  EXPECT_NE(a, scope(R"({"messages":[{"role":"system","content":"S"},{"role":"user","content":"what is x"}]})"));
-  EXPECT_NE(a, scope(R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":"what is x"}],
+  EXPECT_EQ(
+      a,
+      scope(
+          R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":"explain x"}]})"));
+  EXPECT_NE(
+      a,
+      scope(
+          R"({"messages":[{"role":"system","content":"S"},{"role":"user","content":"what is x"}]})"));
+  EXPECT_NE(
+      a,
+      scope(R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":"what is x"}],
       "temperature":0})"));
-  EXPECT_NE(a, Key(R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":""}]})", "t", "m"));
-  EXPECT_FALSE(scope(R"({"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]})"));
+  EXPECT_NE(a, Key(R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":""}]})",
+                   "t", "m"));
+  EXPECT_FALSE(
+      scope(R"({"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]})"));
 }
 
 TEST(CacheKey, RequestTemperature) {
@@ -313,7 +333,8 @@ std::vector<std::string> SseDataPayloads(const std::string& sse) {
     size_t end = providers::FindSseEventEnd(sse, pos, &sep);
     EXPECT_NE(end, std::string::npos) << "event not terminated by a blank line";
     if (end == std::string::npos) break;
-    std::string_view data = providers::SseData(std::string_view(sse).substr(pos, end - pos), &scratch);
+    std::string_view data =
+        providers::SseData(std::string_view(sse).substr(pos, end - pos), &scratch);
     EXPECT_FALSE(data.empty());
     out.emplace_back(data);
     pos = end + sep;
@@ -323,7 +344,8 @@ std::vector<std::string> SseDataPayloads(const std::string& sse) {
 
 std::string Canon(std::string_view json) { return CanonicalJson(Parse(json)); }
 
-const char* kChatWhole = R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o",
+const char* kChatWhole =
+    R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o",
   "choices":[{"index":0,"message":{"role":"assistant",
   "content":"Paris is the capital of France. It is known for the Eiffel Tower, the Louvre, and caf\u00e9s \u2014 \u00e9l\u00e9gance partout!",
   "tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\",\"unit\":\"celsius\",\"days\":[1,2,3]}"}},
@@ -345,7 +367,8 @@ TEST(SseReplay, ChatRoundTripWithToolCalls) {
     EXPECT_STREQ(d["id"].GetString(), "chatcmpl-1");
     if (d["choices"].Empty()) {
       ++usage_chunks;
-    } else if (d["choices"][0]["delta"].HasMember("content") && d["choices"][0]["delta"]["content"].IsString()) {
+    } else if (d["choices"][0]["delta"].HasMember("content") &&
+               d["choices"][0]["delta"]["content"].IsString()) {
       EXPECT_LE(d["choices"][0]["delta"]["content"].GetStringLength(), 44u);
     }
   }
@@ -354,7 +377,8 @@ TEST(SseReplay, ChatRoundTripWithToolCalls) {
   ASSERT_TRUE(whole.ok()) << whole.status().ToString();
   EXPECT_EQ(Canon(*whole), Canon(kChatWhole));
 
-  // Without include_usage there is no usage chunk (and none in the rebuilt body); a new id replaces the old.
+  // Without include_usage there is no usage chunk (and none in the rebuilt body); a new id replaces
+  // the old.
   auto plain = ReplayAsSse("chat", kChatWhole, false, "chatcmpl-new");
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(plain->find("\"usage\""), std::string::npos);
@@ -375,7 +399,8 @@ TEST(SseReplay, ChatTextOnlyAndMultipleChoices) {
 }
 
 TEST(SseReplay, CompletionsRoundTrip) {
-  const char* whole = R"({"id":"cmpl-1","object":"text_completion","created":5,"model":"gpt-3.5-turbo-instruct",
+  const char* whole =
+      R"({"id":"cmpl-1","object":"text_completion","created":5,"model":"gpt-3.5-turbo-instruct",
     "choices":[{"text":" there was a princess who lived in a castle by the sea, far away from everyone.","index":0,
     "logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":17,"total_tokens":20}})";
   auto sse = ReplayAsSse("completions", whole, true, "");
@@ -389,7 +414,8 @@ TEST(SseReplay, CompletionsRoundTrip) {
   EXPECT_EQ(Canon(*back), Canon(whole));
 }
 
-const char* kMessagesWhole = R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4",
+const char* kMessagesWhole =
+    R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4",
   "content":[{"type":"thinking","thinking":"The user wants the weather; I should call the tool.","signature":"sig=="},
   {"type":"text","text":"Let me check the weather in Paris for you \u2014 one moment please."},
   {"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris","days":[1,2],"detail":{"wind":true}}},
@@ -428,15 +454,20 @@ TEST(SseReplay, IncompleteOrFailedStreamIsRejected) {
   auto chat = ReplayAsSse("chat", kChatWhole, true, "");
   ASSERT_TRUE(chat.ok());
   const size_t done = chat->rfind("data: [DONE]");
-  EXPECT_EQ(AssembleFromSse("chat", chat->substr(0, done)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(AssembleFromSse("chat", chat->substr(0, done)).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_FALSE(AssembleFromSse("chat", chat->substr(0, chat->size() / 2)).ok());
-  EXPECT_FALSE(AssembleFromSse("chat", "data: {\"error\":{\"message\":\"boom\"}}\n\ndata: [DONE]\n\n").ok());
+  EXPECT_FALSE(
+      AssembleFromSse("chat", "data: {\"error\":{\"message\":\"boom\"}}\n\ndata: [DONE]\n\n").ok());
   EXPECT_FALSE(AssembleFromSse("chat", "").ok());
   auto msgs = ReplayAsSse("messages", kMessagesWhole, false, "");
   ASSERT_TRUE(msgs.ok());
   const size_t stop = msgs->rfind("event: message_stop");
-  EXPECT_EQ(AssembleFromSse("messages", msgs->substr(0, stop)).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_FALSE(AssembleFromSse("messages", "event: error\ndata: {\"type\":\"error\",\"error\":{}}\n\n").ok());
+  EXPECT_EQ(AssembleFromSse("messages", msgs->substr(0, stop)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_FALSE(
+      AssembleFromSse("messages", "event: error\ndata: {\"type\":\"error\",\"error\":{}}\n\n")
+          .ok());
   EXPECT_FALSE(ReplayAsSse("chat", "not json", false, "").ok());
   EXPECT_FALSE(ReplayAsSse("gemini", "{}", false, "").ok());
 }
@@ -444,8 +475,10 @@ TEST(SseReplay, IncompleteOrFailedStreamIsRejected) {
 TEST(SseReplay, PiecesNeverSplitUtf8) {
   std::string text;
   for (int i = 0; i < 50; ++i) text += "\xE6\x97\xA5\xE6\x9C\xAC";  // 日本, no spaces
-  std::string whole = R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,
-    "message":{"role":"assistant","content":")" + text + R"("},"logprobs":null,"finish_reason":"stop"}]})";
+  std::string whole =
+      R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,
+    "message":{"role":"assistant","content":")" +
+      text + R"("},"logprobs":null,"finish_reason":"stop"}]})";
   auto sse = ReplayAsSse("chat", whole, false, "");
   ASSERT_TRUE(sse.ok());
   for (const auto& p : SseDataPayloads(*sse)) {
@@ -456,18 +489,22 @@ TEST(SseReplay, PiecesNeverSplitUtf8) {
     std::string_view piece(delta["content"].GetString(), delta["content"].GetStringLength());
     EXPECT_EQ(piece.size() % 3, 0u) << "piece cut inside a character";
   }
-  EXPECT_EQ(Parse(*AssembleFromSse("chat", *sse))["choices"][0]["message"]["content"].GetString(), text);
+  EXPECT_EQ(Parse(*AssembleFromSse("chat", *sse))["choices"][0]["message"]["content"].GetString(),
+            text);
 }
 
 TEST(MinHash, NormalizationAndSimilarityOrdering) {
   EXPECT_EQ(NormalizeForMatch("  Hello,   World!! 42 "), "hello world 42");
-  EXPECT_DOUBLE_EQ(MinHashIndex::Similarity("What is the capital of France?", "what is the CAPITAL of france"), 1.0);
+  EXPECT_DOUBLE_EQ(
+      MinHashIndex::Similarity("What is the capital of France?", "what is the CAPITAL of france"),
+      1.0);
   const double near = MinHashIndex::Similarity("What is the capital city of France?",
                                                "What is the capital of France?");
   const double para = MinHashIndex::Similarity("How do I reset my password on the website?",
                                                "How can I reset my password on the site?");
-  const double unrelated = MinHashIndex::Similarity("How do I reset my password on the website?",
-                                                    "Recommend a good pasta recipe for dinner tonight");
+  const double unrelated =
+      MinHashIndex::Similarity("How do I reset my password on the website?",
+                               "Recommend a good pasta recipe for dinner tonight");
   EXPECT_GT(near, para);
   EXPECT_GT(para, unrelated);
   EXPECT_LT(unrelated, 0.1);
@@ -562,7 +599,8 @@ TEST(SemanticIndex, GrowsBeyondInitialCapacityAndReclaimsDeletedSlots) {
     EXPECT_TRUE(!m || m->first != static_cast<uint64_t>(i));
   }
   for (int i = 100; i < 110; ++i) ASSERT_TRUE(idx.Add("s", i, vecs[i]).ok());
-  for (int i = 100; i < 110; ++i) EXPECT_EQ(idx.Find("s", vecs[i], 0.999)->first, static_cast<uint64_t>(i));
+  for (int i = 100; i < 110; ++i)
+    EXPECT_EQ(idx.Find("s", vecs[i], 0.999)->first, static_cast<uint64_t>(i));
   // At the limit, new ids are refused until deleted slots are reclaimed.
   for (int i = 200; i < 300; ++i) ASSERT_TRUE(idx.Add("s", i, vecs[i % 200]).ok()) << i;
   EXPECT_EQ(idx.Add("s", 1000, vecs[0]).code(), StatusCode::kTooLarge);
