@@ -16,6 +16,8 @@
 #include "cli/validators.h"
 #include "cli/tokens_command.h"
 #include "cli/usage_command.h"
+#include "cli/router_command.h"
+#include "cli/cache_command.h"
 #include "gateway/gateway.h"
 #include "governance/governor.h"
 #include "http/server.h"
@@ -119,6 +121,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   log::Info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
   server.Stop(5000);
   g->DetachWorkers();
+  if (Status cs = g->Close(); !cs.ok()) log::Error("cache: " + cs.message());
   (*gov)->Stop();
   Status closed = (*ledger)->Close();
   if (!closed.ok()) {
@@ -232,6 +235,8 @@ int main(int argc, char** argv) {
   cli::GovernanceCommands gov_cmds(app);
   cli::TokensCommand tokens_cmd(app);
   cli::UsageCommand usage_cmd(app);
+  cli::RouterCommand router_cmd(app);
+  cli::CacheCommand cache_cmd(app);
 
   try {
     app.parse(argc, argv);
@@ -272,6 +277,8 @@ int main(int argc, char** argv) {
   if (auto rc = gov_cmds.Run()) return *rc;
   if (auto rc = tokens_cmd.Run()) return *rc;
   if (auto rc = usage_cmd.Run()) return *rc;
+  if (auto rc = router_cmd.Run()) return *rc;
+  if (auto rc = cache_cmd.Run()) return *rc;
   if (version->parsed()) {
     std::printf("tollgate %s\n", TOLLGATE_VERSION);
     return 0;

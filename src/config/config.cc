@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -92,6 +93,12 @@ class Parser {
     } catch (const YAML::Exception&) {
       return Error(node, "'" + key + "' must be true or false, got '" + node.Scalar() + "'", "write true or false");
     }
+    return Status::Ok();
+  }
+  Status Read(const YAML::Node& node, const std::string& key, double* out, std::vector<std::string>*) const {
+    std::optional<double> v;
+    TG_RETURN_IF_ERROR(ReadDouble(node, key, &v));
+    *out = *v;
     return Status::Ok();
   }
   Status ReadDouble(const YAML::Node& node, const std::string& key, std::optional<double>* out) const {
@@ -202,6 +209,27 @@ Status ParseGovernance(const Parser& p, const YAML::Node& node, GovernanceConfig
   return Status::Ok();
 }
 
+Status ParseCache(const Parser& p, const YAML::Node& node, CacheConfig* out, std::vector<std::string>* warnings) {
+  TG_RETURN_IF_ERROR(p.CheckKeys(node, {TOLLGATE_CACHE_SETTINGS(TG_KEY_NAME)}, "cache"));
+  TOLLGATE_CACHE_SETTINGS(TG_READ_FIELD)
+  if (out->scope != "key" && out->scope != "project" && out->scope != "global")
+    return p.Error(node["scope"], "cache.scope must be key, project or global", "set scope: key");
+  if (out->default_mode != "on" && out->default_mode != "off")
+    return p.Error(node["default_mode"], "cache.default_mode must be on or off", "set default_mode: on");
+  if (out->temperature_policy != "bypass" && out->temperature_policy != "cache")
+    return p.Error(node["temperature_policy"], "cache.temperature_policy must be bypass or cache",
+                   "set temperature_policy: bypass");
+  for (auto [k, v] : {std::pair{"semantic_threshold", out->semantic_threshold},
+                      std::pair{"minhash_threshold", out->minhash_threshold}}) {
+    if (v <= 0 || v > 1) return p.Error(node[k], std::string("cache.") + k + " must be in (0, 1]", "use e.g. 0.9");
+  }
+  if (!out->embeddings_url.empty() && !ValidBaseUrlPrefix(out->embeddings_url))
+    return p.Error(node["embeddings_url"], "cache.embeddings_url must be an http:// or https:// URL",
+                   "write embeddings_url: http://127.0.0.1:8080/v1");
+  if (out->max_entries < 1) return p.Error(node["max_entries"], "cache.max_entries must be >= 1", "set max_entries: 10000");
+  return Status::Ok();
+}
+
 Status ParseBudgets(const Parser& p, const YAML::Node& node, Config* cfg) {
   if (!node.IsSequence()) return p.Error(node, "budgets must be a list", "write '- name: NAME' items under budgets:");
   for (const auto& item : node) {
@@ -277,10 +305,13 @@ Status ParseProviders(const Parser& p, const YAML::Node& node, Config* cfg) {
     if (!names.insert(pc.name).second)
       return p.Error(item["name"], "duplicate provider name '" + pc.name + "'", "give each provider a unique name");
     if (pc.type != "openai" && pc.type != "openai-compatible" && pc.type != "sim" && pc.type != "anthropic" &&
-        pc.type != "gemini" && pc.type != "azure")
+        pc.type != "gemini" && pc.type != "azure" && pc.type != "replay")
       return p.Error(item["type"].IsDefined() ? item["type"] : item,
                      "provider '" + pc.name + "' has unknown type '" + pc.type + "'",
-                     "use type: openai, openai-compatible, azure, anthropic, gemini or sim");
+                     "use type: openai, openai-compatible, azure, anthropic, gemini, sim or replay");
+    if (pc.type == "replay" && pc.dataset.empty())
+      return p.Error(item, "replay provider '" + pc.name + "' needs dataset",
+                     "add dataset: path/to/test.csv (routerbench format; several comma-separated)");
     if (pc.type == "openai" && pc.base_url.empty()) pc.base_url = "https://api.openai.com/v1";
     if (pc.type == "anthropic" && pc.base_url.empty()) pc.base_url = "https://api.anthropic.com/v1";
     if (pc.type == "gemini" && pc.base_url.empty()) pc.base_url = "https://generativelanguage.googleapis.com/v1beta";
@@ -290,7 +321,7 @@ Status ParseProviders(const Parser& p, const YAML::Node& node, Config* cfg) {
       return p.Error(item, "provider '" + pc.name + "' of type " + pc.type + " needs base_url",
                      pc.type == "azure" ? "add base_url: https://RESOURCE.openai.azure.com/openai"
                                         : "add base_url: http://127.0.0.1:8000/v1");
-    if (pc.type != "sim" && !ValidBaseUrl(pc.base_url))
+    if (pc.type != "sim" && pc.type != "replay" && !ValidBaseUrl(pc.base_url))
       return p.Error(item["base_url"], "provider '" + pc.name + "' has invalid base_url '" + pc.base_url + "'",
                      "use http://host:port/path or https://host/path");
     while (!pc.base_url.empty() && pc.base_url.back() == '/') pc.base_url.pop_back();
@@ -305,24 +336,192 @@ Status ParseProviders(const Parser& p, const YAML::Node& node, Config* cfg) {
   return Status::Ok();
 }
 
+Status ReadStringList(const Parser& p, const YAML::Node& node, const std::string& key, std::vector<std::string>* out) {
+  if (!node.IsSequence()) return p.Error(node, "'" + key + "' must be a list", "write " + key + ": [a, b]");
+  for (const auto& v : node) {
+    if (!v.IsScalar() || v.Scalar().empty()) return p.Error(v, "'" + key + "' items must be names", "write " + key + ": [a, b]");
+    out->push_back(v.Scalar());
+  }
+  return Status::Ok();
+}
+
+Status ParseCascade(const Parser& p, const YAML::Node& node, CascadeConfig* c) {
+  TG_RETURN_IF_ERROR(p.CheckKeys(node, {"steps", "checks", "judge_model"}, "cascade"));
+  if (!node["steps"].IsDefined()) return p.Error(node, "cascade has no steps", "add steps: [cheap-model, strong-model]");
+  TG_RETURN_IF_ERROR(ReadStringList(p, node["steps"], "steps", &c->steps));
+  if (c->steps.size() < 2) return p.Error(node["steps"], "a cascade needs at least two steps", "list the cheap model, then the strong one");
+  if (node["judge_model"].IsDefined()) c->judge_model = node["judge_model"].Scalar();
+  const YAML::Node& checks = node["checks"];
+  if (!checks.IsDefined() || !checks.IsSequence() || checks.size() == 0)
+    return p.Error(node, "cascade has no checks", "add checks: [{type: refusal}]");
+  for (const auto& item : checks) {
+    TG_RETURN_IF_ERROR(p.CheckKeys(item, {"type", "json_schema", "pattern", "min_chars", "max_chars", "min_confidence", "min_score"},
+                                   "cascade check"));
+    CascadeCheck ck;
+    if (!item["type"].IsDefined()) return p.Error(item, "cascade check has no type", "add type: refusal");
+    ck.type = item["type"].Scalar();
+    std::vector<std::string> w;
+    if (item["pattern"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(item["pattern"], "pattern", &ck.pattern, &w));
+    if (item["min_chars"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(item["min_chars"], "min_chars", &ck.min_chars, &w));
+    if (item["max_chars"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(item["max_chars"], "max_chars", &ck.max_chars, &w));
+    for (const char* k : {"min_confidence", "min_score"})
+      if (item[k].IsDefined()) TG_RETURN_IF_ERROR(p.Read(item[k], k, &ck.min_confidence, &w));
+    if (item["json_schema"].IsDefined()) {
+      // Either a JSON string or a YAML mapping, stored as JSON text.
+      if (item["json_schema"].IsScalar()) {
+        ck.json_schema = item["json_schema"].Scalar();
+      } else {
+        YAML::Emitter e;
+        e << YAML::DoubleQuoted << YAML::Flow << item["json_schema"];
+        ck.json_schema = e.c_str();
+      }
+    }
+    if (ck.type == "json_schema" && ck.json_schema.empty())
+      return p.Error(item, "json_schema check needs json_schema", "add json_schema: {type: object, required: [answer]}");
+    if (ck.type == "regex") {
+      if (ck.pattern.empty()) return p.Error(item, "regex check needs pattern", "add pattern: '^[ABCD]$'");
+      try {
+        std::regex re(ck.pattern);
+      } catch (const std::regex_error& e) {
+        return p.Error(item["pattern"], std::string("invalid regex: ") + e.what(), "fix the pattern (ECMAScript syntax)");
+      }
+    }
+    if (ck.type == "judge" && c->judge_model.empty())
+      return p.Error(item, "a judge check needs the cascade's judge_model", "add judge_model: NAME to the cascade");
+    if (ck.type != "json_schema" && ck.type != "length" && ck.type != "refusal" && ck.type != "confidence" &&
+        ck.type != "regex" && ck.type != "judge")
+      return p.Error(item["type"], "unknown cascade check type '" + ck.type + "'",
+                     "use json_schema, length, refusal, confidence, regex or judge");
+    c->checks.push_back(std::move(ck));
+  }
+  return Status::Ok();
+}
+
+Status ParseRoute(const Parser& p, const YAML::Node& node, RouteConfig* r, std::vector<std::string>* warnings) {
+  TG_RETURN_IF_ERROR(p.CheckKeys(node, {"rules", "learned", "cascade", "default", "baseline"}, "route"));
+  if (node["default"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(node["default"], "default", &r->default_model, warnings));
+  if (node["baseline"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(node["baseline"], "baseline", &r->baseline, warnings));
+  if (const YAML::Node& rules = node["rules"]; rules.IsDefined()) {
+    if (!rules.IsSequence()) return p.Error(rules, "route.rules must be a list", "write '- when: {...}' items");
+    for (const auto& item : rules) {
+      TG_RETURN_IF_ERROR(p.CheckKeys(item, {"name", "when", "to"}, "route rule"));
+      RouteRule rule;
+      if (item["name"].IsDefined()) rule.name = item["name"].Scalar();
+      if (!item["to"].IsDefined() || !item["to"].IsScalar())
+        return p.Error(item, "route rule has no target", "add to: MODEL");
+      rule.to = item["to"].Scalar();
+      const YAML::Node& when = item["when"];
+      if (!when.IsDefined()) return p.Error(item, "route rule has no conditions", "add when: {min_prompt_tokens: 2000}");
+      TG_RETURN_IF_ERROR(p.CheckKeys(when, {"min_prompt_tokens", "max_prompt_tokens", "tags_any", "has_tools", "has_images", "regex"},
+                                     "route rule when"));
+      for (auto [k, dst] : {std::pair{"min_prompt_tokens", &rule.min_prompt_tokens},
+                            std::pair{"max_prompt_tokens", &rule.max_prompt_tokens}}) {
+        if (when[k].IsDefined()) {
+          int64_t v = 0;
+          TG_RETURN_IF_ERROR(p.Read(when[k], k, &v, warnings));
+          *dst = v;
+        }
+      }
+      for (auto [k, dst] : {std::pair{"has_tools", &rule.has_tools}, std::pair{"has_images", &rule.has_images}}) {
+        if (when[k].IsDefined()) {
+          bool v = false;
+          TG_RETURN_IF_ERROR(p.Read(when[k], k, &v, warnings));
+          *dst = v;
+        }
+      }
+      if (when["tags_any"].IsDefined()) TG_RETURN_IF_ERROR(ReadStringList(p, when["tags_any"], "tags_any", &rule.tags_any));
+      if (when["regex"].IsDefined()) {
+        TG_RETURN_IF_ERROR(p.Read(when["regex"], "regex", &rule.regex, warnings));
+        try {
+          std::regex re(rule.regex.rfind("(?i)", 0) == 0 ? rule.regex.substr(4) : rule.regex);
+        } catch (const std::regex_error& e) {
+          return p.Error(when["regex"], std::string("invalid regex: ") + e.what(), "fix the pattern (ECMAScript syntax)");
+        }
+      }
+      r->rules.push_back(std::move(rule));
+    }
+  }
+  if (const YAML::Node& l = node["learned"]; l.IsDefined()) {
+    TG_RETURN_IF_ERROR(p.CheckKeys(l, {"model_file", "threshold", "candidates"}, "route.learned"));
+    LearnedRouteConfig lc;
+    if (!l["model_file"].IsDefined()) return p.Error(l, "route.learned needs model_file", "run `tollgate router train` and set model_file: router.json");
+    TG_RETURN_IF_ERROR(p.Read(l["model_file"], "model_file", &lc.model_file, warnings));
+    if (l["threshold"].IsDefined()) {
+      double t = 0;
+      TG_RETURN_IF_ERROR(p.Read(l["threshold"], "threshold", &t, warnings));
+      lc.threshold = t;
+    }
+    const YAML::Node& c = l["candidates"];
+    if (!c.IsDefined() || !c.IsMap() || c.size() < 2)
+      return p.Error(l, "route.learned needs candidates", "map router model names to tollgate models: {gpt-4-1106-preview: big, mistralai/mistral-7b-chat: small}");
+    for (const auto& kv : c) lc.candidates[kv.first.Scalar()] = kv.second.Scalar();
+    r->learned = std::move(lc);
+  }
+  if (const YAML::Node& c = node["cascade"]; c.IsDefined()) {
+    CascadeConfig cc;
+    TG_RETURN_IF_ERROR(ParseCascade(p, c, &cc));
+    r->cascade = std::move(cc);
+  }
+  if (r->rules.empty() && !r->learned && !r->cascade && r->default_model.empty())
+    return p.Error(node, "route decides nothing", "add rules, learned, cascade or default");
+  return Status::Ok();
+}
+
+Status ParseBudgetHint(const Parser& p, const YAML::Node& node, BudgetHintConfig* b, std::vector<std::string>* warnings) {
+  TG_RETURN_IF_ERROR(p.CheckKeys(node, {"max_tokens", "hint_tokens", "hint", "control_share"}, "budget_hint"));
+  if (node["max_tokens"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(node["max_tokens"], "max_tokens", &b->max_tokens, warnings));
+  if (node["hint_tokens"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(node["hint_tokens"], "hint_tokens", &b->hint_tokens, warnings));
+  if (node["hint"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(node["hint"], "hint", &b->hint, warnings));
+  if (node["control_share"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(node["control_share"], "control_share", &b->control_share, warnings));
+  if (b->control_share >= 1) return p.Error(node["control_share"], "control_share must be below 1", "use e.g. 0.1");
+  if (b->max_tokens == 0 && b->hint_tokens == 0)
+    return p.Error(node, "budget_hint does nothing", "set max_tokens and/or hint_tokens");
+  if (b->hint_tokens > 0 && b->hint.find("{budget}") == std::string::npos)
+    return p.Error(node["hint"], "budget_hint.hint must contain {budget}", "e.g. hint: 'Use at most {budget} tokens.'");
+  return Status::Ok();
+}
+
 Status ParseModels(const Parser& p, const YAML::Node& node, Config* cfg) {
   if (!node.IsSequence())
     return p.Error(node, "models must be a list", "write '- name: NAME' items under models:");
   std::set<std::string> names;
+  std::vector<YAML::Node> items;
   for (const auto& item : node) {
-    TG_RETURN_IF_ERROR(p.CheckKeys(item, {"name", "deployments"}, "model"));
+    TG_RETURN_IF_ERROR(p.CheckKeys(item, {"name", "deployments", "strategy", "latency_objective_ms", "route", "budget_hint"}, "model"));
     ModelConfig mc;
+    mc.line = item.Mark().line + 1;
     if (!item["name"].IsDefined() || !item["name"].IsScalar() || item["name"].Scalar().empty())
       return p.Error(item, "model has no name", "add name: NAME (what clients send as model)");
     mc.name = item["name"].Scalar();
     if (!names.insert(mc.name).second)
       return p.Error(item["name"], "duplicate model name '" + mc.name + "'", "give each model a unique name");
+    if (item["strategy"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(item["strategy"], "strategy", &mc.strategy, &cfg->warnings));
+    if (mc.strategy != "fallback" && mc.strategy != "weighted" && mc.strategy != "least_latency" && mc.strategy != "cheapest")
+      return p.Error(item["strategy"], "unknown strategy '" + mc.strategy + "'", "use fallback, weighted, least_latency or cheapest");
+    if (item["latency_objective_ms"].IsDefined())
+      TG_RETURN_IF_ERROR(p.Read(item["latency_objective_ms"], "latency_objective_ms", &mc.latency_objective_ms, &cfg->warnings));
+    if (item["budget_hint"].IsDefined()) {
+      BudgetHintConfig b;
+      TG_RETURN_IF_ERROR(ParseBudgetHint(p, item["budget_hint"], &b, &cfg->warnings));
+      mc.budget_hint = std::move(b);
+    }
     YAML::Node deps = item["deployments"];
+    if (item["route"].IsDefined()) {
+      if (deps.IsDefined())
+        return p.Error(item, "model '" + mc.name + "' has both route and deployments",
+                       "a routed (virtual) model sends requests to other models: remove deployments");
+      RouteConfig r;
+      TG_RETURN_IF_ERROR(ParseRoute(p, item["route"], &r, &cfg->warnings));
+      mc.route = std::move(r);
+      items.push_back(item);
+      cfg->models.push_back(std::move(mc));
+      continue;
+    }
     if (!deps.IsDefined() || !deps.IsSequence() || deps.size() == 0)
       return p.Error(item, "model '" + mc.name + "' has no deployments",
-                     "add deployments: [{provider: NAME, model: PROVIDER_MODEL}]");
+                     "add deployments: [{provider: NAME, model: PROVIDER_MODEL}] (or route: to make it a routed model)");
     for (const auto& d : deps) {
-      TG_RETURN_IF_ERROR(p.CheckKeys(d, {"provider", "model"}, "deployment"));
+      TG_RETURN_IF_ERROR(p.CheckKeys(d, {"provider", "model", "weight"}, "deployment"));
       Deployment dep;
       if (!d["provider"].IsDefined() || !d["provider"].IsScalar())
         return p.Error(d, "deployment has no provider", "add provider: NAME");
@@ -331,14 +530,48 @@ Status ParseModels(const Parser& p, const YAML::Node& node, Config* cfg) {
         return p.Error(d["provider"], "deployment of '" + mc.name + "' names unknown provider '" + dep.provider + "'",
                        "declare it under providers: or fix the name");
       dep.model = d["model"].IsDefined() && d["model"].IsScalar() ? d["model"].Scalar() : mc.name;
+      if (d["weight"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(d["weight"], "weight", &dep.weight, &cfg->warnings));
       mc.deployments.push_back(std::move(dep));
     }
+    items.push_back(item);
     cfg->models.push_back(std::move(mc));
+  }
+  // Routes may only name real (non-routed) models, so routing never loops.
+  for (size_t i = 0; i < cfg->models.size(); ++i) {
+    const ModelConfig& mc = cfg->models[i];
+    if (!mc.route) continue;
+    const YAML::Node& route = items[i]["route"];
+    auto check = [&](const std::string& target, const YAML::Node& where) -> Status {
+      const ModelConfig* t = cfg->FindModel(target);
+      if (t == nullptr)
+        return p.Error(where, "route of '" + mc.name + "' names unknown model '" + target + "'", "declare it under models: or fix the name");
+      if (t->route) return p.Error(where, "route of '" + mc.name + "' names routed model '" + target + "'", "route to models with deployments");
+      return Status::Ok();
+    };
+    const RouteConfig& r = *mc.route;
+    size_t k = 0;
+    for (const auto& rule : r.rules) TG_RETURN_IF_ERROR(check(rule.to, route["rules"][k++]["to"]));
+    if (!r.default_model.empty()) TG_RETURN_IF_ERROR(check(r.default_model, route["default"]));
+    if (!r.baseline.empty()) TG_RETURN_IF_ERROR(check(r.baseline, route["baseline"]));
+    if (r.cascade) {
+      for (const auto& s : r.cascade->steps) TG_RETURN_IF_ERROR(check(s, route["cascade"]["steps"]));
+      if (!r.cascade->judge_model.empty()) TG_RETURN_IF_ERROR(check(r.cascade->judge_model, route["cascade"]["judge_model"]));
+    }
+    if (r.learned)
+      for (const auto& [rm, target] : r.learned->candidates) TG_RETURN_IF_ERROR(check(target, route["learned"]["candidates"]));
+    if (!r.cascade && !r.learned && r.default_model.empty())
+      return p.Error(route, "route of '" + mc.name + "' has no default", "add default: MODEL for requests no rule matches");
   }
   return Status::Ok();
 }
 
 }  // namespace
+
+const ModelConfig* Config::FindModel(const std::string& name) const {
+  for (const auto& m : models)
+    if (m.name == name) return &m;
+  return nullptr;
+}
 
 const ProviderConfig* Config::FindProvider(const std::string& name) const {
   for (const auto& p : providers)
@@ -362,7 +595,8 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
   if (root.IsNull()) return p.ErrorAt(1, 1, "config is empty", "start from config/tollgate.yaml");
   try {
     TG_RETURN_IF_ERROR(p.CheckKeys(root, {"server", "ledger", "pricing", "auth", "governance", "budgets", "rate_limits",
-                                          "providers", "models"}, "the top level"));
+                                          "providers", "models", "cache"}, "the top level"));
+    if (root["cache"]) TG_RETURN_IF_ERROR(ParseCache(p, root["cache"], &cfg.cache, &cfg.warnings));
     if (root["auth"]) TG_RETURN_IF_ERROR(ParseAuth(p, root["auth"], &cfg.auth, &cfg.warnings));
     if (root["governance"]) TG_RETURN_IF_ERROR(ParseGovernance(p, root["governance"], &cfg.governance, &cfg.warnings));
     if (root["budgets"]) TG_RETURN_IF_ERROR(ParseBudgets(p, root["budgets"], &cfg));
@@ -404,11 +638,15 @@ std::string SettingsReferenceMarkdown() {
 #define TG_DOC_ROW(name, type, def, doc) \
   row(#name, TypeName(#type), def_to_string(def), doc);
   auto TypeName = [](std::string_view t) {
-    return t == "std::string" ? "string" : t == "bool" ? "boolean" : "integer";
+    return t == "std::string" ? "string" : t == "bool" ? "boolean" : t == "double" ? "number" : "integer";
   };
   auto def_to_string = [](auto v) {
     if constexpr (std::is_same_v<decltype(v), bool>) return std::string(v ? "true" : "false");
-    else if constexpr (std::is_arithmetic_v<decltype(v)>) return std::to_string(v);
+    else if constexpr (std::is_floating_point_v<decltype(v)>) {
+      std::ostringstream d;
+      d << v;
+      return d.str();
+    } else if constexpr (std::is_arithmetic_v<decltype(v)>) return std::to_string(v);
     else return std::string(v);
   };
   os << "# Configuration reference\n\nGenerated by `tollgate config docs` from src/config/settings.h.\n";
@@ -437,12 +675,28 @@ std::string SettingsReferenceMarkdown() {
         "| `rpm` | integer | `0` | Requests per minute (0 = unlimited). |\n"
         "| `tpm` | integer | `0` | Tokens per minute, counting reserved input + max output. |\n"
         "| `usd_per_minute` | number | `0` | Dollars per minute, counting worst-case reservations. |\n";
+  header("cache");
+  TOLLGATE_CACHE_SETTINGS(TG_DOC_ROW)
   header("providers[]");
   TOLLGATE_PROVIDER_SETTINGS(TG_DOC_ROW)
   os << "\n### `models[]`\n\n| key | type | default | description |\n|---|---|---|---|\n"
         "| `name` | string | — | Model name clients send. |\n"
         "| `deployments` | list | — | `{provider, model}` pairs tried in order: each is retried up to "
-        "its provider's max_retries, then the next one is used. `model` defaults to `name`. |\n";
+        "its provider's max_retries, then the next one is used. `model` defaults to `name`; `weight` (default 1) "
+        "is the share under strategy weighted. |\n"
+        "| `strategy` | string | `fallback` | fallback (in order), weighted (random by weight), least_latency "
+        "(lowest observed latency first), cheapest (cheapest price first, skipping deployments whose observed "
+        "latency is over latency_objective_ms). The rest stay as fallbacks. |\n"
+        "| `latency_objective_ms` | integer | `0` | strategy cheapest: latency objective (0: none). |\n"
+        "| `route` | mapping | — | Makes this a routed (virtual) model, with no deployments: `rules` (list of "
+        "`{name, when: {min_prompt_tokens, max_prompt_tokens, tags_any, has_tools, has_images, regex}, to: MODEL}`, "
+        "first match wins; regex is ECMAScript, a leading `(?i)` makes it case-insensitive), `learned: {model_file, threshold, candidates: {ROUTER_MODEL: MODEL}}`, "
+        "`cascade: {steps: [CHEAP, ..., STRONG], checks: [{type: json_schema|length|refusal|confidence|regex|judge, "
+        "json_schema, pattern, min_chars, max_chars, min_confidence, min_score}], judge_model}`, `default: MODEL`, "
+        "`baseline: MODEL` (what savings are measured against; default: the dearest target). |\n"
+        "| `budget_hint` | mapping | — | Budget-aware prompting: `{max_tokens: N (clamp), hint_tokens: N, hint: "
+        "'... {budget} ...', control_share: 0.1}`; control_share of requests are left unchanged to measure the "
+        "output tokens saved. |\n";
 #undef TG_DOC_ROW
   os << "\nStrings may contain `${VAR}` or `${VAR:-default}`, replaced from the environment.\n";
   return os.str();

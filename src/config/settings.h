@@ -36,7 +36,7 @@
 
 #define TOLLGATE_PROVIDER_SETTINGS(X)                                                             \
   X(name, std::string, "", "Unique provider name, referenced by model deployments.")              \
-  X(type, std::string, "", "openai, openai-compatible, azure, anthropic, gemini or sim.")                                   \
+  X(type, std::string, "", "openai, openai-compatible, azure, anthropic, gemini, sim or replay.")                                   \
   X(api_key, std::string, "", "Bearer key sent upstream; use ${ENV_VAR} to read it from the environment.") \
   X(base_url, std::string, "", "http(s)://host[:port]/path of the API root. Defaults: openai https://api.openai.com/v1, anthropic https://api.anthropic.com/v1, gemini https://generativelanguage.googleapis.com/v1beta; azure: https://RESOURCE.openai.azure.com/openai.") \
   X(api_version, std::string, "", "azure: the api-version query parameter (default 2024-10-21); anthropic: the anthropic-version header sent when the client sends none (default 2023-06-01).") \
@@ -49,4 +49,24 @@
   X(max_idle_connections, int64_t, 128, "Idle keep-alive connections kept per worker thread.")    \
   X(latency_ms, int64_t, 30, "sim only: delay before the first token.")                          \
   X(tokens_per_second, int64_t, 200, "sim only: streaming speed.")                               \
-  X(response_tokens, int64_t, 48, "sim only: tokens in each answer (capped by max_tokens).")
+  X(response_tokens, int64_t, 48, "sim only: tokens in each answer (capped by max_tokens).") \
+  X(dataset, std::string, "", "replay only: comma-separated routerbench-style CSV files whose recorded answers it serves (model = a model column).")
+
+// The savings engine's caches (docs/cache.md). Doubles are thresholds in [0, 1].
+#define TOLLGATE_CACHE_SETTINGS(X)                                                                \
+  X(enabled, bool, false, "Serve repeated requests from the exact cache (chat, completions, messages).") \
+  X(path, std::string, "./tollgate-cache.db", "SQLite file the cache persists in; empty keeps it in memory only.") \
+  X(ttl_s, int64_t, 3600, "Seconds an entry is served after it was stored.")                     \
+  X(max_entries, int64_t, 10000, "Entries kept; the least recently used are evicted beyond it.")  \
+  X(max_bytes, int64_t, 268435456, "Bytes of response bodies kept; LRU eviction beyond it.")     \
+  X(scope, std::string, "key", "Tenant isolation: key (each virtual key / bearer key its own cache), project, or global.") \
+  X(default_mode, std::string, "on", "on: cache unless the client sends x-tollgate-cache: off; off: only when it sends x-tollgate-cache: on.") \
+  X(temperature_policy, std::string, "bypass", "Requests with temperature > 0: bypass (never cached) or cache (served like any other).") \
+  X(semantic, bool, false, "Also answer near-duplicate single-turn prompts (semantic cache).") \
+  X(semantic_threshold, double, 0.92, "Cosine similarity an embedding match must reach.")      \
+  X(minhash_threshold, double, 0.7, "Estimated Jaccard similarity a MinHash match must reach (used with no embeddings_url).") \
+  X(semantic_multi_turn, bool, false, "Let multi-turn conversations use the semantic cache too (off: single-turn only).") \
+  X(embeddings_url, std::string, "", "OpenAI-compatible API root (e.g. http://127.0.0.1:8080/v1) for semantic-cache embeddings; empty: built-in MinHash matcher.") \
+  X(embeddings_model, std::string, "", "Model sent to embeddings_url.")                          \
+  X(embeddings_api_key, std::string, "", "Bearer key for embeddings_url; use ${ENV_VAR}.")       \
+  X(embeddings_timeout_ms, int64_t, 2000, "Deadline for one embeddings call; on timeout the request skips the semantic cache.")

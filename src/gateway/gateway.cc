@@ -19,6 +19,8 @@
 #include "providers/openai_wire.h"
 #include "providers/sim.h"
 #include "providers/sse.h"
+#include "cache/cache_key.h"
+#include "cache/sse_replay.h"
 #include "tokenizer/model_tokens.h"
 #include "tokenizer/request_text.h"
 
@@ -98,8 +100,33 @@ struct Gateway::Call {
   governance::Principal principal;
   governance::Admission admission;  // settled once, in PriceAndRecord
   bool body_modified = false;       // forces re-serialising the body upstream
+  // Savings engine.
+  const config::ModelConfig* model_cfg = nullptr;  // the real model serving it
+  size_t deployment = 0;            // index of the deployment that answered
+  std::string baseline_model;       // provider model id the baseline is priced at
+  std::optional<pricing::Usage> baseline_usage;  // tokens the baseline would use (default: row.usage)
+  std::string cache_key;            // set when a miss should be stored
+  std::string cache_scope, semantic_text;
+  std::vector<float> embedding;
+  std::string tee;                  // what a streamed miss sent, for the cache
+  routing::HintDecision hint;
+  std::string hint_model;           // the model whose control group measures the hint
+  std::optional<double> fixed_cost; // replay: the recorded cost
+  std::optional<double> replay_baseline_cost;
+  bool defer_record = false;        // sub-request: the caller appends the row
   explicit Call(http::Request& r) : req(r) {}
 };
+
+// Every answer names its ledger row, the route taken and the cache outcome.
+template <class Message>
+void SetIdHeaders(const Gateway::Call& call, Message& m) {
+  m.set("x-tollgate-request-id", call.row.id);
+  if (!call.row.route.empty()) m.set("x-tollgate-route", call.row.route);
+  if (!call.row.cache.empty()) {
+    m.set("x-tollgate-cache", call.row.cache == "semantic_hit" ? "hit" : call.row.cache);
+    if (call.row.cache == "semantic_hit") m.set("x-tollgate-cache-match", "semantic");
+  }
+}
 
 Result<std::unique_ptr<Gateway>> Gateway::Create(const config::Config& cfg, const pricing::PriceCatalog& prices,
                                                  ledger::Ledger& ledger, governance::Governor& governor) {
@@ -139,13 +166,128 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(const config::Config& cfg, cons
     w.Key("created");
     w.Int(0);
     w.Key("owned_by");
-    w.String(m.deployments.front().provider.c_str());
+    w.String(m.route ? "tollgate" : m.deployments.front().provider.c_str());
     w.EndObject();
   }
   w.EndArray();
   w.EndObject();
   g->models_json_.assign(sb.GetString(), sb.GetSize());
+  TG_RETURN_IF_ERROR(g->InitSavings());
   return g;
+}
+
+Status Gateway::InitSavings() {
+  latency_ = std::make_unique<routing::LatencyStats>(cfg_.models);
+  for (const auto& p : cfg_.providers) {
+    if (p.type != "replay") continue;
+    auto data = providers::ReplayData::Load(p.dataset);
+    if (!data.ok()) return Status::InvalidArgument(cfg_.source + ":" + std::to_string(p.line) + ": error: replay provider '" +
+                                                   p.name + "': " + data.status().message() + " (fix: point dataset at routerbench CSV files)");
+    replay_[p.name] = *data;
+  }
+  for (const auto& m : cfg_.models) {
+    for (const auto& d : m.deployments) {
+      auto r = replay_.find(d.provider);
+      if (r != replay_.end() && !r->second->HasModel(d.model))
+        return Status::InvalidArgument(cfg_.source + ":" + std::to_string(m.line) + ": error: model '" + m.name +
+                                       "': the replay dataset has no model '" + d.model +
+                                       "' (fix: use one of its model columns, e.g. " + r->second->dataset().models.front() + ")");
+    }
+    if (!m.route) continue;
+    const config::RouteConfig& route = *m.route;
+    if (!route.rules.empty()) rules_[m.name] = std::make_unique<routing::RouteRules>(route.rules);
+    if (route.learned) {
+      auto lr = router::LearnedRouter::Load(route.learned->model_file);
+      if (!lr.ok()) return Status::InvalidArgument(cfg_.source + ":" + std::to_string(m.line) + ": error: model '" + m.name +
+                                                   "': cannot load learned router: " + lr.status().message() +
+                                                   " (fix: run `tollgate router train` and point model_file at its output)");
+      for (const auto& [rm, tg] : route.learned->candidates) {
+        bool known = false;
+        for (const auto& x : lr->models()) known = known || x == rm;
+        if (!known)
+          return Status::InvalidArgument(cfg_.source + ":" + std::to_string(m.line) + ": error: model '" + m.name +
+                                         "': the learned router does not score '" + rm + "' (fix: use a model it was trained on)");
+      }
+      learned_.emplace(m.name, std::move(*lr));
+    }
+    if (route.cascade) {
+      std::vector<std::optional<router::CheckSpec>> specs;
+      for (const auto& c : route.cascade->checks) {
+        if (c.type == "judge") {
+          specs.emplace_back();
+          continue;
+        }
+        router::CheckSpec spec;
+        spec.kind = c.type == "json_schema" ? router::CheckKind::kJsonSchema
+                    : c.type == "length"    ? router::CheckKind::kLength
+                    : c.type == "refusal"   ? router::CheckKind::kRefusal
+                    : c.type == "confidence" ? router::CheckKind::kConfidence
+                                             : router::CheckKind::kRegex;
+        spec.json_schema = c.json_schema;
+        spec.min_chars = c.min_chars;
+        spec.max_chars = c.max_chars;
+        spec.min_confidence = c.min_confidence;
+        spec.regex = c.pattern;
+        specs.push_back(std::move(spec));
+      }
+      cascade_checks_[m.name] = std::move(specs);
+    }
+    // The baseline: configured, or the dearest model the route can send to.
+    std::string baseline = route.baseline;
+    if (baseline.empty()) {
+      std::vector<std::string> targets;
+      for (const auto& r : route.rules) targets.push_back(r.to);
+      if (!route.default_model.empty()) targets.push_back(route.default_model);
+      if (route.cascade) targets.insert(targets.end(), route.cascade->steps.begin(), route.cascade->steps.end());
+      if (route.learned)
+        for (const auto& [rm, tg] : route.learned->candidates) targets.push_back(tg);
+      double best = -2;
+      for (const auto& t : targets) {
+        double price = routing::BlendedPrice(prices_, models_.at(t)->deployments.front());
+        if (price > best) {
+          best = price;
+          baseline = t;
+        }
+      }
+    }
+    baseline_[m.name] = baseline;
+  }
+  if (!cfg_.cache.enabled) return Status::Ok();
+  cache::ExactCacheOptions opt;
+  opt.path = cfg_.cache.path;
+  opt.ttl_s = cfg_.cache.ttl_s;
+  opt.max_entries = cfg_.cache.max_entries;
+  opt.max_bytes = cfg_.cache.max_bytes;
+  auto c = cache::ExactCache::Open(opt);
+  if (!c.ok()) return Status::IoError("cache: " + c.status().message() + " (fix: check cache.path, or delete a damaged cache file)");
+  cache_ = std::move(*c);
+  if (!cfg_.cache.embeddings_url.empty()) {
+    TG_ASSIGN_OR_RETURN(embeddings_.url, http::ParseUrl(cfg_.cache.embeddings_url));
+    embeddings_.pool_key = "\x01embeddings";
+    embeddings_.connect_timeout_ms = cfg_.cache.embeddings_timeout_ms;
+    embeddings_.first_byte_timeout_ms = cfg_.cache.embeddings_timeout_ms;
+    embeddings_.idle_timeout_ms = cfg_.cache.embeddings_timeout_ms;
+    if (embeddings_.url.tls) {
+      TG_ASSIGN_OR_RETURN(embeddings_.tls, http::MakeTlsContext(""));
+    }
+    if (!cfg_.cache.embeddings_api_key.empty()) embeddings_auth_ = "Bearer " + cfg_.cache.embeddings_api_key;
+  }
+  // Rebuild the semantic indexes from the persisted entries.
+  if (cfg_.cache.semantic) {
+    std::lock_guard<std::mutex> lock(semantic_mu_);
+    cache_->ForEach([&](const std::string& key, const cache::Entry& e) {
+      if (e.semantic_text.empty()) return;
+      const uint64_t id = next_semantic_id_.fetch_add(1, std::memory_order_relaxed);
+      if (!e.embedding.empty() && !cfg_.cache.embeddings_url.empty()) {
+        if (!semantic_) semantic_ = std::make_unique<cache::SemanticIndex>(static_cast<int>(e.embedding.size()));
+        if (semantic_->Add(e.scope, id, e.embedding).ok()) semantic_keys_[id] = key;
+      } else if (cfg_.cache.embeddings_url.empty()) {
+        minhash_.Add(e.scope, id, e.semantic_text);
+        semantic_keys_[id] = key;
+      }
+    });
+  }
+  return Status::Ok();
 }
 
 void Gateway::AttachWorkers(http::Server& server) {
@@ -170,7 +312,7 @@ awaitable<bool> Gateway::SendError(Call& call, const ApiError& e, http::ClientSt
   if (e.retry_after_s >= 0) res.set(bhttp::field::retry_after, std::to_string(e.retry_after_s));
   for (const auto& [name, value] : e.headers) res.set(name, value);
   res.set(bhttp::field::content_type, "application/json");
-  res.set("x-tollgate-request-id", call.row.id);
+  SetIdHeaders(call, res);
   res.body() = ErrorBodyFor(call.api, e);
   Status st = co_await out.Write(res);
   co_return st.ok();
@@ -185,7 +327,14 @@ void Gateway::PriceAndRecord(Call& call) {
   if (!call.response_model.empty()) price = prices_.Find(call.response_model);
   if (!price && !row.served_model.empty()) price = prices_.Find(row.served_model);
   if (!price && !row.requested_model.empty() && row.usage.Total() > 0) price = prices_.Find(row.requested_model);
-  if (price) {
+  if (call.fixed_cost) {
+    // Replay: the recorded call's cost, all of it on output (the dataset has no split).
+    row.cost = pricing::Cost{};
+    row.cost.output = *call.fixed_cost;
+    row.cost_known = true;
+    row.price_version = "replay";
+    call.cost_header = FormatUsd(row.cost.Total());
+  } else if (price) {
     if (price->source != "catalog") row.price_version += price->source == "config" ? "+override" : "+" + price->source;
     row.cost = pricing::ComputeCost(*price, row.usage);
     row.cost_known = true;
@@ -203,12 +352,36 @@ void Gateway::PriceAndRecord(Call& call) {
               "': cost recorded as unknown (add it under pricing.overrides)");
   }
   if (row.served_model.empty() && !call.response_model.empty()) row.served_model = call.response_model;
+  // Budget-aware prompting: control requests set the baseline, treated ones are measured against it.
+  if (!call.hint_model.empty() && row.status == 200 && !row.estimated) {
+    if (call.hint.control) hints_.RecordControl(call.hint_model, row.usage.OutputTotal());
+    else if (call.hint.hinted || call.hint.clamped) row.output_tokens_saved = hints_.Saved(call.hint_model, row.usage.OutputTotal());
+  }
+  // The counterfactual: these tokens (plus any the hint saved) at the baseline model's price.
+  if (!call.baseline_model.empty() && !row.baseline_cost_usd) {
+    row.baseline_model = call.baseline_model;
+    if (call.replay_baseline_cost) {
+      row.baseline_cost_usd = *call.replay_baseline_cost;
+    } else if (const pricing::ModelPrice* bp = prices_.Find(call.baseline_model)) {
+      pricing::Usage u = call.baseline_usage.value_or(row.usage);
+      u.output += row.output_tokens_saved;
+      row.baseline_cost_usd = pricing::ComputeCost(*bp, u).Total();
+    }
+  }
+  if (row.savings_lever.empty() && row.baseline_cost_usd && row.cost_known &&
+      *row.baseline_cost_usd > row.cost.Total() + 1e-12) {
+    if (row.output_tokens_saved > 0 && row.served_model == call.baseline_model) row.savings_lever = "budget_hint";
+    else if (!row.route.empty()) row.savings_lever = "routing";
+  }
+  if (row.status == 200 && call.model_cfg != nullptr && !row.estimated)
+    latency_->Record(call.model_cfg->name, call.deployment, row.ttft_ms.value_or(row.latency_ms));
   if (call.admission.active) {
     governor_.Settle(call.admission, row.cost_known ? row.cost.Total() : 0.0, row.usage.Total());
     row.reserved_usd = call.admission.reserved_usd;
     for (const auto& slot : call.admission.slots) row.charges.push_back({slot.budget_id, slot.window_start_ms});
     call.admission.active = false;
   }
+  if (call.defer_record) return;
   metrics_.Record(row);
   ledger_.Append(row);
 }
@@ -224,8 +397,17 @@ std::string Gateway::RenderMetrics() {
   os << "# HELP tollgate_budget_spent_usd Spend in the budget's current window.\n# TYPE tollgate_budget_spent_usd gauge\n";
   for (const auto& [b, spent] : governor_.BudgetStatus())
     os << "tollgate_budget_spent_usd{budget=\"" << b.name << "\"} " << spent << "\n";
-  os << "# HELP tollgate_cache_hits_total Responses served from tollgate's cache (no cache is configured yet).\n"
-        "# TYPE tollgate_cache_hits_total counter\ntollgate_cache_hits_total 0\n";
+  os << "# HELP tollgate_cache_hits_total Responses served from tollgate's cache, by match kind.\n"
+        "# TYPE tollgate_cache_hits_total counter\n"
+        "tollgate_cache_hits_total{match=\"exact\"} " << stats_.cache_hits.load() << "\n"
+        "tollgate_cache_hits_total{match=\"semantic\"} " << stats_.semantic_hits.load() << "\n";
+  if (cache_) {
+    const cache::ExactCache::Stats cs = cache_->stats();
+    os << "# HELP tollgate_cache_entries Entries in the exact cache.\n# TYPE tollgate_cache_entries gauge\ntollgate_cache_entries "
+       << cs.entries << "\n# HELP tollgate_cache_bytes Bytes held by the exact cache.\n# TYPE tollgate_cache_bytes gauge\ntollgate_cache_bytes "
+       << cs.bytes << "\n# HELP tollgate_cache_evictions_total Entries evicted by the LRU bound.\n# TYPE tollgate_cache_evictions_total counter\n"
+       << "tollgate_cache_evictions_total " << cs.evictions << "\n";
+  }
   auto c = [&](const char* name, const char* help, const std::atomic<uint64_t>& v) {
     os << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n" << name << " " << v.load() << "\n";
   };
@@ -233,6 +415,9 @@ std::string Gateway::RenderMetrics() {
   c("tollgate_client_disconnects_total", "Streams the client abandoned.", stats_.client_disconnects);
   c("tollgate_streams_broken_total", "Streams the upstream broke.", stats_.streams_broken);
   c("tollgate_unknown_price_total", "Requests whose model has no known price.", stats_.unknown_price);
+  c("tollgate_cache_misses_total", "Cacheable requests not found in the cache.", stats_.cache_misses);
+  c("tollgate_embedding_errors_total", "Semantic-cache embedding calls that failed.", stats_.embedding_errors);
+  c("tollgate_cascade_escalations_total", "Cascade steps whose answer failed a check.", stats_.cascade_escalations);
   os << "# HELP tollgate_ledger_failed_rows_total Ledger rows that could not be written.\n"
         "# TYPE tollgate_ledger_failed_rows_total counter\ntollgate_ledger_failed_rows_total "
      << ledger_.failed_rows() << "\n";
@@ -570,16 +755,169 @@ const char* OpenAiPath(providers::Api api) {
 
 }  // namespace
 
+namespace {
+
+// The cache's name for a client API, or nullptr where the cache does not apply.
+const char* CacheApiName(providers::Api api) {
+  switch (api) {
+    case providers::Api::kOpenAiChat: return "chat";
+    case providers::Api::kOpenAiCompletions: return "completions";
+    case providers::Api::kAnthropicMessages: return "messages";
+    case providers::Api::kOpenAiEmbeddings: return "embeddings";
+    default: return nullptr;
+  }
+}
+
+// The text of an answer in the client's API shape, for cascade checks.
+std::string AnswerText(providers::Api api, const std::string& body) {
+  rapidjson::Document d;
+  d.Parse(body.data(), body.size());
+  std::string out;
+  if (d.HasParseError() || !d.IsObject()) return out;
+  if (api == providers::Api::kAnthropicMessages) {
+    auto c = d.FindMember("content");
+    if (c != d.MemberEnd() && c->value.IsArray())
+      for (const auto& b : c->value.GetArray()) {
+        auto t = b.IsObject() ? b.FindMember("text") : b.MemberEnd();
+        if (b.IsObject() && t != b.MemberEnd() && t->value.IsString()) out.append(t->value.GetString(), t->value.GetStringLength());
+      }
+    return out;
+  }
+  auto ch = d.FindMember("choices");
+  if (ch == d.MemberEnd() || !ch->value.IsArray() || ch->value.Empty() || !ch->value[0].IsObject()) return out;
+  const auto& c0 = ch->value[0];
+  if (auto m = c0.FindMember("message"); m != c0.MemberEnd() && m->value.IsObject()) {
+    auto t = m->value.FindMember("content");
+    if (t != m->value.MemberEnd() && t->value.IsString()) out.assign(t->value.GetString(), t->value.GetStringLength());
+    // A tool call is an answer too: check its arguments.
+    auto tc = m->value.FindMember("tool_calls");
+    if (out.empty() && tc != m->value.MemberEnd() && tc->value.IsArray() && !tc->value.Empty()) out = providers::Serialize(tc->value);
+  } else if (auto t = c0.FindMember("text"); t != c0.MemberEnd() && t->value.IsString()) {
+    out.assign(t->value.GetString(), t->value.GetStringLength());
+  }
+  return out;
+}
+
+// Drops SSE comment lines (tollgate's cost trailer) before re-assembling a stream.
+std::string WithoutSseComments(const std::string& sse) {
+  std::string out;
+  out.reserve(sse.size());
+  size_t pos = 0;
+  while (pos < sse.size()) {
+    size_t nl = sse.find('\n', pos);
+    size_t end = nl == std::string::npos ? sse.size() : nl + 1;
+    if (sse[pos] != ':') out.append(sse, pos, end - pos);
+    pos = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+double Gateway::Random01() {
+  std::lock_guard<std::mutex> lock(rng_mu_);
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+}
+
+Status Gateway::Close() {
+  if (cache_) return cache_->Close();
+  return Status::Ok();
+}
+
 awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
   auto mit = models_.find(call.row.requested_model);
   if (mit == models_.end()) {
     stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
     co_return co_await SendError(call, ModelNotFound(call.row.requested_model, model_names_), out);
   }
-  const config::ModelConfig& model = *mit->second;
+  const config::ModelConfig* model = mit->second;
   if (call.authenticated) {
-    if (auto denial = governor_.CheckModel(call.principal, model.name)) co_return co_await SendError(call, FromDenial(*denial), out);
+    if (auto denial = governor_.CheckModel(call.principal, model->name)) co_return co_await SendError(call, FromDenial(*denial), out);
   }
+  std::string_view cache_hdr = Trim(HeaderValue(call.req, "x-tollgate-cache"));
+  if (!cache_hdr.empty() && cache_hdr != "on" && cache_hdr != "off" && cache_hdr != "refresh") {
+    stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+    co_return co_await SendError(call, InvalidRequest("Header x-tollgate-cache must be on, off or refresh", "x-tollgate-cache"), out);
+  }
+  // What this request would use without tollgate: the baseline of savings.
+  if (model->route) {
+    auto b = baseline_.find(model->name);
+    if (b != baseline_.end()) call.baseline_model = models_.at(b->second)->deployments.front().model;
+  } else {
+    call.baseline_model = model->deployments.front().model;
+  }
+
+  const char* hit_kind = nullptr;
+  std::optional<cache::Entry> hit = co_await LookupCache(call, &hit_kind);
+  if (hit) co_return co_await ServeCached(call, *hit, hit_kind, out);
+
+  const config::ModelConfig* hint_cfg = model;
+  const config::ModelConfig* routed_cascade = nullptr;
+  if (model->route) {
+    const config::RouteConfig& route = *model->route;
+    const config::ModelConfig* target = nullptr;
+    if (!route.rules.empty()) {
+      const routing::RouteRules& rules = *rules_.at(model->name);
+      routing::RequestFeatures f = routing::ExtractFeatures(call.req.body(), call.body, call.row.tags);
+      if (const config::RouteRule* r = rules.Match(f)) {
+        target = models_.at(r->to);
+        call.row.route = routing::RouteRules::Describe(*r, rules.IndexOf(r)) + "->" + r->to;
+      }
+    }
+    if (target == nullptr && route.learned) {
+      const router::LearnedRouter& lr = learned_.at(model->name);
+      std::vector<std::pair<std::string, double>> candidates;
+      for (const auto& [router_model, tg_model] : route.learned->candidates) {
+        double price = routing::BlendedPrice(prices_, models_.at(tg_model)->deployments.front());
+        candidates.emplace_back(router_model, price < 0 ? 1e9 : price);
+      }
+      const std::string text = providers::ReplayPromptOf(call.body);
+      const double threshold = route.learned->threshold.value_or(lr.threshold());
+      std::string chosen = lr.Choose(text, candidates, threshold);
+      if (!chosen.empty()) {
+        const std::string& tg = route.learned->candidates.at(chosen);
+        target = models_.at(tg);
+        std::vector<double> p = lr.PredictSuccess(text);
+        double pc = 0;
+        for (size_t i = 0; i < lr.models().size() && i < p.size(); ++i)
+          if (lr.models()[i] == chosen) pc = p[i];
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2f", pc);
+        call.row.route = "learned:p=" + std::string(buf) + ">=" + std::to_string(threshold).substr(0, 4) + "->" + tg;
+      }
+    }
+    if (target == nullptr && route.cascade) {
+      routed_cascade = model;
+    } else if (target == nullptr) {
+      target = models_.at(route.default_model);
+      call.row.route = "default->" + route.default_model;
+    }
+    if (target != nullptr) {
+      if (!hint_cfg->budget_hint) hint_cfg = target;
+      model = target;
+    }
+  }
+  if (hint_cfg->budget_hint && routed_cascade == nullptr) {
+    call.hint = routing::ApplyBudgetHint(*hint_cfg->budget_hint, call.api, call.body, Random01());
+    call.hint_model = hint_cfg->name;
+    if (call.hint.hinted || call.hint.clamped) call.body_modified = true;
+  }
+  if (!call.cache_key.empty() && !out.capturing()) out.SetTee(&call.tee, 16 << 20);
+  bool ok = false;
+  if (routed_cascade != nullptr) ok = co_await RunCascade(call, *routed_cascade, out);
+  else ok = co_await Forward(call, *model, out);
+  if (!call.cache_key.empty() && call.row.status == 200 && call.row.error_class.empty() && !out.tee_overflowed()) {
+    if (!call.stream) {
+      StoreInCache(call, call.tee);
+    } else if (auto whole = cache::AssembleFromSse(CacheApiName(call.api), WithoutSseComments(call.tee)); whole.ok()) {
+      StoreInCache(call, *whole);
+    }
+  }
+  co_return ok;
+}
+
+awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, http::ClientStream& out) {
+  call.model_cfg = &model;
   const governance::Principal* principal = call.authenticated ? &call.principal : nullptr;
   if (governor_.Active(principal)) {
     if (auto denial = governor_.Admit(principal, BudgetFacts(call, model), &call.admission))
@@ -601,12 +939,24 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
   const bool openai_stream = call.api == providers::Api::kOpenAiChat || call.api == providers::Api::kOpenAiCompletions;
   const bool inject_usage = call.stream && openai_stream && !call.client_wants_usage;
 
-  for (size_t d = 0; d < model.deployments.size(); ++d) {
+  routing::DeploymentPlan plan = routing::PlanDeployments(model, *latency_, prices_, Random01());
+  if (!plan.reason.empty()) call.row.route += (call.row.route.empty() ? "" : ";") + plan.reason;
+  for (size_t k = 0; k < plan.order.size(); ++k) {
+    const size_t d = plan.order[k];
     const config::Deployment& dep = model.deployments[d];
     const ProviderRuntime& p = providers_.at(dep.provider);
-    if (d > 0) ++call.row.fallbacks;
+    if (k > 0) ++call.row.fallbacks;
+    call.deployment = d;
     call.row.provider = p.cfg->name;
     call.row.served_model = dep.model;
+    if (p.cfg->type == "replay") {
+      if (call.api != providers::Api::kOpenAiChat && call.api != providers::Api::kAnthropicMessages) {
+        last_error = InvalidRequest("The replay provider serves chat completions and messages only", "");
+        last_http_status = 0;
+        continue;
+      }
+      co_return co_await ServeReplay(call, p, dep.model, out);
+    }
     if (p.cfg->type == "sim") {
       if (call.api == providers::Api::kOpenAiResponses || call.api == providers::Api::kGeminiGenerate) {
         last_error = InvalidRequest("The sim provider does not serve this endpoint", "");
@@ -732,7 +1082,7 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
         res.set(bhttp::field::content_type, ct == ucall.head().end() ? "application/json" : std::string(ct->value()));
         for (const auto& f : ucall.head())
           if (ForwardableUpstreamHeader(f.name_string())) res.set(f.name_string(), f.value());
-        res.set("x-tollgate-request-id", call.row.id);
+        SetIdHeaders(call, res);
         res.body() = body.ok() ? std::move(*body) : std::string();
         Status ws = co_await out.Write(res);
         co_return ws.ok();
@@ -765,7 +1115,7 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
     PriceAndRecord(call);
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(last_http_status), 11};
     res.set(bhttp::field::content_type, last_http_ctype);
-    res.set("x-tollgate-request-id", call.row.id);
+    SetIdHeaders(call, res);
     res.body() = last_http_body.empty() ? ErrorBodyFor(call.api, last_error) : last_http_body;
     Status ws = co_await out.Write(res);
     co_return ws.ok();
@@ -819,7 +1169,7 @@ awaitable<bool> Gateway::RelayWhole(Call& call, http::UpstreamCall& up, provider
                  "Could not translate the answer of provider '" + call.row.provider + "': " + t.status().message(), ""};
       bhttp::response<bhttp::string_body> res{bhttp::status::bad_gateway, 11};
       res.set(bhttp::field::content_type, "application/json");
-      res.set("x-tollgate-request-id", call.row.id);
+      SetIdHeaders(call, res);
       res.body() = ErrorBodyFor(call.api, e);
       co_return (co_await out.Write(res)).ok();
     }
@@ -835,7 +1185,7 @@ awaitable<bool> Gateway::RelayWhole(Call& call, http::UpstreamCall& up, provider
           translate || ct == up.head().end() ? "application/json" : std::string(ct->value()));
   for (const auto& f : up.head())
     if (ForwardableUpstreamHeader(f.name_string())) res.set(f.name_string(), f.value());
-  res.set("x-tollgate-request-id", call.row.id);
+  SetIdHeaders(call, res);
   res.set("x-tollgate-cost-usd", call.cost_header);
   res.body() = std::move(client_body);
   Status st = co_await out.Write(res);
@@ -850,7 +1200,7 @@ awaitable<bool> Gateway::RelayStream(Call& call, http::UpstreamCall& up, provide
   head.set(bhttp::field::cache_control, "no-cache");
   for (const auto& f : up.head())
     if (ForwardableUpstreamHeader(f.name_string())) head.set(f.name_string(), f.value());
-  head.set("x-tollgate-request-id", call.row.id);
+  SetIdHeaders(call, head);
   Status st = co_await out.StartChunked(head);
   bool client_gone = !st.ok();
   bool broken = false;
@@ -931,7 +1281,7 @@ awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const st
     PriceAndRecord(call);
     bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "application/json");
-    res.set("x-tollgate-request-id", call.row.id);
+    SetIdHeaders(call, res);
     res.set("x-tollgate-cost-usd", call.cost_header);
     res.set("x-tollgate-simulated", "true");
     res.body() = std::move(body);
@@ -956,7 +1306,7 @@ awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const st
     PriceAndRecord(call);
     bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "application/json");
-    res.set("x-tollgate-request-id", call.row.id);
+    SetIdHeaders(call, res);
     res.set("x-tollgate-cost-usd", call.cost_header);
     res.set("x-tollgate-simulated", "true");
     res.body() = std::move(body);
@@ -972,7 +1322,7 @@ awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const st
   bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
   head.set(bhttp::field::content_type, "text/event-stream");
   head.set(bhttp::field::cache_control, "no-cache");
-  head.set("x-tollgate-request-id", call.row.id);
+  SetIdHeaders(call, head);
   head.set("x-tollgate-simulated", "true");
   Status st = co_await out.StartChunked(head);
   co_await sleep_ms(cfg.latency_ms);
@@ -1021,7 +1371,9 @@ awaitable<bool> Gateway::CountTokens(Call& call, http::ClientStream& out) {
     ApiError e = ModelNotFound(call.row.requested_model, model_names_);
     co_return co_await SendJson(e.status, ErrorBodyFor(call.api, e), out);
   }
-  const config::Deployment& dep = mit->second->deployments.front();
+  const config::ModelConfig* counted = mit->second;
+  if (counted->route) counted = models_.at(baseline_.at(counted->name));  // count as the baseline model would
+  const config::Deployment& dep = counted->deployments.front();
   const ProviderRuntime& p = providers_.at(dep.provider);
   if (p.cfg->type == "anthropic") {
     std::string payload = providers::RewriteRequest(call.body, dep.model, false);
@@ -1049,6 +1401,406 @@ awaitable<bool> Gateway::CountTokens(Call& call, http::ClientStream& out) {
   // Other providers have no such endpoint: answer with tollgate's own estimate.
   co_return co_await SendJson(
       200, "{\"input_tokens\":" + std::to_string(providers::EstimatePromptTokens(call.body)) + "}", out);
+}
+
+
+// ---- Savings engine: cache, cascades, replay ------------------------------
+
+awaitable<std::optional<cache::Entry>> Gateway::LookupCache(Call& call, const char** kind) {
+  const char* api = CacheApiName(call.api);
+  if (!cache_ || api == nullptr) co_return std::nullopt;
+  std::string_view hdr = Trim(HeaderValue(call.req, "x-tollgate-cache"));
+  const std::string mode = hdr.empty() ? cfg_.cache.default_mode : std::string(hdr);
+  if (mode == "off" ||
+      (hdr != "on" && cfg_.cache.temperature_policy == "bypass" && cache::RequestTemperature(call.body) > 0)) {
+    call.row.cache = "bypass";
+    co_return std::nullopt;
+  }
+  // Tenants never share entries unless cache.scope says so.
+  std::string scope;
+  if (cfg_.cache.scope == "global") scope = "global";
+  else if (cfg_.cache.scope == "project") scope = "project:" + call.row.project;
+  else scope = "key:" + (call.row.key_id.empty() ? call.row.api_key : call.row.key_id);
+  call.cache_key = cache::CacheKey(scope, api, call.row.requested_model, call.body);
+  // Semantic matches stay within requests equal in everything but the user's text.
+  call.cache_scope = cache::SemanticScopeKey(scope, api, call.row.requested_model, call.body).value_or("");
+  call.row.cache = "miss";
+  if (mode == "refresh") co_return std::nullopt;
+  const int64_t now = NowUnixMs();
+  if (auto e = cache_->Lookup(call.cache_key, now)) {
+    *kind = "hit";
+    co_return e;
+  }
+  if (cfg_.cache.semantic && call.api != providers::Api::kOpenAiEmbeddings) {
+    std::optional<std::string> text = cache::SingleTurnText(api, call.body);
+    if (call.cache_scope.empty()) text.reset();
+    if (!text && cfg_.cache.semantic_multi_turn) {
+      // Multi-turn: the users' turns are compared, within tenant, API and model.
+      std::string all = providers::ReplayPromptOf(call.body);
+      if (!all.empty()) {
+        text = std::move(all);
+        call.cache_scope = scope + "|" + api + "|" + call.row.requested_model + "|multi-turn";
+      }
+    }
+    if (text && !text->empty()) {
+      call.semantic_text = *text;
+      std::optional<std::pair<uint64_t, double>> match;
+      if (!cfg_.cache.embeddings_url.empty()) {
+        if (auto vec = co_await Embed(call, *text)) {
+          call.embedding = std::move(*vec);
+          std::lock_guard<std::mutex> lock(semantic_mu_);
+          if (semantic_) match = semantic_->Find(call.cache_scope, call.embedding, cfg_.cache.semantic_threshold);
+        }
+      } else {
+        match = minhash_.Find(call.cache_scope, *text, cfg_.cache.minhash_threshold);
+      }
+      if (match) {
+        std::string key;
+        {
+          std::lock_guard<std::mutex> lock(semantic_mu_);
+          auto it = semantic_keys_.find(match->first);
+          if (it != semantic_keys_.end()) key = it->second;
+        }
+        if (!key.empty()) {
+          if (auto e = cache_->Lookup(key, now)) {
+            *kind = "semantic_hit";
+            co_return e;
+          }
+        }
+      }
+    }
+  }
+  stats_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+  co_return std::nullopt;
+}
+
+awaitable<std::optional<std::vector<float>>> Gateway::Embed(Call& call, const std::string& text) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("model");
+  w.String(cfg_.cache.embeddings_model.c_str());
+  w.Key("input");
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  w.EndObject();
+  bhttp::request<bhttp::string_body> up{bhttp::verb::post, embeddings_.url.path + "/embeddings", 11};
+  up.set(bhttp::field::content_type, "application/json");
+  up.set(bhttp::field::user_agent, "tollgate/" TOLLGATE_VERSION);
+  if (!embeddings_auth_.empty()) up.set(bhttp::field::authorization, embeddings_auth_);
+  up.keep_alive(true);
+  up.body().assign(sb.GetString(), sb.GetSize());
+  http::UpstreamCall ucall(*pools_[static_cast<size_t>(call.worker)], embeddings_);
+  Status st = co_await ucall.Start(up);
+  std::optional<std::vector<float>> result;
+  if (st.ok() && ucall.status() == 200) {
+    auto body = co_await ucall.ReadAll(16 << 20);
+    if (body.ok()) {
+      ucall.Finish();
+      rapidjson::Document d;
+      d.Parse(body->data(), body->size());
+      if (!d.HasParseError() && d.IsObject()) {
+        auto data = d.FindMember("data");
+        if (data != d.MemberEnd() && data->value.IsArray() && !data->value.Empty() && data->value[0].IsObject()) {
+          auto emb = data->value[0].FindMember("embedding");
+          if (emb != data->value[0].MemberEnd() && emb->value.IsArray() && !emb->value.Empty()) {
+            std::vector<float> v;
+            v.reserve(emb->value.Size());
+            bool ok = true;
+            for (const auto& x : emb->value.GetArray()) {
+              if (!x.IsNumber()) ok = false;
+              else v.push_back(static_cast<float>(x.GetDouble()));
+            }
+            if (ok) result = std::move(v);
+          }
+        }
+      }
+    }
+  }
+  if (!result) {
+    stats_.embedding_errors.fetch_add(1, std::memory_order_relaxed);
+    if (FirstUnknownPrice("\x01embeddings-error"))
+      log::Warn("semantic cache: embeddings call to " + cfg_.cache.embeddings_url + " failed (" +
+                (st.ok() ? "HTTP " + std::to_string(ucall.status()) : st.message()) + "); requests skip the semantic cache");
+  }
+  co_return result;
+}
+
+void Gateway::StoreInCache(Call& call, const std::string& body) {
+  if (!cache_ || call.cache_key.empty() || body.empty()) return;
+  cache::Entry e;
+  e.body = body;
+  e.api = CacheApiName(call.api);
+  e.model = call.row.served_model;
+  e.input_tokens = call.row.usage.PromptTotal();
+  e.output_tokens = call.row.usage.OutputTotal();
+  e.cost_usd = call.row.cost_known ? call.row.cost.Total() : 0;
+  e.scope = call.cache_scope;
+  e.semantic_text = call.semantic_text;
+  e.embedding = call.embedding;
+  if (!call.semantic_text.empty()) {
+    const uint64_t id = next_semantic_id_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(semantic_mu_);
+    if (!call.embedding.empty()) {
+      if (!semantic_) semantic_ = std::make_unique<cache::SemanticIndex>(static_cast<int>(call.embedding.size()));
+      if (semantic_->Add(call.cache_scope, id, call.embedding).ok()) semantic_keys_[id] = call.cache_key;
+    } else if (cfg_.cache.embeddings_url.empty()) {
+      minhash_.Add(call.cache_scope, id, call.semantic_text);
+      semantic_keys_[id] = call.cache_key;
+    }
+  }
+  cache_->Insert(call.cache_key, std::move(e), NowUnixMs());
+}
+
+awaitable<bool> Gateway::ServeCached(Call& call, const cache::Entry& e, const char* kind, http::ClientStream& out) {
+  const bool semantic = std::string_view(kind) == "semantic_hit";
+  (semantic ? stats_.semantic_hits : stats_.cache_hits).fetch_add(1, std::memory_order_relaxed);
+  call.row.cache = kind;
+  call.row.provider = "cache";
+  call.row.served_model = e.model;
+  call.row.savings_lever = semantic ? "semantic_cache" : "cache";
+  call.row.status = 200;
+  call.cache_key.clear();  // nothing to store
+  // The baseline: the tokens of the call that filled the entry, at the baseline's price.
+  pricing::Usage u;
+  u.input = e.input_tokens;
+  u.output = e.output_tokens;
+  call.baseline_usage = u;
+  if (call.baseline_model.empty() || prices_.Find(call.baseline_model) == nullptr) {
+    call.row.baseline_model = e.model;
+    call.row.baseline_cost_usd = e.cost_usd;
+  }
+  if (!call.stream) {
+    PriceAndRecord(call);
+    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    SetIdHeaders(call, res);
+    res.set("x-tollgate-cost-usd", call.cost_header);
+    res.body() = e.body;
+    co_return (co_await out.Write(res)).ok();
+  }
+  auto sse = cache::ReplayAsSse(e.api, e.body, call.client_wants_usage, call.row.id);
+  if (!sse.ok()) {
+    // Entries are validated when stored, so this is a bug or a damaged file: say so.
+    co_return co_await SendError(call, {500, "server_error", "cache_replay_failed", "Cached answer could not be replayed: " + sse.status().message(), ""}, out);
+  }
+  call.row.streamed = true;
+  PriceAndRecord(call);
+  bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
+  head.set(bhttp::field::content_type, "text/event-stream");
+  head.set(bhttp::field::cache_control, "no-cache");
+  SetIdHeaders(call, head);
+  Status st = co_await out.StartChunked(head);
+  if (st.ok()) st = co_await out.WriteChunk(*sse);
+  if (st.ok()) st = co_await out.WriteChunk(": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + " cache=hit\n\n");
+  if (st.ok()) st = co_await out.EndChunked();
+  co_return st.ok();
+}
+
+void Gateway::Record(ledger::Row& row) {
+  metrics_.Record(row);
+  ledger_.Append(row);
+}
+
+awaitable<http::ClientStream> Gateway::SubRequest(Call& parent, const config::ModelConfig& model, std::string body,
+                                                  ledger::Row* row) {
+  http::Request req = parent.req;
+  req.body() = std::move(body);
+  Call sub(req);
+  sub.start_us = MonotonicUs();
+  sub.row.id = NewRequestId();
+  sub.row.ts_start_ms = NowUnixMs();
+  sub.row.endpoint = parent.row.endpoint;
+  for (auto [dst, src] : {std::pair{&sub.row.api_key, &parent.row.api_key}, std::pair{&sub.row.user, &parent.row.user},
+                          std::pair{&sub.row.project, &parent.row.project}, std::pair{&sub.row.tags, &parent.row.tags},
+                          std::pair{&sub.row.key_id, &parent.row.key_id}, std::pair{&sub.row.team, &parent.row.team}})
+    *dst = *src;
+  sub.row.requested_model = parent.row.requested_model;
+  sub.is_chat = parent.is_chat;
+  sub.api = parent.api;
+  sub.worker = parent.worker;
+  sub.authenticated = parent.authenticated;
+  sub.principal = parent.principal;
+  sub.baseline_model = parent.baseline_model;
+  sub.defer_record = true;
+  sub.body.Parse(req.body().data(), req.body().size());
+  sub.body_modified = true;
+  http::ClientStream capture;
+  co_await Forward(sub, model, capture);
+  *row = std::move(sub.row);
+  co_return capture;
+}
+
+awaitable<bool> Gateway::RunCascade(Call& call, const config::ModelConfig& routed, http::ClientStream& out) {
+  const config::CascadeConfig& cc = *routed.route->cascade;
+  const std::vector<std::optional<router::CheckSpec>>& checks = cascade_checks_.at(routed.name);
+  if (call.api != providers::Api::kOpenAiChat && call.api != providers::Api::kAnthropicMessages &&
+      call.api != providers::Api::kOpenAiCompletions) {
+    co_return co_await SendError(call, InvalidRequest("Cascade model '" + routed.name + "' serves chat completions, completions and messages only", "model"), out);
+  }
+  std::string reasons;
+  const std::string prompt = providers::ReplayPromptOf(call.body);
+  for (size_t i = 0; i + 1 < cc.steps.size(); ++i) {
+    const config::ModelConfig& step = *models_.at(cc.steps[i]);
+    rapidjson::Document d;
+    d.CopyFrom(call.body, d.GetAllocator());
+    d.RemoveMember("stream");
+    d.RemoveMember("stream_options");
+    if (auto m = d.FindMember("model"); m != d.MemberEnd()) m->value.SetString(step.name.c_str(), static_cast<rapidjson::SizeType>(step.name.size()), d.GetAllocator());
+    ledger::Row srow;
+    http::ClientStream cap = co_await SubRequest(call, step, providers::Serialize(d), &srow);
+    bool pass = cap.captured_status() == 200;
+    std::string reason = pass ? "" : "HTTP " + std::to_string(cap.captured_status());
+    const std::string answer = pass ? AnswerText(call.api, cap.captured_body()) : std::string();
+    for (size_t c = 0; pass && c < checks.size(); ++c) {
+      if (checks[c]) {
+        router::CheckResult r = router::RunCheck(*checks[c], answer);
+        if (!r.pass) {
+          pass = false;
+          reason = cc.checks[c].type + ": " + r.reason;
+        }
+        continue;
+      }
+      // A judge model grades the answer from 0 to 10.
+      const config::ModelConfig& judge = *models_.at(cc.judge_model);
+      rapidjson::Document jd(rapidjson::kObjectType);
+      auto& a = jd.GetAllocator();
+      const std::string ask = "Question:\n" + prompt + "\n\nAnswer:\n" + answer +
+                              "\n\nGrade the answer's correctness and completeness from 0 (wrong) to 10 (perfect). "
+                              "Reply with the number only.";
+      jd.AddMember("model", rapidjson::Value(judge.name.c_str(), a), a);
+      jd.AddMember("max_tokens", 16, a);
+      if (call.api == providers::Api::kOpenAiCompletions) {
+        jd.AddMember("prompt", rapidjson::Value(ask.c_str(), static_cast<rapidjson::SizeType>(ask.size()), a), a);
+      } else {
+        rapidjson::Value msgs(rapidjson::kArrayType), m(rapidjson::kObjectType);
+        m.AddMember("role", "user", a);
+        m.AddMember("content", rapidjson::Value(ask.c_str(), static_cast<rapidjson::SizeType>(ask.size()), a), a);
+        msgs.PushBack(m, a);
+        jd.AddMember("messages", msgs, a);
+      }
+      ledger::Row jrow;
+      http::ClientStream jcap = co_await SubRequest(call, judge, providers::Serialize(jd), &jrow);
+      double score = -1;
+      if (jcap.captured_status() == 200) {
+        std::string g = AnswerText(call.api, jcap.captured_body());
+        size_t k = g.find_first_of("0123456789");
+        if (k != std::string::npos) score = std::strtod(g.c_str() + k, nullptr);
+      }
+      jrow.route = "cascade:judge(" + cc.steps[i] + ") score=" + std::to_string(score).substr(0, 4);
+      jrow.savings_lever = "cascade";
+      jrow.baseline_cost_usd = 0.0;  // pure overhead of the cascade
+      Record(jrow);
+      if (score < cc.checks[c].min_confidence) {
+        pass = false;
+        reason = "judge: score " + std::to_string(score).substr(0, 4) + " < " + std::to_string(cc.checks[c].min_confidence).substr(0, 4);
+      }
+    }
+    srow.savings_lever = "cascade";
+    if (!pass) {
+      srow.route = "cascade:" + cc.steps[i] + " rejected (" + reason + ")";
+      srow.baseline_cost_usd = 0.0;  // the rejected attempt is what the cascade cost extra
+      Record(srow);
+      reasons += (reasons.empty() ? "" : "; ") + cc.steps[i] + ": " + reason;
+      stats_.cascade_escalations.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    srow.route = "cascade:" + cc.steps[i] + " accepted";
+    Record(srow);
+    // The client gets this answer, under this row's id.
+    call.row.id = srow.id;
+    call.row.route = srow.route;
+    call.row.status = 200;
+    call.row.served_model = srow.served_model;
+    call.row.usage = srow.usage;
+    call.row.cost = srow.cost;
+    call.row.cost_known = srow.cost_known;
+    call.cost_header = srow.cost_known ? FormatUsd(srow.cost.Total()) : "unknown";
+    const std::string& body = cap.captured_body();
+    if (!call.stream) {
+      bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+      res.set(bhttp::field::content_type, "application/json");
+      SetIdHeaders(call, res);
+      res.set("x-tollgate-cost-usd", call.cost_header);
+      res.body() = body;
+      co_return (co_await out.Write(res)).ok();
+    }
+    auto sse = cache::ReplayAsSse(CacheApiName(call.api), body, call.client_wants_usage, call.row.id);
+    if (!sse.ok()) co_return co_await SendError(call, {502, "upstream_error", "cascade_replay_failed", sse.status().message(), ""}, out);
+    call.row.streamed = true;
+    bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
+    head.set(bhttp::field::content_type, "text/event-stream");
+    head.set(bhttp::field::cache_control, "no-cache");
+    SetIdHeaders(call, head);
+    Status st = co_await out.StartChunked(head);
+    if (st.ok()) st = co_await out.WriteChunk(*sse);
+    if (st.ok()) st = co_await out.WriteChunk(": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + "\n\n");
+    if (st.ok()) st = co_await out.EndChunked();
+    co_return st.ok();
+  }
+  // Every cheaper step was rejected: the last one answers, streamed as asked.
+  const std::string& last = cc.steps.back();
+  call.row.route = "cascade:" + last + " escalated (" + reasons + ")";
+  call.row.savings_lever = "cascade";
+  co_return co_await Forward(call, *models_.at(last), out);
+}
+
+awaitable<bool> Gateway::ServeReplay(Call& call, const ProviderRuntime& p, const std::string& model,
+                                     http::ClientStream& out) {
+  const providers::ReplayData& data = *replay_.at(p.cfg->name);
+  const std::string prompt = providers::ReplayPromptOf(call.body);
+  std::optional<providers::ReplayAnswer> a = data.Find(prompt, model);
+  if (!a) {
+    co_return co_await SendError(call, {404, "invalid_request_error", "replay_miss",
+                                        "Replay provider '" + p.cfg->name + "' has no recorded answer of '" + model +
+                                            "' to this prompt", ""}, out);
+  }
+  call.response_model = model;
+  const int64_t prompt_tokens = providers::EstimatePromptTokens(call.body);
+  const int64_t completion_tokens = providers::EstimateTokensFromChars(a->text.size());
+  call.row.usage = pricing::Usage{};
+  call.row.usage.input = prompt_tokens;
+  call.row.usage.output = completion_tokens;
+  call.row.estimated = true;  // the dataset records cost, not tokens
+  call.fixed_cost = a->cost_usd;
+  call.row.quality = a->score;
+  if (!call.baseline_model.empty()) {
+    if (auto b = data.Find(prompt, call.baseline_model)) call.replay_baseline_cost = b->cost_usd;
+  }
+  call.row.status = 200;
+  std::string body = providers::ReplayChatResponse("replay-" + call.row.id.substr(4), model, a->text, prompt_tokens, completion_tokens);
+  const char* api = "chat";
+  if (call.api == providers::Api::kAnthropicMessages) {
+    rapidjson::Document doc;
+    doc.Parse(body.data(), body.size());
+    auto t = providers::ChatResponseToAnthropic(doc, call.row.requested_model);
+    if (t.ok()) body = std::move(*t);
+    api = "messages";
+  }
+  PriceAndRecord(call);
+  char score[32];
+  std::snprintf(score, sizeof score, "%g", a->score);
+  if (!call.stream) {
+    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    SetIdHeaders(call, res);
+    res.set("x-tollgate-cost-usd", call.cost_header);
+    res.set("x-tollgate-replay-score", score);
+    res.body() = std::move(body);
+    co_return (co_await out.Write(res)).ok();
+  }
+  auto sse = cache::ReplayAsSse(api, body, call.client_wants_usage, call.row.id);
+  if (!sse.ok()) co_return co_await SendError(call, {500, "server_error", "replay_failed", sse.status().message(), ""}, out);
+  call.row.streamed = true;
+  bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
+  head.set(bhttp::field::content_type, "text/event-stream");
+  head.set(bhttp::field::cache_control, "no-cache");
+  SetIdHeaders(call, head);
+  head.set("x-tollgate-replay-score", score);
+  Status st = co_await out.StartChunked(head);
+  if (st.ok()) st = co_await out.WriteChunk(*sse);
+  if (st.ok()) st = co_await out.WriteChunk(": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + "\n\n");
+  if (st.ok()) st = co_await out.EndChunked();
+  co_return st.ok();
 }
 
 }  // namespace tollgate::gateway

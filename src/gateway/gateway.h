@@ -22,6 +22,18 @@
 #include "ledger/ledger.h"
 #include "pricing/catalog.h"
 #include "providers/adapter.h"
+#include "providers/replay.h"
+#include "router/checks.h"
+#include "router/learned_router.h"
+#include "routing/budget_hint.h"
+#include "routing/deployment_order.h"
+#include "routing/route_rules.h"
+#include "cache/exact_cache.h"
+#include "cache/minhash.h"
+#include "cache/semantic_index.h"
+
+#include <mutex>
+#include <random>
 
 namespace tollgate::gateway {
 
@@ -33,6 +45,11 @@ struct GatewayStats {
   std::atomic<uint64_t> unknown_price{0};
   std::atomic<uint64_t> client_disconnects{0};
   std::atomic<uint64_t> streams_broken{0};
+  std::atomic<uint64_t> cache_hits{0};
+  std::atomic<uint64_t> semantic_hits{0};
+  std::atomic<uint64_t> cache_misses{0};
+  std::atomic<uint64_t> embedding_errors{0};
+  std::atomic<uint64_t> cascade_escalations{0};
 };
 
 struct ProviderRuntime {
@@ -43,6 +60,7 @@ struct ProviderRuntime {
 
 class Gateway {
  public:
+  struct Call;  // per-request state, defined in gateway.cc
   // `cfg`, `prices` and `ledger` must outlive the Gateway.
   static Result<std::unique_ptr<Gateway>> Create(const config::Config& cfg, const pricing::PriceCatalog& prices,
                                                  ledger::Ledger& ledger, governance::Governor& governor);
@@ -53,12 +71,13 @@ class Gateway {
   // Drops the pooled upstream connections; call after the server stopped and
   // before it is destroyed (the connections belong to its event loops).
   void DetachWorkers() { pools_.clear(); }
+  // Flushes the cache to disk; call at shutdown, after the server stopped.
+  Status Close();
   // The http::Handler. Never throws; always answers or records a disconnect.
   boost::asio::awaitable<bool> Handle(int worker, http::Request& req, http::PreError pre, http::ClientStream& out);
   const GatewayStats& stats() const { return stats_; }
 
  private:
-  struct Call;  // per-request state, defined in gateway.cc
   Gateway(const config::Config& cfg, const pricing::PriceCatalog& prices, ledger::Ledger& ledger,
           governance::Governor& governor)
       : cfg_(cfg), prices_(prices), ledger_(ledger), governor_(governor), metrics_(cfg) {}
@@ -70,6 +89,20 @@ class Gateway {
   int64_t InputTokensBound(const Call& call, const config::ModelConfig& model) const;
 
   boost::asio::awaitable<bool> Proxy(Call& call, http::ClientStream& out);
+  // Admission and the deployments of a real (non-routed) model.
+  boost::asio::awaitable<bool> Forward(Call& call, const config::ModelConfig& model, http::ClientStream& out);
+  boost::asio::awaitable<bool> RunCascade(Call& call, const config::ModelConfig& routed, http::ClientStream& out);
+  // Runs `body` (the client's API shape) against `model` as a non-streamed
+  // sub-request whose ledger row is returned unrecorded in *row.
+  boost::asio::awaitable<http::ClientStream> SubRequest(Call& parent, const config::ModelConfig& model,
+                                                        std::string body, ledger::Row* row);
+  boost::asio::awaitable<bool> ServeReplay(Call& call, const ProviderRuntime& p, const std::string& model,
+                                           http::ClientStream& out);
+  boost::asio::awaitable<bool> ServeCached(Call& call, const cache::Entry& e, const char* kind, http::ClientStream& out);
+  // Cache lookup (exact, then semantic); sets call.cache_* for storing a miss.
+  boost::asio::awaitable<std::optional<cache::Entry>> LookupCache(Call& call, const char** kind);
+  boost::asio::awaitable<std::optional<std::vector<float>>> Embed(Call& call, const std::string& text);
+  void StoreInCache(Call& call, const std::string& body);
   boost::asio::awaitable<bool> ServeSim(Call& call, const ProviderRuntime& p, const std::string& model,
                                         http::ClientStream& out);
   boost::asio::awaitable<bool> RelayStream(Call& call, http::UpstreamCall& up, providers::StreamAdapter& adapter,
@@ -82,6 +115,8 @@ class Gateway {
   boost::asio::awaitable<bool> SendError(Call& call, const struct ApiError& e, http::ClientStream& out);
   boost::asio::awaitable<bool> SendJson(int status, const std::string& body, http::ClientStream& out);
   void PriceAndRecord(Call& call);
+  void Record(ledger::Row& row);
+  Status InitSavings();  // builds the savings engine from config (Create)  // appends a finished sub-request's row
 
   const config::Config& cfg_;
   const pricing::PriceCatalog& prices_;
@@ -95,6 +130,25 @@ class Gateway {
   GatewayStats stats_;
   Metrics metrics_;
   dashboard::Dashboard* dashboard_ = nullptr;
+  // Savings engine (docs/ARCHITECTURE.md, "Savings").
+  std::unique_ptr<cache::ExactCache> cache_;
+  cache::MinHashIndex minhash_;
+  std::mutex semantic_mu_;
+  std::unique_ptr<cache::SemanticIndex> semantic_;                // GUARDED_BY(semantic_mu_) for creation
+  std::unordered_map<uint64_t, std::string> semantic_keys_;      // GUARDED_BY(semantic_mu_)
+  std::atomic<uint64_t> next_semantic_id_{1};
+  http::Endpoint embeddings_;
+  std::string embeddings_auth_;
+  std::unique_ptr<routing::LatencyStats> latency_;
+  routing::BudgetHints hints_;
+  std::unordered_map<std::string, std::unique_ptr<routing::RouteRules>> rules_;   // by routed model
+  std::unordered_map<std::string, router::LearnedRouter> learned_;               // by routed model
+  std::unordered_map<std::string, std::vector<std::optional<router::CheckSpec>>> cascade_checks_;  // by routed model; nullopt = judge
+  std::unordered_map<std::string, std::shared_ptr<const providers::ReplayData>> replay_;  // by provider
+  std::unordered_map<std::string, std::string> baseline_;  // routed model -> baseline model
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_{std::random_device{}()};  // GUARDED_BY(rng_mu_)
+  double Random01();
   // Work that blocks on SQLite (admin API, dashboard) runs here, not on a worker's loop.
   boost::asio::thread_pool blocking_{2};
 };

@@ -20,41 +20,72 @@ namespace {
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
 }
 
+template <class Fields>
+void ClientStream::CaptureHead(int status, const Fields& fields) {
+  captured_status_ = status;
+  for (const auto& f : fields) captured_headers_.emplace_back(std::string(f.name_string()), std::string(f.value()));
+}
+
+void ClientStream::Tee(std::string_view data) {
+  if (tee_ == nullptr || tee_overflow_) return;
+  if (tee_->size() + data.size() > tee_limit_) {
+    tee_overflow_ = true;
+    return;
+  }
+  tee_->append(data);
+}
+
 asio::awaitable<Status> ClientStream::Write(bhttp::response<bhttp::string_body>& res) {
+  started_ = true;
+  if (stream_ == nullptr) {
+    CaptureHead(res.result_int(), res.base());
+    captured_body_ = res.body();
+    co_return Status::Ok();
+  }
+  Tee(res.body());
   error_code ec;
   res.prepare_payload();
-  stream_.expires_after(kWriteTimeout);
-  started_ = true;
-  co_await bhttp::async_write(stream_, res, redirect_error(use_awaitable, ec));
+  stream_->expires_after(kWriteTimeout);
+  co_await bhttp::async_write(*stream_, res, redirect_error(use_awaitable, ec));
   if (ec) co_return Status::IoError("client write: " + ec.message());
   co_return Status::Ok();
 }
 
 asio::awaitable<Status> ClientStream::StartChunked(bhttp::response<bhttp::empty_body>& head) {
+  started_ = true;
+  if (stream_ == nullptr) {
+    CaptureHead(head.result_int(), head.base());
+    co_return Status::Ok();
+  }
   error_code ec;
   head.chunked(true);
   bhttp::response_serializer<bhttp::empty_body> sr(head);
-  stream_.expires_after(kWriteTimeout);
-  started_ = true;
-  co_await bhttp::async_write_header(stream_, sr, redirect_error(use_awaitable, ec));
+  stream_->expires_after(kWriteTimeout);
+  co_await bhttp::async_write_header(*stream_, sr, redirect_error(use_awaitable, ec));
   if (ec) co_return Status::IoError("client write: " + ec.message());
   co_return Status::Ok();
 }
 
 asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
   if (data.empty()) co_return Status::Ok();
+  if (stream_ == nullptr) {
+    captured_body_.append(data);
+    co_return Status::Ok();
+  }
+  Tee(data);
   error_code ec;
-  stream_.expires_after(kWriteTimeout);
-  co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
+  stream_->expires_after(kWriteTimeout);
+  co_await asio::async_write(*stream_, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
                              redirect_error(use_awaitable, ec));
   if (ec) co_return Status::IoError("client write: " + ec.message());
   co_return Status::Ok();
 }
 
 asio::awaitable<Status> ClientStream::EndChunked() {
+  if (stream_ == nullptr) co_return Status::Ok();
   error_code ec;
-  stream_.expires_after(kWriteTimeout);
-  co_await asio::async_write(stream_, bhttp::make_chunk_last(), redirect_error(use_awaitable, ec));
+  stream_->expires_after(kWriteTimeout);
+  co_await asio::async_write(*stream_, bhttp::make_chunk_last(), redirect_error(use_awaitable, ec));
   if (ec) co_return Status::IoError("client write: " + ec.message());
   co_return Status::Ok();
 }

@@ -27,10 +27,27 @@ namespace bhttp = boost::beast::http;
 using Request = bhttp::request<bhttp::string_body>;
 
 // Writes one response to the client: either whole, or as a chunked stream.
+// A default-constructed ClientStream writes nowhere and captures the response
+// instead (sub-requests: cascade steps, judges). A tee copies the body bytes
+// sent to a socket (the cache stores a streamed answer from it).
 // Not thread-safe; used only by the connection's coroutine.
 class ClientStream {
  public:
-  explicit ClientStream(beast::tcp_stream& stream) : stream_(stream) {}
+  explicit ClientStream(beast::tcp_stream& stream) : stream_(&stream) {}
+  ClientStream() = default;  // capture mode
+  // Copies body bytes written from now on into *tee, up to `limit` bytes; past
+  // that the copy stops and tee_overflowed() turns true. nullptr turns it off.
+  void SetTee(std::string* tee, size_t limit) {
+    tee_ = tee;
+    tee_limit_ = limit;
+    tee_overflow_ = false;
+  }
+  bool tee_overflowed() const { return tee_overflow_; }
+  bool capturing() const { return stream_ == nullptr; }
+  // Capture mode: what was "sent".
+  int captured_status() const { return captured_status_; }
+  const std::string& captured_body() const { return captured_body_; }
+  const std::vector<std::pair<std::string, std::string>>& captured_headers() const { return captured_headers_; }
   // Sends a complete response. IoError if the client is gone.
   asio::awaitable<Status> Write(bhttp::response<bhttp::string_body>& res);
   // Sends the header of a chunked response (Transfer-Encoding: chunked).
@@ -42,8 +59,18 @@ class ClientStream {
   bool started() const { return started_; }
 
  private:
-  beast::tcp_stream& stream_;
+  template <class Fields>
+  void CaptureHead(int status, const Fields& fields);
+  void Tee(std::string_view data);
+
+  beast::tcp_stream* stream_ = nullptr;
   bool started_ = false;
+  std::string* tee_ = nullptr;
+  size_t tee_limit_ = 0;
+  bool tee_overflow_ = false;
+  int captured_status_ = 0;
+  std::string captured_body_;
+  std::vector<std::pair<std::string, std::string>> captured_headers_;
 };
 
 enum class PreError { kNone, kBodyTooLarge };

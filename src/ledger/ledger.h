@@ -50,6 +50,17 @@ struct Row {
     int64_t window_start_ms = 0;
   };
   std::vector<BudgetCharge> charges;
+  // Savings (schema v3): the model and cost without tollgate's cache and
+  // routing; the lever that changed them (cache | semantic_cache | routing |
+  // cascade | budget_hint | empty); the cache outcome (hit | semantic_hit |
+  // miss | bypass | empty when off); the route taken and why.
+  std::string baseline_model;
+  std::optional<double> baseline_cost_usd;
+  std::string cache;
+  std::string route;
+  std::string savings_lever;
+  int64_t output_tokens_saved = 0;
+  std::optional<double> quality;  // replay provider: the recorded score of the answer served
 };
 
 class Ledger {
@@ -78,6 +89,6 @@ struct SqliteOptions {
 Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options);
 
 // The schema version this build writes; see docs/ledger.md.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 }  // namespace tollgate::ledger

@@ -58,6 +58,16 @@ const char* const kMigrations[] = {
     " action TEXT NOT NULL, target TEXT, detail TEXT);"
     "CREATE TABLE IF NOT EXISTS state_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO state_version VALUES (1, 0);",
+    // v3: savings accounting. What the request would have cost with no cache
+    // and no routing, which lever changed it, the route taken, and the output
+    // tokens budget-aware prompting saved (estimated against a control group).
+    "ALTER TABLE requests ADD COLUMN baseline_model TEXT;"
+    "ALTER TABLE requests ADD COLUMN baseline_cost_usd REAL;"
+    "ALTER TABLE requests ADD COLUMN cache TEXT;"
+    "ALTER TABLE requests ADD COLUMN route TEXT;"
+    "ALTER TABLE requests ADD COLUMN savings_lever TEXT;"
+    "ALTER TABLE requests ADD COLUMN output_tokens_saved INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE requests ADD COLUMN quality REAL;",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 

@@ -30,8 +30,9 @@ class SqliteLedger final : public Ledger {
         " input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,"
         " reasoning_tokens, input_cost_usd, cache_read_cost_usd, cache_write_cost_usd, output_cost_usd,"
         " reasoning_cost_usd, cost_usd, latency_ms, ttft_ms, streamed, estimated, retries, fallbacks,"
-        " price_version, key_id, team, reserved_usd)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " price_version, key_id, team, reserved_usd, baseline_model, baseline_cost_usd, cache, route,"
+        " savings_lever, output_tokens_saved, quality)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT(id) DO NOTHING";
     if (sqlite3_prepare_v2(db_, sql, -1, &insert_, nullptr) != SQLITE_OK)
       return Status::IoError(std::string("ledger: prepare insert: ") + sqlite3_errmsg(db_));
@@ -219,6 +220,15 @@ class SqliteLedger final : public Ledger {
     BindText(i++, r.key_id, true);
     BindText(i++, r.team, true);
     if (r.reserved_usd > 0) sqlite3_bind_double(insert_, i++, r.reserved_usd);
+    else sqlite3_bind_null(insert_, i++);
+    BindText(i++, r.baseline_model, true);
+    if (r.baseline_cost_usd) sqlite3_bind_double(insert_, i++, *r.baseline_cost_usd);
+    else sqlite3_bind_null(insert_, i++);
+    BindText(i++, r.cache, true);
+    BindText(i++, r.route, true);
+    BindText(i++, r.savings_lever, true);
+    sqlite3_bind_int64(insert_, i++, r.output_tokens_saved);
+    if (r.quality) sqlite3_bind_double(insert_, i++, *r.quality);
     else sqlite3_bind_null(insert_, i++);
   }
 
