@@ -132,11 +132,17 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   return 0;
 }
 
-int Report(const report::ReportOptions& o, const std::string& format) {
+int Report(const report::ReportOptions& o, const std::string& format, bool savings) {
   auto r = report::BuildReport(o);
   if (!r.ok()) {
     std::fprintf(stderr, "error: %s\n", r.status().message().c_str());
     return r.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (savings) {
+    if (format == "json") std::cout << report::RenderSavingsJson(*r);
+    else if (format == "csv") std::cout << report::RenderSavingsCsv(*r);
+    else std::cout << report::RenderSavingsTable(*r);
+    return 0;
   }
   if (format == "json") std::cout << report::RenderJson(*r);
   else if (format == "csv") std::cout << report::RenderCsv(*r);
@@ -201,13 +207,17 @@ int main(int argc, char** argv) {
 
   report::ReportOptions ro;
   std::string format = "table", report_config;
+  bool report_savings = false;
   auto* rep = app.add_subcommand("report", "Spend, tokens and requests from the ledger");
   rep->add_option("--db", ro.db_path, "SQLite ledger path (default: ledger.path of --config, or ./tollgate.db)");
   rep->add_option("-c,--config", report_config, "Config whose ledger.path to read")->check(CLI::ExistingFile);
-  rep->add_option("--by", ro.by, "day|week|month|model|provider|key|user|project|tag")
-      ->check(CLI::IsMember({"day", "week", "month", "model", "provider", "key", "user", "project", "tag"}));
+  rep->add_option("--by", ro.by, "day|week|month|model|provider|key|user|project|tag|lever (lever: by savings lever)")
+      ->check(CLI::IsMember({"day", "week", "month", "model", "provider", "key", "user", "project", "tag", "lever"}));
   rep->add_option("--from", ro.from, "First day, YYYY-MM-DD (UTC, default 30 days ago)");
   rep->add_option("--to", ro.to, "Last day, YYYY-MM-DD (UTC, default today)");
+  rep->add_flag("--savings", report_savings,
+                "Savings view: cost vs what the requests would have cost without tollgate, saved per lever "
+                "(cache, semantic_cache, routing, cascade, budget_hint)");
   rep->add_option("--format", format, "table|csv|json")->check(CLI::IsMember({"table", "csv", "json"}));
 
   auto* cfgcmd = app.add_subcommand("config", "Validate a config or print the settings reference");
@@ -257,7 +267,7 @@ int main(int argc, char** argv) {
         ro.db_path = c->ledger.path;
       }
     }
-    return Report(ro, format);
+    return Report(ro, format, report_savings);
   }
   if (check->parsed()) {
     auto c = config::LoadConfigFile(check_path);

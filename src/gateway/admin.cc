@@ -1,5 +1,7 @@
 #include "gateway/admin.h"
 
+#include "report/report.h"
+
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
@@ -278,6 +280,28 @@ AdminResponse HandleAdmin(governance::Governor& gov, std::string_view method, st
         w.EndObject();
       }));
     }
+  } else if (collection == "savings" && parts.size() == 1 && method == "GET") {
+    // What the savings engine saved, by lever and by ?by=key|project|model|lever|day..., over ?from=&to=.
+    report::ReportOptions o;
+    o.db_path = gov.db_path();
+    o.by = "lever";
+    size_t pos = 0;
+    while (pos < query.size()) {
+      size_t amp = query.find('&', pos);
+      std::string_view kv = query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
+      size_t eq = kv.find('=');
+      if (eq != std::string_view::npos) {
+        std::string_view k = kv.substr(0, eq), v = kv.substr(eq + 1);
+        if (k == "by") o.by = std::string(v);
+        else if (k == "from") o.from = std::string(v);
+        else if (k == "to") o.to = std::string(v);
+      }
+      if (amp == std::string_view::npos) break;
+      pos = amp + 1;
+    }
+    auto r = report::BuildReport(o);
+    if (!r.ok()) return FromStatus(r.status());
+    return AdminResponse{200, report::RenderSavingsJson(*r)};
   } else if (collection == "audit" && parts.size() == 1 && method == "GET") {
     auto entries = s.ListAudit(500);
     if (!entries.ok()) return FromStatus(entries.status());

@@ -25,6 +25,7 @@ const char* GroupExpr(const std::string& by) {
   if (by == "user") return "user";
   if (by == "project") return "project";
   if (by == "tag") return "tags";
+  if (by == "lever") return "savings_lever";
   return nullptr;
 }
 
@@ -49,6 +50,9 @@ void Add(ReportRow& into, const ReportRow& r) {
   into.requests += r.requests;
   into.errors += r.errors;
   into.unknown_cost += r.unknown_cost;
+  into.baseline_usd += r.baseline_usd;
+  for (int i = 0; i < 5; ++i) into.lever_usd[i] += r.lever_usd[i];
+  into.output_tokens_saved += r.output_tokens_saved;
 }
 
 }  // namespace
@@ -58,7 +62,7 @@ Result<Report> BuildReport(const ReportOptions& o) {
   rep.by = o.by;
   const char* expr = GroupExpr(o.by);
   if (!expr)
-    return Status::InvalidArgument("--by must be one of day, week, month, model, provider, key, user, project, tag (got '" +
+    return Status::InvalidArgument("--by must be one of day, week, month, model, provider, key, user, project, tag, lever (got '" +
                                    o.by + "')");
   rep.to = o.to.empty() ? FormatDateUtc(NowUnixMs()) : o.to;
   auto to_ms = ParseDateUtcMs(rep.to);
@@ -74,8 +78,13 @@ Result<Report> BuildReport(const ReportOptions& o) {
                     " SUM(input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens),"
                     " SUM(output_tokens + reasoning_tokens), COUNT(*),"
                     " SUM(CASE WHEN error_class IS NOT NULL THEN 1 ELSE 0 END),"
-                    " SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END)"
-                    " FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ? GROUP BY 1";
+                    " SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END),"
+                    // A row with no baseline (no savings engine, or an unpriced baseline) saved nothing.
+                    " COALESCE(SUM(COALESCE(baseline_cost_usd, cost_usd)), 0), SUM(output_tokens_saved)";
+  for (const char* lever : kLevers)
+    sql += std::string(", COALESCE(SUM(CASE WHEN savings_lever = '") + lever +
+           "' THEN COALESCE(baseline_cost_usd, cost_usd, 0) - COALESCE(cost_usd, 0) ELSE 0 END), 0)";
+  sql += " FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ? GROUP BY 1";
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
     std::string m = sqlite3_errmsg(db);
@@ -96,6 +105,9 @@ Result<Report> BuildReport(const ReportOptions& o) {
     r.requests = sqlite3_column_int64(stmt, 4);
     r.errors = sqlite3_column_int64(stmt, 5);
     r.unknown_cost = sqlite3_column_int64(stmt, 6);
+    r.baseline_usd = sqlite3_column_double(stmt, 7);
+    r.output_tokens_saved = sqlite3_column_int64(stmt, 8);
+    for (int i = 0; i < 5; ++i) r.lever_usd[i] = sqlite3_column_double(stmt, 9 + i);
     Add(rep.totals, r);
     if (o.by == "tag") {
       // Tags are stored comma-joined; a request counts once under each of its tags.
@@ -208,6 +220,127 @@ std::string RenderJson(const Report& r) {
     w.Int64(x.errors);
     w.Key("unknown_cost_requests");
     w.Int64(x.unknown_cost);
+    w.EndObject();
+  };
+  w.StartObject();
+  w.Key("from");
+  w.String(r.from.c_str());
+  w.Key("to");
+  w.String(r.to.c_str());
+  w.Key("by");
+  w.String(r.by.c_str());
+  w.Key("totals");
+  row(r.totals, false);
+  w.Key("rows");
+  w.StartArray();
+  for (const auto& x : r.rows) row(x, true);
+  w.EndArray();
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize()) + "\n";
+}
+
+namespace {
+
+std::vector<std::string> SavingsHeader(const Report& r) {
+  std::vector<std::string> h = {r.by, "requests", "cost_usd", "baseline_usd", "saved_usd", "saved_pct"};
+  for (const char* l : kLevers) h.push_back(std::string(l) + "_usd");
+  h.push_back("output_tokens_saved");
+  return h;
+}
+
+std::string Pct(double saved, double baseline) {
+  if (baseline <= 0) return "0.0%";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * saved / baseline);
+  return buf;
+}
+
+std::vector<std::string> SavingsCells(const ReportRow& x, bool pretty) {
+  auto money = [&](double v) { return pretty ? Money(v) : FormatUsd(v); };
+  std::vector<std::string> c = {x.group, pretty ? WithThousands(x.requests) : std::to_string(x.requests), money(x.cost_usd),
+                                money(x.baseline_usd), money(x.saved_usd()), Pct(x.saved_usd(), x.baseline_usd)};
+  for (double v : x.lever_usd) c.push_back(money(v));
+  c.push_back(pretty ? WithThousands(x.output_tokens_saved) : std::to_string(x.output_tokens_saved));
+  return c;
+}
+
+}  // namespace
+
+std::string RenderSavingsTable(const Report& r) {
+  std::vector<std::vector<std::string>> cells;
+  cells.push_back(SavingsHeader(r));
+  for (const auto& x : r.rows) cells.push_back(SavingsCells(x, true));
+  ReportRow total = r.totals;
+  total.group = "TOTAL";
+  cells.push_back(SavingsCells(total, true));
+  std::vector<size_t> width(cells[0].size(), 0);
+  for (const auto& row : cells)
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  std::ostringstream os;
+  for (size_t k = 0; k < cells.size(); ++k) {
+    if (k + 1 == cells.size()) {
+      size_t total_width = 0;
+      for (size_t w : width) total_width += w + 2;
+      os << std::string(total_width - 2, '-') << "\n";
+    }
+    for (size_t i = 0; i < cells[k].size(); ++i) {
+      const std::string& c = cells[k][i];
+      if (i == 0) os << c << std::string(width[i] - c.size(), ' ');
+      else os << "  " << std::string(width[i] - c.size(), ' ') << c;
+    }
+    os << "\n";
+  }
+  os << "\nSaved $" << Money(r.totals.saved_usd()) << " of $" << Money(r.totals.baseline_usd) << " ("
+     << Pct(r.totals.saved_usd(), r.totals.baseline_usd) << ") that these requests would have cost without tollgate ("
+     << r.from << " to " << r.to << ")\n";
+  return os.str();
+}
+
+std::string RenderSavingsCsv(const Report& r) {
+  std::ostringstream os;
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) {
+      std::string g = cells[i];
+      if (g.find_first_of(",\"\n") != std::string::npos) {
+        std::string q = "\"";
+        for (char c : g) q += (c == '"') ? std::string("\"\"") : std::string(1, c);
+        g = q + "\"";
+      }
+      os << (i ? "," : "") << g;
+    }
+    os << "\n";
+  };
+  line(SavingsHeader(r));
+  for (const auto& x : r.rows) line(SavingsCells(x, false));
+  return os.str();
+}
+
+std::string RenderSavingsJson(const Report& r) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  auto row = [&](const ReportRow& x, bool with_group) {
+    w.StartObject();
+    if (with_group) {
+      w.Key("group");
+      w.String(x.group.c_str());
+    }
+    w.Key("requests");
+    w.Int64(x.requests);
+    w.Key("cost_usd");
+    w.Double(x.cost_usd);
+    w.Key("baseline_usd");
+    w.Double(x.baseline_usd);
+    w.Key("saved_usd");
+    w.Double(x.saved_usd());
+    w.Key("by_lever");
+    w.StartObject();
+    for (int i = 0; i < 5; ++i) {
+      w.Key(kLevers[i]);
+      w.Double(x.lever_usd[i]);
+    }
+    w.EndObject();
+    w.Key("output_tokens_saved");
+    w.Int64(x.output_tokens_saved);
     w.EndObject();
   };
   w.StartObject();

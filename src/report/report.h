@@ -12,7 +12,7 @@ namespace tollgate::report {
 
 struct ReportOptions {
   std::string db_path;
-  std::string by = "day";  // day|week|month|model|provider|key|user|project|tag
+  std::string by = "day";  // day|week|month|model|provider|key|user|project|tag|lever
   std::string from;        // YYYY-MM-DD inclusive (UTC); empty = 30 days before `to`
   std::string to;          // YYYY-MM-DD inclusive (UTC); empty = today
 };
@@ -21,7 +21,16 @@ struct ReportRow {
   std::string group;
   double cost_usd = 0;
   long long tokens = 0, input_tokens = 0, output_tokens = 0, requests = 0, errors = 0, unknown_cost = 0;
+  // Savings (ledger v3): what the rows would have cost without tollgate's
+  // cache and routing, and the dollars saved by each lever (kLevers order).
+  double baseline_usd = 0;
+  double lever_usd[5] = {0, 0, 0, 0, 0};
+  long long output_tokens_saved = 0;
+  double saved_usd() const { return baseline_usd - cost_usd; }
 };
+
+// The savings levers, as stored in requests.savings_lever.
+inline constexpr const char* kLevers[5] = {"cache", "semantic_cache", "routing", "cascade", "budget_hint"};
 
 struct Report {
   std::string from, to, by;
@@ -35,5 +44,9 @@ Result<Report> BuildReport(const ReportOptions& options);
 std::string RenderTable(const Report& r);
 std::string RenderCsv(const Report& r);
 std::string RenderJson(const Report& r);
+// The savings view of the same report: cost, baseline, saved, and per lever.
+std::string RenderSavingsTable(const Report& r);
+std::string RenderSavingsCsv(const Report& r);
+std::string RenderSavingsJson(const Report& r);
 
 }  // namespace tollgate::report
