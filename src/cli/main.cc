@@ -18,6 +18,7 @@
 #include "cli/usage_command.h"
 #include "cli/router_command.h"
 #include "cli/cache_command.h"
+#include "cli/whatif_command.h"
 #include "gateway/gateway.h"
 #include "governance/governor.h"
 #include "http/server.h"
@@ -247,6 +248,7 @@ int main(int argc, char** argv) {
   cli::UsageCommand usage_cmd(app);
   cli::RouterCommand router_cmd(app);
   cli::CacheCommand cache_cmd(app);
+  cli::WhatifCommand whatif_cmd(app);
 
   try {
     app.parse(argc, argv);
@@ -289,6 +291,7 @@ int main(int argc, char** argv) {
   if (auto rc = usage_cmd.Run()) return *rc;
   if (auto rc = router_cmd.Run()) return *rc;
   if (auto rc = cache_cmd.Run()) return *rc;
+  if (auto rc = whatif_cmd.Run()) return *rc;
   if (version->parsed()) {
     std::printf("tollgate %s\n", TOLLGATE_VERSION);
     return 0;

@@ -134,7 +134,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(const config::Config& cfg, cons
   for (const auto& p : cfg.providers) {
     ProviderRuntime rt;
     rt.cfg = &p;
-    if (p.type != "sim") {
+    if (p.type != "sim" && p.type != "replay") {
       TG_ASSIGN_OR_RETURN(rt.endpoint.url, http::ParseUrl(p.base_url));
       rt.endpoint.pool_key = p.name;
       rt.endpoint.connect_timeout_ms = p.connect_timeout_ms;
