@@ -414,6 +414,18 @@ test('cascade with several checks: every check must pass; three steps escalate o
   assert.deepEqual([calls(small), calls(mid), calls(large)], [1, 1, 1]);
 });
 
+test('cascade: a cheap step that fails upstream (HTTP 503) escalates, and its failed attempt is recorded', async () => {
+  resetAll({ large: 'Large covers for the outage.' });
+  small.set({ alwaysStatus: 503 });
+  const r = await chat('casc-refusal', 'question during an outage');
+  assert.equal(r.status, 200, r.text);
+  assert.match(r.headers.get('x-tollgate-route'), /^cascade:large escalated \(small: HTTP 503\)/);
+  assert.equal(answer(r), 'Large covers for the outage.');
+  const rows = await tg.waitForRows(1, { where: `requested_model = 'casc-refusal' and route like 'cascade:small rejected (HTTP 503)%'` });
+  assert.equal(rows.at(-1).status, 503);
+  assert.equal(rows.at(-1).cost_usd, 0);
+});
+
 test('cascade streamed (openai client): accepted -> valid SSE of the cheap answer only, usage when asked', async () => {
   const text = 'Paris is the capital of France, and it sits on the river Seine in the north of the country.';
   resetAll({ small: text });
