@@ -368,10 +368,10 @@ void Gateway::PriceAndRecord(Call& call) {
       row.baseline_cost_usd = pricing::ComputeCost(*bp, u).Total();
     }
   }
-  if (row.savings_lever.empty() && row.baseline_cost_usd && row.cost_known &&
-      *row.baseline_cost_usd > row.cost.Total() + 1e-12) {
-    if (row.output_tokens_saved > 0 && row.served_model == call.baseline_model) row.savings_lever = "budget_hint";
-    else if (!row.route.empty()) row.savings_lever = "routing";
+  // The lever is named whether it saved or cost money, so its sum is honest.
+  if (row.savings_lever.empty() && row.baseline_cost_usd && row.cost_known) {
+    if (!row.route.empty() && row.served_model != call.baseline_model) row.savings_lever = "routing";
+    else if (row.output_tokens_saved > 0) row.savings_lever = "budget_hint";
   }
   if (row.status == 200 && call.model_cfg != nullptr && !row.estimated)
     latency_->Record(call.model_cfg->name, call.deployment, row.ttft_ms.value_or(row.latency_ms));
@@ -939,7 +939,9 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
   const bool openai_stream = call.api == providers::Api::kOpenAiChat || call.api == providers::Api::kOpenAiCompletions;
   const bool inject_usage = call.stream && openai_stream && !call.client_wants_usage;
 
-  routing::DeploymentPlan plan = routing::PlanDeployments(model, *latency_, prices_, Random01());
+  // Only a weighted draw needs the (locked) generator.
+  routing::DeploymentPlan plan =
+      routing::PlanDeployments(model, *latency_, prices_, model.strategy == "weighted" ? Random01() : 0.0);
   if (!plan.reason.empty()) call.row.route += (call.row.route.empty() ? "" : ";") + plan.reason;
   for (size_t k = 0; k < plan.order.size(); ++k) {
     const size_t d = plan.order[k];

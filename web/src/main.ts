@@ -208,7 +208,7 @@ async function loadSummary(r: Range): Promise<void> {
   requests.dataset.value = String(t.requests);
   $('total-requests-sub').textContent = `${formatInt(t.errors)} errors`;
 
-  // There is no response cache yet: say so rather than show a made-up rate.
+  // Without a response cache there is no rate to show: say so rather than make one up.
   const rate = $('cache-rate');
   rate.textContent = s.cache.hit_rate === null ? 'n/a' : (s.cache.hit_rate * 100).toFixed(1) + '%';
   $('cache-sub').textContent = s.cache.enabled
