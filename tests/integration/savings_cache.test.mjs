@@ -328,6 +328,43 @@ test('scope key: two bearer keys never share an entry', async () => {
   assert.equal(fake.apiRequests().length, 3);
 });
 
+test('scope key with virtual keys (auth on): each virtual key has its own entries', async () => {
+  const f = await startFakeOpenAI();
+  try {
+    f.set({ usage: USAGE, content: 'vk answer one' });
+    const MASTER = 'mk-savings-cache-0123456789';
+    const yaml = cacheYaml(f, { path: '' }) + toYaml({ auth: { enabled: true, master_key: MASTER } }) + '\n';
+    const t = await startTollgate({ yaml });
+    const mk = async (name) => {
+      const res = await fetch(t.base + '/admin/keys', {
+        method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }),
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+      return (await res.json()).secret;
+    };
+    const [one, two] = [await mk('cache-vk-one'), await mk('cache-vk-two')];
+    const b = body('vk-1: what is on my calendar?');
+    const r1 = await chatPost(t, b, { authorization: `Bearer ${one}` });
+    assert.equal(r1.status, 200, r1.text);
+    assert.equal(r1.headers.get('x-tollgate-cache'), 'miss');
+    f.set({ content: 'vk answer two' });
+    const r2 = await chatPost(t, b, { authorization: `Bearer ${two}` });
+    assert.equal(r2.headers.get('x-tollgate-cache'), 'miss', 'another virtual key does not see the entry');
+    assert.equal(answer(r2), 'vk answer two');
+    const r3 = await chatPost(t, b, { authorization: `Bearer ${one}` });
+    assert.equal(r3.headers.get('x-tollgate-cache'), 'hit');
+    assert.equal(answer(r3), 'vk answer one');
+    const row = await rowOf(t, r3);
+    assert.equal(row.provider, 'cache');
+    assert.ok(row.key_id, 'the hit is attributed to the virtual key');
+    assert.equal(row.key_id, (await rowOf(t, r1)).key_id);
+    assert.equal(f.apiRequests().length, 2);
+    await t.stop();
+  } finally {
+    await f.close();
+  }
+});
+
 test('scope global shares entries across keys; scope project shares within a project only', async () => {
   const gfake = await startFakeOpenAI();
   try {
