@@ -1,5 +1,8 @@
 #include "config/config.h"
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -345,6 +348,39 @@ Status ReadStringList(const Parser& p, const YAML::Node& node, const std::string
   return Status::Ok();
 }
 
+// A YAML value as JSON: plain scalars that read as numbers, booleans or null
+// become those; quoted scalars stay strings.
+void YamlToJson(const YAML::Node& n, rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
+  if (n.IsMap()) {
+    out.SetObject();
+    for (const auto& kv : n) {
+      rapidjson::Value v;
+      YamlToJson(kv.second, v, a);
+      out.AddMember(rapidjson::Value(kv.first.Scalar().c_str(), a), v, a);
+    }
+  } else if (n.IsSequence()) {
+    out.SetArray();
+    for (const auto& item : n) {
+      rapidjson::Value v;
+      YamlToJson(item, v, a);
+      out.PushBack(v, a);
+    }
+  } else if (n.IsScalar()) {
+    const std::string& t = n.Scalar();
+    const bool plain = n.Tag() != "!";  // yaml-cpp tags quoted scalars "!"
+    int64_t i = 0;
+    double d = 0;
+    bool b = false;
+    if (plain && (t == "null" || t == "~")) out.SetNull();
+    else if (plain && YAML::convert<int64_t>::decode(n, i)) out.SetInt64(i);
+    else if (plain && YAML::convert<double>::decode(n, d)) out.SetDouble(d);
+    else if (plain && YAML::convert<bool>::decode(n, b)) out.SetBool(b);
+    else out.SetString(t.c_str(), a);
+  } else {
+    out.SetNull();
+  }
+}
+
 Status ParseCascade(const Parser& p, const YAML::Node& node, CascadeConfig* c) {
   TG_RETURN_IF_ERROR(p.CheckKeys(node, {"steps", "checks", "judge_model"}, "cascade"));
   if (!node["steps"].IsDefined()) return p.Error(node, "cascade has no steps", "add steps: [cheap-model, strong-model]");
@@ -371,9 +407,12 @@ Status ParseCascade(const Parser& p, const YAML::Node& node, CascadeConfig* c) {
       if (item["json_schema"].IsScalar()) {
         ck.json_schema = item["json_schema"].Scalar();
       } else {
-        YAML::Emitter e;
-        e << YAML::DoubleQuoted << YAML::Flow << item["json_schema"];
-        ck.json_schema = e.c_str();
+        rapidjson::Document d;
+        YamlToJson(item["json_schema"], d, d.GetAllocator());
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        d.Accept(w);
+        ck.json_schema.assign(sb.GetString(), sb.GetSize());
       }
     }
     if (ck.type == "json_schema" && ck.json_schema.empty())

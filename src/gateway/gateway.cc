@@ -910,7 +910,21 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
     if (!call.stream) {
       StoreInCache(call, call.tee);
     } else if (auto whole = cache::AssembleFromSse(CacheApiName(call.api), WithoutSseComments(call.tee)); whole.ok()) {
-      StoreInCache(call, *whole);
+      // The client may not have asked for the usage chunk (tollgate stripped it):
+      // store the answer whole, with the usage the ledger recorded.
+      rapidjson::Document d;
+      d.Parse(whole->data(), whole->size());
+      if (!d.HasParseError() && d.IsObject() && !d.HasMember("usage") && call.api != providers::Api::kAnthropicMessages) {
+        auto& a = d.GetAllocator();
+        rapidjson::Value u(rapidjson::kObjectType);
+        u.AddMember("prompt_tokens", call.row.usage.PromptTotal(), a);
+        u.AddMember("completion_tokens", call.row.usage.OutputTotal(), a);
+        u.AddMember("total_tokens", call.row.usage.Total(), a);
+        d.AddMember("usage", u, a);
+        StoreInCache(call, providers::Serialize(d));
+      } else {
+        StoreInCache(call, *whole);
+      }
     }
   }
   co_return ok;
@@ -1583,7 +1597,9 @@ awaitable<bool> Gateway::ServeCached(Call& call, const cache::Entry& e, const ch
   auto sse = cache::ReplayAsSse(e.api, e.body, call.client_wants_usage, call.row.id);
   if (!sse.ok()) {
     // Entries are validated when stored, so this is a bug or a damaged file: say so.
-    co_return co_await SendError(call, {500, "server_error", "cache_replay_failed", "Cached answer could not be replayed: " + sse.status().message(), ""}, out);
+    // Named, not a braced temporary: GCC 12 mis-destroys temporaries inside co_await expressions.
+    const ApiError e{500, "server_error", "cache_replay_failed", "Cached answer could not be replayed: " + sse.status().message(), ""};
+    co_return co_await SendError(call, e, out);
   }
   call.row.streamed = true;
   PriceAndRecord(call);
@@ -1727,7 +1743,10 @@ awaitable<bool> Gateway::RunCascade(Call& call, const config::ModelConfig& route
       co_return (co_await out.Write(res)).ok();
     }
     auto sse = cache::ReplayAsSse(CacheApiName(call.api), body, call.client_wants_usage, call.row.id);
-    if (!sse.ok()) co_return co_await SendError(call, {502, "upstream_error", "cascade_replay_failed", sse.status().message(), ""}, out);
+    if (!sse.ok()) {
+      const ApiError e{502, "upstream_error", "cascade_replay_failed", sse.status().message(), ""};
+      co_return co_await SendError(call, e, out);
+    }
     call.row.streamed = true;
     bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
     head.set(bhttp::field::content_type, "text/event-stream");
@@ -1752,9 +1771,9 @@ awaitable<bool> Gateway::ServeReplay(Call& call, const ProviderRuntime& p, const
   const std::string prompt = providers::ReplayPromptOf(call.body);
   std::optional<providers::ReplayAnswer> a = data.Find(prompt, model);
   if (!a) {
-    co_return co_await SendError(call, {404, "invalid_request_error", "replay_miss",
-                                        "Replay provider '" + p.cfg->name + "' has no recorded answer of '" + model +
-                                            "' to this prompt", ""}, out);
+    const ApiError e{404, "invalid_request_error", "replay_miss",
+                     "Replay provider '" + p.cfg->name + "' has no recorded answer of '" + model + "' to this prompt", ""};
+    co_return co_await SendError(call, e, out);
   }
   call.response_model = model;
   const int64_t prompt_tokens = providers::EstimatePromptTokens(call.body);
@@ -1778,6 +1797,7 @@ awaitable<bool> Gateway::ServeReplay(Call& call, const ProviderRuntime& p, const
     if (t.ok()) body = std::move(*t);
     api = "messages";
   }
+  call.row.streamed = call.stream;
   PriceAndRecord(call);
   char score[32];
   std::snprintf(score, sizeof score, "%g", a->score);
@@ -1791,7 +1811,10 @@ awaitable<bool> Gateway::ServeReplay(Call& call, const ProviderRuntime& p, const
     co_return (co_await out.Write(res)).ok();
   }
   auto sse = cache::ReplayAsSse(api, body, call.client_wants_usage, call.row.id);
-  if (!sse.ok()) co_return co_await SendError(call, {500, "server_error", "replay_failed", sse.status().message(), ""}, out);
+  if (!sse.ok()) {
+    const ApiError e{500, "server_error", "replay_failed", sse.status().message(), ""};
+    co_return co_await SendError(call, e, out);
+  }
   call.row.streamed = true;
   bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
   head.set(bhttp::field::content_type, "text/event-stream");

@@ -260,7 +260,6 @@ test('replay streamed through the openai client: valid SSE of the recorded answe
 
 test('replay streamed: the ledger row says streamed = 1', {
   skip,
-  todo: 'gateway bug: ServeReplay calls PriceAndRecord before setting call.row.streamed, so streamed replays are recorded with streamed = 0',
 }, async () => {
   const s = samples[4];
   const raw = await chat('big', s.prompt, { stream: true });
@@ -282,9 +281,6 @@ test('replay through the Anthropic Messages endpoint', { skip }, async () => {
 
 test('replay miss: an unknown prompt is a 404 replay_miss, OpenAI-shaped, metered at $0, and the server lives on', {
   skip,
-  todo: 'gateway bug: a replay miss answers 404 and then tollgate aborts ("free(): invalid pointer" in ~ApiError at the end of '
-    + 'Gateway::ServeReplay, gateway.cc: the braced ApiError temporary in `co_return co_await SendError(call, {404, ...}, out)`); '
-    + 'the ledger row is lost and the server is gone',
 }, async () => {
   // Its own server: the shared one must survive for the other tests.
   const own = await startTollgate({
