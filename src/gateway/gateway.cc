@@ -1587,12 +1587,7 @@ awaitable<bool> Gateway::ServeCached(Call& call, const cache::Entry& e, const ch
   }
   if (!call.stream) {
     PriceAndRecord(call);
-    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
-    res.set(bhttp::field::content_type, "application/json");
-    SetIdHeaders(call, res);
-    res.set("x-tollgate-cost-usd", call.cost_header);
-    res.body() = e.body;
-    co_return (co_await out.Write(res)).ok();
+    co_return co_await SendAnswer(call, e.body, false, {}, {}, out);
   }
   auto sse = cache::ReplayAsSse(e.api, e.body, call.client_wants_usage, call.row.id);
   if (!sse.ok()) {
@@ -1603,13 +1598,28 @@ awaitable<bool> Gateway::ServeCached(Call& call, const cache::Entry& e, const ch
   }
   call.row.streamed = true;
   PriceAndRecord(call);
+  co_return co_await SendAnswer(call, *sse, true, {}, {}, out);
+}
+
+awaitable<bool> Gateway::SendAnswer(Call& call, const std::string& body, bool sse, std::string_view extra_name,
+                                    std::string_view extra_value, http::ClientStream& out) {
+  if (!sse) {
+    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    SetIdHeaders(call, res);
+    res.set("x-tollgate-cost-usd", call.cost_header);
+    if (!extra_name.empty()) res.set(extra_name, extra_value);
+    res.body() = body;
+    co_return (co_await out.Write(res)).ok();
+  }
   bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
   head.set(bhttp::field::content_type, "text/event-stream");
   head.set(bhttp::field::cache_control, "no-cache");
   SetIdHeaders(call, head);
+  if (!extra_name.empty()) head.set(extra_name, extra_value);
   Status st = co_await out.StartChunked(head);
-  if (st.ok()) st = co_await out.WriteChunk(*sse);
-  if (st.ok()) st = co_await out.WriteChunk(": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + " cache=hit\n\n");
+  if (st.ok()) st = co_await out.WriteChunk(body);
+  if (st.ok()) st = co_await out.WriteChunk(": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + "\n\n");
   if (st.ok()) st = co_await out.EndChunked();
   co_return st.ok();
 }
@@ -1723,6 +1733,7 @@ awaitable<bool> Gateway::RunCascade(Call& call, const config::ModelConfig& route
       continue;
     }
     srow.route = "cascade:" + cc.steps[i] + " accepted";
+    srow.streamed = call.stream;  // the client receives it as it asked
     Record(srow);
     // The client gets this answer, under this row's id.
     call.row.id = srow.id;
@@ -1734,29 +1745,14 @@ awaitable<bool> Gateway::RunCascade(Call& call, const config::ModelConfig& route
     call.row.cost_known = srow.cost_known;
     call.cost_header = srow.cost_known ? FormatUsd(srow.cost.Total()) : "unknown";
     const std::string& body = cap.captured_body();
-    if (!call.stream) {
-      bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
-      res.set(bhttp::field::content_type, "application/json");
-      SetIdHeaders(call, res);
-      res.set("x-tollgate-cost-usd", call.cost_header);
-      res.body() = body;
-      co_return (co_await out.Write(res)).ok();
-    }
+    if (!call.stream) co_return co_await SendAnswer(call, body, false, {}, {}, out);
     auto sse = cache::ReplayAsSse(CacheApiName(call.api), body, call.client_wants_usage, call.row.id);
     if (!sse.ok()) {
       const ApiError e{502, "upstream_error", "cascade_replay_failed", sse.status().message(), ""};
       co_return co_await SendError(call, e, out);
     }
     call.row.streamed = true;
-    bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
-    head.set(bhttp::field::content_type, "text/event-stream");
-    head.set(bhttp::field::cache_control, "no-cache");
-    SetIdHeaders(call, head);
-    Status st = co_await out.StartChunked(head);
-    if (st.ok()) st = co_await out.WriteChunk(*sse);
-    if (st.ok()) st = co_await out.WriteChunk(": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + "\n\n");
-    if (st.ok()) st = co_await out.EndChunked();
-    co_return st.ok();
+    co_return co_await SendAnswer(call, *sse, true, {}, {}, out);
   }
   // Every cheaper step was rejected: the last one answers, streamed as asked.
   const std::string& last = cc.steps.back();
@@ -1801,31 +1797,13 @@ awaitable<bool> Gateway::ServeReplay(Call& call, const ProviderRuntime& p, const
   PriceAndRecord(call);
   char score[32];
   std::snprintf(score, sizeof score, "%g", a->score);
-  if (!call.stream) {
-    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
-    res.set(bhttp::field::content_type, "application/json");
-    SetIdHeaders(call, res);
-    res.set("x-tollgate-cost-usd", call.cost_header);
-    res.set("x-tollgate-replay-score", score);
-    res.body() = std::move(body);
-    co_return (co_await out.Write(res)).ok();
-  }
+  if (!call.stream) co_return co_await SendAnswer(call, body, false, "x-tollgate-replay-score", score, out);
   auto sse = cache::ReplayAsSse(api, body, call.client_wants_usage, call.row.id);
   if (!sse.ok()) {
     const ApiError e{500, "server_error", "replay_failed", sse.status().message(), ""};
     co_return co_await SendError(call, e, out);
   }
-  call.row.streamed = true;
-  bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
-  head.set(bhttp::field::content_type, "text/event-stream");
-  head.set(bhttp::field::cache_control, "no-cache");
-  SetIdHeaders(call, head);
-  head.set("x-tollgate-replay-score", score);
-  Status st = co_await out.StartChunked(head);
-  if (st.ok()) st = co_await out.WriteChunk(*sse);
-  if (st.ok()) st = co_await out.WriteChunk(": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + "\n\n");
-  if (st.ok()) st = co_await out.EndChunked();
-  co_return st.ok();
+  co_return co_await SendAnswer(call, *sse, true, "x-tollgate-replay-score", score, out);
 }
 
 }  // namespace tollgate::gateway

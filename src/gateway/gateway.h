@@ -103,6 +103,10 @@ class Gateway {
   boost::asio::awaitable<std::optional<cache::Entry>> LookupCache(Call& call, const char** kind);
   boost::asio::awaitable<std::optional<std::vector<float>>> Embed(Call& call, const std::string& text);
   void StoreInCache(Call& call, const std::string& body);
+  // A 200 answer tollgate composed (cache hit, accepted cascade step, replay):
+  // whole JSON, or `body` as SSE events followed by the cost trailer.
+  boost::asio::awaitable<bool> SendAnswer(Call& call, const std::string& body, bool sse, std::string_view extra_name,
+                                          std::string_view extra_value, http::ClientStream& out);
   boost::asio::awaitable<bool> ServeSim(Call& call, const ProviderRuntime& p, const std::string& model,
                                         http::ClientStream& out);
   boost::asio::awaitable<bool> RelayStream(Call& call, http::UpstreamCall& up, providers::StreamAdapter& adapter,

@@ -42,6 +42,28 @@ std::string Money(double v) {
   return buf;
 }
 
+// Columns aligned (first left, the rest right), a rule above the last (total) row.
+std::string Aligned(const std::vector<std::vector<std::string>>& cells) {
+  std::vector<size_t> width(cells[0].size(), 0);
+  for (const auto& row : cells)
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  std::ostringstream os;
+  for (size_t k = 0; k < cells.size(); ++k) {
+    if (k + 1 == cells.size()) {
+      size_t total_width = 0;
+      for (size_t w : width) total_width += w + 2;
+      os << std::string(total_width - 2, '-') << "\n";
+    }
+    for (size_t i = 0; i < cells[k].size(); ++i) {
+      const std::string& c = cells[k][i];
+      if (i == 0) os << c << std::string(width[i] - c.size(), ' ');
+      else os << "  " << std::string(width[i] - c.size(), ' ') << c;
+    }
+    os << "\n";
+  }
+  return os.str();
+}
+
 void Add(ReportRow& into, const ReportRow& r) {
   into.cost_usd += r.cost_usd;
   into.tokens += r.tokens;
@@ -156,23 +178,8 @@ std::string RenderTable(const Report& r) {
   ReportRow total = r.totals;
   total.group = "TOTAL";
   add(total);
-  std::vector<size_t> width(cells[0].size(), 0);
-  for (const auto& row : cells)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
   std::ostringstream os;
-  for (size_t k = 0; k < cells.size(); ++k) {
-    if (k + 1 == cells.size()) {
-      size_t total_width = 0;
-      for (size_t w : width) total_width += w + 2;
-      os << std::string(total_width - 2, '-') << "\n";
-    }
-    for (size_t i = 0; i < cells[k].size(); ++i) {
-      const std::string& c = cells[k][i];
-      if (i == 0) os << c << std::string(width[i] - c.size(), ' ');
-      else os << "  " << std::string(width[i] - c.size(), ' ') << c;
-    }
-    os << "\n";
-  }
+  os << Aligned(cells);
   os << "\n$" << Money(r.totals.cost_usd) << " across " << WithThousands(r.totals.tokens) << " tokens and "
      << WithThousands(r.totals.requests) << " requests (" << r.from << " to " << r.to << ")";
   if (r.totals.unknown_cost > 0)
@@ -273,23 +280,8 @@ std::string RenderSavingsTable(const Report& r) {
   ReportRow total = r.totals;
   total.group = "TOTAL";
   cells.push_back(SavingsCells(total, true));
-  std::vector<size_t> width(cells[0].size(), 0);
-  for (const auto& row : cells)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
   std::ostringstream os;
-  for (size_t k = 0; k < cells.size(); ++k) {
-    if (k + 1 == cells.size()) {
-      size_t total_width = 0;
-      for (size_t w : width) total_width += w + 2;
-      os << std::string(total_width - 2, '-') << "\n";
-    }
-    for (size_t i = 0; i < cells[k].size(); ++i) {
-      const std::string& c = cells[k][i];
-      if (i == 0) os << c << std::string(width[i] - c.size(), ' ');
-      else os << "  " << std::string(width[i] - c.size(), ' ') << c;
-    }
-    os << "\n";
-  }
+  os << Aligned(cells);
   os << "\nSaved $" << Money(r.totals.saved_usd()) << " of $" << Money(r.totals.baseline_usd) << " ("
      << Pct(r.totals.saved_usd(), r.totals.baseline_usd) << ") that these requests would have cost without tollgate ("
      << r.from << " to " << r.to << ")\n";
