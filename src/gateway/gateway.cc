@@ -85,7 +85,11 @@ struct Gateway::Call {
   http::Request& req;
   ledger::Row row;
   int64_t start_us = 0;
-  rapidjson::Document body;
+  // The parsed body's nodes live in a buffer inside the Call (itself in the
+  // coroutine frame), so a typical request body costs no malloc; larger ones spill to the heap.
+  char body_arena[4096];
+  rapidjson::MemoryPoolAllocator<> body_alloc{body_arena, sizeof body_arena};
+  rapidjson::Document body{&body_alloc};
   bool stream = false;
   bool client_wants_usage = false;
   bool is_chat = false;
@@ -109,6 +113,7 @@ struct Gateway::Call {
   std::string cache_scope, semantic_text;
   std::vector<float> embedding;
   std::string tee;                  // what a streamed miss sent, for the cache
+  http::ClientStream* tee_stream = nullptr;
   routing::HintDecision hint;
   std::string hint_model;           // the model whose control group measures the hint
   std::optional<double> fixed_cost; // replay: the recorded cost
@@ -293,7 +298,7 @@ Status Gateway::InitSavings() {
 void Gateway::AttachWorkers(http::Server& server) {
   pools_.clear();
   for (int i = 0; i < server.workers(); ++i)
-    pools_.push_back(std::make_unique<http::UpstreamPool>(server.worker_context(i)));
+    pools_.push_back(std::make_unique<http::UpstreamPool>(server.worker_context(i), server.worker_deadlines(i)));
 }
 
 awaitable<bool> Gateway::SendJson(int status, const std::string& body, http::ClientStream& out) {
@@ -902,31 +907,14 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
     call.hint_model = hint_cfg->name;
     if (call.hint.hinted || call.hint.clamped) call.body_modified = true;
   }
-  if (!call.cache_key.empty() && !out.capturing()) out.SetTee(&call.tee, 16 << 20);
+  // A streamed answer is stored from what the client receives (MaybeCache).
+  if (!call.cache_key.empty() && call.stream && !out.capturing()) {
+    out.SetTee(&call.tee, 16 << 20);
+    call.tee_stream = &out;
+  }
   bool ok = false;
   if (routed_cascade != nullptr) ok = co_await RunCascade(call, *routed_cascade, out);
   else ok = co_await Forward(call, *model, out);
-  if (!call.cache_key.empty() && call.row.status == 200 && call.row.error_class.empty() && !out.tee_overflowed()) {
-    if (!call.stream) {
-      StoreInCache(call, call.tee);
-    } else if (auto whole = cache::AssembleFromSse(CacheApiName(call.api), WithoutSseComments(call.tee)); whole.ok()) {
-      // The client may not have asked for the usage chunk (tollgate stripped it):
-      // store the answer whole, with the usage the ledger recorded.
-      rapidjson::Document d;
-      d.Parse(whole->data(), whole->size());
-      if (!d.HasParseError() && d.IsObject() && !d.HasMember("usage") && call.api != providers::Api::kAnthropicMessages) {
-        auto& a = d.GetAllocator();
-        rapidjson::Value u(rapidjson::kObjectType);
-        u.AddMember("prompt_tokens", call.row.usage.PromptTotal(), a);
-        u.AddMember("completion_tokens", call.row.usage.OutputTotal(), a);
-        u.AddMember("total_tokens", call.row.usage.Total(), a);
-        d.AddMember("usage", u, a);
-        StoreInCache(call, providers::Serialize(d));
-      } else {
-        StoreInCache(call, *whole);
-      }
-    }
-  }
   co_return ok;
 }
 
@@ -1203,6 +1191,7 @@ awaitable<bool> Gateway::RelayWhole(Call& call, http::UpstreamCall& up, provider
     if (ForwardableUpstreamHeader(f.name_string())) res.set(f.name_string(), f.value());
   SetIdHeaders(call, res);
   res.set("x-tollgate-cost-usd", call.cost_header);
+  MaybeCache(call, client_body);
   res.body() = std::move(client_body);
   Status st = co_await out.Write(res);
   co_return st.ok();
@@ -1272,6 +1261,7 @@ awaitable<bool> Gateway::RelayStream(Call& call, http::UpstreamCall& up, provide
   }
   PriceAndRecord(call);
   if (client_gone) co_return false;
+  MaybeCache(call, tail);
   tail += ": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + "\n\n";
   st = co_await out.WriteChunk(tail);
   if (st.ok()) st = co_await out.EndChunked();
@@ -1325,6 +1315,7 @@ awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const st
     SetIdHeaders(call, res);
     res.set("x-tollgate-cost-usd", call.cost_header);
     res.set("x-tollgate-simulated", "true");
+    MaybeCache(call, body);
     res.body() = std::move(body);
     co_return (co_await out.Write(res)).ok();
   }
@@ -1374,6 +1365,7 @@ awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const st
     if (call.client_wants_usage) tail += "data: " + providers::SimUsageChunk(sim_id, model, a.usage, chat) + "\n\n";
     tail += "data: [DONE]\n\n";
   }
+  MaybeCache(call, tail);
   tail += ": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + "\n\n";
   st = co_await out.WriteChunk(tail);
   if (st.ok()) st = co_await out.EndChunked();
@@ -1541,6 +1533,34 @@ awaitable<std::optional<std::vector<float>>> Gateway::Embed(Call& call, const st
   co_return result;
 }
 
+void Gateway::MaybeCache(Call& call, const std::string& final_part) {
+  if (call.cache_key.empty() || call.row.status != 200 || !call.row.error_class.empty()) return;
+  if (!call.stream) {
+    StoreInCache(call, final_part);
+  } else if (call.tee_stream != nullptr && !call.tee_stream->tee_overflowed()) {
+    auto whole = cache::AssembleFromSse(CacheApiName(call.api), WithoutSseComments(call.tee + final_part));
+    if (whole.ok()) {
+      // The client may not have asked for the usage chunk (tollgate stripped it):
+      // store the answer whole, with the usage the ledger recorded.
+      rapidjson::Document d;
+      d.Parse(whole->data(), whole->size());
+      if (!d.HasParseError() && d.IsObject() && !d.HasMember("usage") && call.api != providers::Api::kAnthropicMessages) {
+        auto& a = d.GetAllocator();
+        rapidjson::Value u(rapidjson::kObjectType);
+        u.AddMember("prompt_tokens", call.row.usage.PromptTotal(), a);
+        u.AddMember("completion_tokens", call.row.usage.OutputTotal(), a);
+        u.AddMember("total_tokens", call.row.usage.Total(), a);
+        d.AddMember("usage", u, a);
+        StoreInCache(call, providers::Serialize(d));
+      } else {
+        StoreInCache(call, *whole);
+      }
+    }
+  }
+  call.cache_key.clear();  // stored (or not storable): once per request
+  if (call.tee_stream != nullptr) call.tee_stream->SetTee(nullptr, 0);
+}
+
 void Gateway::StoreInCache(Call& call, const std::string& body) {
   if (!cache_ || call.cache_key.empty() || body.empty()) return;
   cache::Entry e;
@@ -1603,6 +1623,7 @@ awaitable<bool> Gateway::ServeCached(Call& call, const cache::Entry& e, const ch
 
 awaitable<bool> Gateway::SendAnswer(Call& call, const std::string& body, bool sse, std::string_view extra_name,
                                     std::string_view extra_value, http::ClientStream& out) {
+  MaybeCache(call, body);
   if (!sse) {
     bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "application/json");

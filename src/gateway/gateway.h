@@ -103,6 +103,9 @@ class Gateway {
   boost::asio::awaitable<std::optional<cache::Entry>> LookupCache(Call& call, const char** kind);
   boost::asio::awaitable<std::optional<std::vector<float>>> Embed(Call& call, const std::string& text);
   void StoreInCache(Call& call, const std::string& body);
+  // Stores a cacheable miss just before its last bytes go out, so the next
+  // request finds it: `final_part` is the whole body, or a stream's last events.
+  void MaybeCache(Call& call, const std::string& final_part);
   // A 200 answer tollgate composed (cache hit, accepted cascade step, replay):
   // whole JSON, or `body` as SSE events followed by the cost trailer.
   boost::asio::awaitable<bool> SendAnswer(Call& call, const std::string& body, bool sse, std::string_view extra_name,

@@ -17,7 +17,7 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 namespace {
-constexpr auto kWriteTimeout = std::chrono::seconds(60);
+constexpr int64_t kWriteTimeoutMs = 60000;
 }
 
 template <class Fields>
@@ -45,8 +45,9 @@ asio::awaitable<Status> ClientStream::Write(bhttp::response<bhttp::string_body>&
   Tee(res.body());
   error_code ec;
   res.prepare_payload();
-  stream_->expires_after(kWriteTimeout);
+  deadline_->Arm(kWriteTimeoutMs);
   co_await bhttp::async_write(*stream_, res, redirect_error(use_awaitable, ec));
+  deadline_->Disarm();
   if (ec) co_return Status::IoError("client write: " + ec.message());
   co_return Status::Ok();
 }
@@ -60,8 +61,9 @@ asio::awaitable<Status> ClientStream::StartChunked(bhttp::response<bhttp::empty_
   error_code ec;
   head.chunked(true);
   bhttp::response_serializer<bhttp::empty_body> sr(head);
-  stream_->expires_after(kWriteTimeout);
+  deadline_->Arm(kWriteTimeoutMs);
   co_await bhttp::async_write_header(*stream_, sr, redirect_error(use_awaitable, ec));
+  deadline_->Disarm();
   if (ec) co_return Status::IoError("client write: " + ec.message());
   co_return Status::Ok();
 }
@@ -74,9 +76,10 @@ asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
   }
   Tee(data);
   error_code ec;
-  stream_->expires_after(kWriteTimeout);
+  deadline_->Arm(kWriteTimeoutMs);
   co_await asio::async_write(*stream_, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
                              redirect_error(use_awaitable, ec));
+  deadline_->Disarm();
   if (ec) co_return Status::IoError("client write: " + ec.message());
   co_return Status::Ok();
 }
@@ -84,15 +87,19 @@ asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
 asio::awaitable<Status> ClientStream::EndChunked() {
   if (stream_ == nullptr) co_return Status::Ok();
   error_code ec;
-  stream_->expires_after(kWriteTimeout);
+  deadline_->Arm(kWriteTimeoutMs);
   co_await asio::async_write(*stream_, bhttp::make_chunk_last(), redirect_error(use_awaitable, ec));
+  deadline_->Disarm();
   if (ec) co_return Status::IoError("client write: " + ec.message());
   co_return Status::Ok();
 }
 
 Server::Server(ServerOptions options, Handler handler)
     : options_(std::move(options)), handler_(std::move(handler)) {
-  for (int i = 0; i < options_.threads; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
+  for (int i = 0; i < options_.threads; ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    wheels_.push_back(std::make_unique<DeadlineWheel>(*contexts_.back()));
+  }
   idle_.resize(static_cast<size_t>(options_.threads));
 }
 
@@ -126,6 +133,7 @@ Status Server::Listen() {
 void Server::Start() {
   for (int i = 0; i < workers(); ++i) {
     asio::co_spawn(*contexts_[i], AcceptLoop(i), asio::detached);
+    wheels_[i]->Start();
     threads_.emplace_back([this, i] {
       for (;;) {
         try {
@@ -180,23 +188,25 @@ asio::awaitable<void> Server::AcceptLoop(int worker) {
 asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
   active_sessions_.fetch_add(1);
   beast::tcp_stream stream(std::move(socket));
+  Deadline deadline(*wheels_[static_cast<size_t>(worker)], stream.socket());
   beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(static_cast<uint64_t>(options_.max_body_bytes));
     parser.header_limit(64 * 1024);
-    stream.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+    deadline.Arm(options_.idle_timeout_ms);
     error_code ec;
     if (stopping_.load()) break;
     auto& idle = idle_[static_cast<size_t>(worker)];
     idle.insert(&stream);
     co_await bhttp::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
     idle.erase(&stream);
-    if (ec == asio::error::operation_aborted) break;
+    deadline.Disarm();
+    if (ec == asio::error::operation_aborted) break;  // idle too long, or the server is stopping
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
         ec == asio::error::connection_reset)
       break;
-    ClientStream out(stream);
+    ClientStream out(stream, deadline);
     if (ec == bhttp::error::body_limit) {
       Request& req = parser.get();
       (void)co_await handler_(worker, req, PreError::kBodyTooLarge, out);

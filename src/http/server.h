@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/deadline.h"
 
 namespace tollgate::http {
 
@@ -33,7 +34,8 @@ using Request = bhttp::request<bhttp::string_body>;
 // Not thread-safe; used only by the connection's coroutine.
 class ClientStream {
  public:
-  explicit ClientStream(beast::tcp_stream& stream) : stream_(&stream) {}
+  // `deadline` (of the same socket) bounds each write.
+  ClientStream(beast::tcp_stream& stream, Deadline& deadline) : stream_(&stream), deadline_(&deadline) {}
   ClientStream() = default;  // capture mode
   // Copies body bytes written from now on into *tee, up to `limit` bytes; past
   // that the copy stops and tee_overflowed() turns true. nullptr turns it off.
@@ -64,6 +66,7 @@ class ClientStream {
   void Tee(std::string_view data);
 
   beast::tcp_stream* stream_ = nullptr;
+  Deadline* deadline_ = nullptr;
   bool started_ = false;
   std::string* tee_ = nullptr;
   size_t tee_limit_ = 0;
@@ -97,6 +100,8 @@ class Server {
   uint16_t port() const { return port_; }
   // Event loop of worker `i`, for per-worker state created before Run().
   asio::io_context& worker_context(int i) { return *contexts_[i]; }
+  // Socket deadlines of worker `i` (its upstream pool uses them too).
+  DeadlineWheel& worker_deadlines(int i) { return *wheels_[i]; }
   int workers() const { return static_cast<int>(contexts_.size()); }
   // Runs the workers on their threads and returns immediately.
   void Start();
@@ -110,6 +115,9 @@ class Server {
   ServerOptions options_;
   Handler handler_;
   uint16_t port_ = 0;
+  // Declared before the contexts so they outlive the coroutine frames (and
+  // their Deadlines) that the contexts destroy.
+  std::vector<std::unique_ptr<DeadlineWheel>> wheels_;  // index = worker
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<std::thread> threads_;

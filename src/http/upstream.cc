@@ -17,8 +17,11 @@ using boost::system::error_code;
 struct UpstreamConnection {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  std::unique_ptr<Deadline> deadline;  // declared after the streams: unregistered first
   beast::flat_buffer buffer;
   beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*tls); }
+  // Timed out: the wheel cancelled the socket after the armed deadline.
+  bool timed_out(const error_code& ec) const { return ec && deadline->fired(); }
 };
 
 Result<Url> ParseUrl(std::string_view url) {
@@ -63,7 +66,7 @@ Result<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const std::string& ca
   return ctx;
 }
 
-UpstreamPool::UpstreamPool(asio::io_context& ioc) : ioc_(ioc) {}
+UpstreamPool::UpstreamPool(asio::io_context& ioc, DeadlineWheel& wheel) : ioc_(ioc), wheel_(wheel) {}
 UpstreamPool::~UpstreamPool() = default;
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::TakeIdle(const Endpoint& ep) {
@@ -98,10 +101,11 @@ asio::awaitable<Status> UpstreamCall::Connect() {
     conn_->plain = std::make_unique<beast::tcp_stream>(pool_.context());
   }
   auto& low = conn_->lowest();
-  low.expires_after(std::chrono::milliseconds(ep_.connect_timeout_ms));
+  conn_->deadline = std::make_unique<Deadline>(pool_.wheel(), low.socket());
+  conn_->deadline->Arm(ep_.connect_timeout_ms);
   co_await low.async_connect(results, redirect_error(use_awaitable, ec));
   if (ec) {
-    failure_ = ec == beast::error::timeout ? FailureKind::kTimeout : FailureKind::kConnect;
+    failure_ = conn_->timed_out(ec) ? FailureKind::kTimeout : FailureKind::kConnect;
     conn_.reset();
     co_return Status::Unavailable("cannot connect to " + ep_.url.host + ":" + ep_.url.port + ": " + ec.message());
   }
@@ -115,7 +119,7 @@ asio::awaitable<Status> UpstreamCall::Connect() {
     conn_->tls->set_verify_callback(asio::ssl::host_name_verification(ep_.url.host));
     co_await conn_->tls->async_handshake(asio::ssl::stream_base::client, redirect_error(use_awaitable, ec));
     if (ec) {
-      failure_ = ec == beast::error::timeout ? FailureKind::kTimeout : FailureKind::kConnect;
+      failure_ = conn_->timed_out(ec) ? FailureKind::kTimeout : FailureKind::kConnect;
       conn_.reset();
       co_return Status::Unavailable("TLS handshake with " + ep_.url.host + " failed: " + ec.message());
     }
@@ -139,9 +143,8 @@ asio::awaitable<Status> UpstreamCall::Start(bhttp::request<bhttp::string_body>& 
       Status st = co_await Connect();
       if (!st.ok()) co_return st;
     }
-    auto& low = conn_->lowest();
     error_code ec;
-    low.expires_after(std::chrono::milliseconds(ep_.first_byte_timeout_ms));
+    conn_->deadline->Arm(ep_.first_byte_timeout_ms);
     if (conn_->tls) co_await bhttp::async_write(*conn_->tls, req, redirect_error(use_awaitable, ec));
     else co_await bhttp::async_write(*conn_->plain, req, redirect_error(use_awaitable, ec));
     if (!ec) {
@@ -153,8 +156,9 @@ asio::awaitable<Status> UpstreamCall::Start(bhttp::request<bhttp::string_body>& 
       else co_await bhttp::async_read_header(*conn_->plain, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
     }
     if (!ec) co_return Status::Ok();
+    const bool timed_out = conn_->timed_out(ec);
     conn_.reset();
-    if (ec == beast::error::timeout) {
+    if (timed_out) {
       failure_ = FailureKind::kTimeout;
       co_return Status::Timeout("no response from " + ep_.url.host + " within " +
                                 std::to_string(ep_.first_byte_timeout_ms) + " ms");
@@ -185,16 +189,17 @@ asio::awaitable<Result<size_t>> UpstreamCall::ReadSome(char* buf, size_t cap) {
   body.data = buf;
   body.size = cap;
   error_code ec;
-  conn_->lowest().expires_after(std::chrono::milliseconds(ep_.idle_timeout_ms));
+  conn_->deadline->Arm(ep_.idle_timeout_ms);
   if (conn_->tls) co_await bhttp::async_read_some(*conn_->tls, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
   else co_await bhttp::async_read_some(*conn_->plain, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
   size_t got = cap - body.size;
   if (ec == bhttp::error::need_buffer) ec = {};
   if (ec == bhttp::error::end_of_stream && parser_->is_done()) ec = {};
   if (ec) {
+    const bool timed_out = conn_->timed_out(ec);
     conn_.reset();
     Status err;
-    if (ec == beast::error::timeout) {
+    if (timed_out) {
       failure_ = FailureKind::kTimeout;
       err = Status::Timeout("upstream idle for " + std::to_string(ep_.idle_timeout_ms) + " ms");
     } else {
@@ -236,7 +241,7 @@ asio::awaitable<Result<std::string>> UpstreamCall::ReadAll(size_t limit) {
 
 void UpstreamCall::Finish() {
   if (conn_ && parser_ && parser_->is_done() && parser_->keep_alive()) {
-    conn_->lowest().expires_never();
+    conn_->deadline->Disarm();
     pool_.PutIdle(ep_, std::move(conn_));
   }
   conn_.reset();

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "common/status.h"
+#include "http/deadline.h"
 
 namespace tollgate::http {
 
@@ -54,9 +55,11 @@ struct UpstreamConnection;
 // worker thread owns one pool.
 class UpstreamPool {
  public:
-  explicit UpstreamPool(asio::io_context& ioc);
+  // `wheel` times out this worker's upstream sockets; both must outlive the pool.
+  UpstreamPool(asio::io_context& ioc, DeadlineWheel& wheel);
   ~UpstreamPool();
   asio::io_context& context() { return ioc_; }
+  DeadlineWheel& wheel() { return wheel_; }
   // Takes an idle connection for `ep`, or nullptr if there is none.
   std::unique_ptr<UpstreamConnection> TakeIdle(const Endpoint& ep);
   // Returns a connection whose last exchange completed cleanly.
@@ -64,6 +67,7 @@ class UpstreamPool {
 
  private:
   asio::io_context& ioc_;
+  DeadlineWheel& wheel_;
   std::unordered_map<std::string, std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
 };
 

@@ -39,5 +39,5 @@ test('requests, tokens, cost and latency are exported with bounded labels', asyn
   assert.equal(metric(t, 'tollgate_request_duration_seconds_count', ['provider="sim"']), 4);
   assert.equal(metric(t, 'tollgate_time_to_first_token_seconds_count', ['provider="sim"']), 1);
   assert.match(t, /# TYPE tollgate_request_duration_seconds histogram/);
-  assert.match(t, /tollgate_cache_hits_total 0/);
+  assert.match(t, /tollgate_cache_hits_total\{match="exact"\} 0/);
 });
