@@ -1475,6 +1475,11 @@ awaitable<std::optional<cache::Entry>> Gateway::LookupCache(Call& call, const ch
             co_return e;
           }
         }
+        // The entry was evicted or expired: forget its vector too.
+        std::lock_guard<std::mutex> lock(semantic_mu_);
+        semantic_keys_.erase(match->first);
+        if (!call.embedding.empty() && semantic_) semantic_->Remove(call.cache_scope, match->first);
+        else minhash_.Remove(call.cache_scope, match->first);
       }
     }
   }
@@ -1576,6 +1581,8 @@ void Gateway::StoreInCache(Call& call, const std::string& body) {
   if (!call.semantic_text.empty()) {
     const uint64_t id = next_semantic_id_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(semantic_mu_);
+    // Vectors of evicted entries are dropped when a lookup meets them; this bounds the rest.
+    if (semantic_keys_.size() >= static_cast<size_t>(cfg_.cache.max_entries) * 4) semantic_keys_.clear();
     if (!call.embedding.empty()) {
       if (!semantic_) semantic_ = std::make_unique<cache::SemanticIndex>(static_cast<int>(call.embedding.size()));
       if (semantic_->Add(call.cache_scope, id, call.embedding).ok()) semantic_keys_[id] = call.cache_key;
