@@ -7,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cctype>
 #include <mutex>
 #include <sstream>
 #include <unordered_set>
@@ -73,9 +74,16 @@ bool Printable(std::string_view s) {
 
 // Upstream response headers worth passing back to the client.
 bool ForwardableUpstreamHeader(std::string_view name) {
-  std::string n = ToLower(name);
-  return n == "x-request-id" || n == "request-id" || n.rfind("openai-", 0) == 0 || n.rfind("x-ratelimit-", 0) == 0 ||
-         n.rfind("anthropic-ratelimit-", 0) == 0 || n == "retry-after";
+  // Case-insensitive, without allocating: this runs for every upstream header.
+  auto starts = [&](std::string_view prefix) {
+    if (name.size() < prefix.size()) return false;
+    for (size_t i = 0; i < prefix.size(); ++i)
+      if (static_cast<char>(std::tolower(static_cast<unsigned char>(name[i]))) != prefix[i]) return false;
+    return true;
+  };
+  auto is = [&](std::string_view v) { return name.size() == v.size() && starts(v); };
+  return is("x-request-id") || is("request-id") || starts("openai-") || starts("x-ratelimit-") ||
+         starts("anthropic-ratelimit-") || is("retry-after");
 }
 
 }  // namespace
