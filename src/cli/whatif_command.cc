@@ -8,7 +8,6 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -42,19 +41,29 @@ struct Totals {
 
 void PrintRow(const char* name, const Totals& t) {
   std::printf("%-28s %8lld  %12.6f  %10.6f  %8.4f\n", name, static_cast<long long>(t.n), t.cost,
-              t.n ? t.cost / static_cast<double>(t.n) : 0.0, t.n ? t.quality / static_cast<double>(t.n) : 0.0);
+              t.n ? t.cost / static_cast<double>(t.n) : 0.0,
+              t.n ? t.quality / static_cast<double>(t.n) : 0.0);
 }
 
 }  // namespace
 
 WhatifCommand::WhatifCommand(CLI::App& app) {
-  cmd_ = app.add_subcommand("whatif", "Replay a dataset or a ledger under another policy config; print cost and quality deltas");
-  cmd_->add_option("-c,--config", config_, "Policy config to evaluate")->required()->check(CLI::ExistingFile);
-  cmd_->add_option("--dataset", datasets_, "routerbench-style CSV(s) to replay through the gateway")->check(CLI::ExistingFile);
-  cmd_->add_option("--ledger", ledger_, "Ledger to re-price under the policy")->check(CLI::ExistingFile);
-  cmd_->add_option("--model", model_, "--dataset: the model clients ask for (usually a routed model)");
-  cmd_->add_option("--baseline", baseline_, "--dataset: the dataset model to compare with (default: best mean score)");
-  cmd_->add_option("--limit", limit_, "--dataset: replay only the first N prompts")->check(CLI::NonNegativeNumber);
+  cmd_ = app.add_subcommand(
+      "whatif",
+      "Replay a dataset or a ledger under another policy config; print cost and quality deltas");
+  cmd_->add_option("-c,--config", config_, "Policy config to evaluate")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd_->add_option("--dataset", datasets_, "routerbench-style CSV(s) to replay through the gateway")
+      ->check(CLI::ExistingFile);
+  cmd_->add_option("--ledger", ledger_, "Ledger to re-price under the policy")
+      ->check(CLI::ExistingFile);
+  cmd_->add_option("--model", model_,
+                   "--dataset: the model clients ask for (usually a routed model)");
+  cmd_->add_option("--baseline", baseline_,
+                   "--dataset: the dataset model to compare with (default: best mean score)");
+  cmd_->add_option("--limit", limit_, "--dataset: replay only the first N prompts")
+      ->check(CLI::NonNegativeNumber);
   cmd_->add_option("--from", from_, "--ledger: first day YYYY-MM-DD (UTC)");
   cmd_->add_option("--to", to_, "--ledger: last day YYYY-MM-DD (UTC)");
   cmd_->add_flag("--json", json_, "Print JSON");
@@ -104,7 +113,8 @@ int WhatifCommand::RunDataset() {
     return 2;
   }
   // An offline, private run: a temporary ledger, an in-memory cache, no auth.
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("tollgate-whatif-" + NewRequestId());
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("tollgate-whatif-" + NewRequestId());
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   cfg->ledger.path = (dir / "ledger.db").string();
@@ -114,7 +124,8 @@ int WhatifCommand::RunDataset() {
   auto prices = pricing::PriceCatalog::Build(cfg->pricing, FormatDateUtc(NowUnixMs()));
   auto ledger = ledger::OpenSqliteLedger({cfg->ledger.path, 2048, 50, 1000000});
   if (!prices.ok() || !ledger.ok()) {
-    std::fprintf(stderr, "error: %s\n", (!prices.ok() ? prices.status() : ledger.status()).message().c_str());
+    std::fprintf(stderr, "error: %s\n",
+                 (!prices.ok() ? prices.status() : ledger.status()).message().c_str());
     return 1;
   }
   auto gov = governance::Governor::Create(*cfg, cfg->ledger.path);
@@ -133,9 +144,10 @@ int WhatifCommand::RunDataset() {
   so.port = 0;
   so.threads = 1;
   so.max_body_bytes = cfg->server.max_body_bytes;
-  http::Server server(so, [g](int worker, http::Request& req, http::PreError pre, http::ClientStream& out) {
-    return g->Handle(worker, req, pre, out);
-  });
+  http::Server server(
+      so, [g](int worker, http::Request& req, http::PreError pre, http::ClientStream& out) {
+        return g->Handle(worker, req, pre, out);
+      });
   g->AttachWorkers(server);
   if (Status st = server.Listen(); !st.ok()) {
     std::fprintf(stderr, "%s\n", st.message().c_str());
@@ -148,7 +160,8 @@ int WhatifCommand::RunDataset() {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
-  const size_t n = limit_ > 0 ? std::min<size_t>(static_cast<size_t>(limit_), data->samples.size()) : data->samples.size();
+  const size_t n = limit_ > 0 ? std::min<size_t>(static_cast<size_t>(limit_), data->samples.size())
+                              : data->samples.size();
   for (size_t i = 0; i < n; ++i) {
     const router::Sample& s = data->samples[i];
     base.cost += s.outcomes[static_cast<size_t>(baseline)].cost_usd;
@@ -191,14 +204,18 @@ int WhatifCommand::RunDataset() {
     }
     auto route = res.find("x-tollgate-route");
     std::string r = route == res.end() ? "(none)" : std::string(route->value());
-    // Group routes by kind and target: "learned->gpt4", "cascade:gpt35 accepted", "rule:code->large".
-    if (size_t arrow = r.rfind("->"); arrow != std::string::npos) r = r.substr(0, r.find(':')) + r.substr(arrow);
-    else if (size_t paren = r.find(" ("); paren != std::string::npos) r = r.substr(0, paren);
+    // Group routes by kind and target: "learned->gpt4", "cascade:gpt35 accepted",
+    // "rule:code->large".
+    if (size_t arrow = r.rfind("->"); arrow != std::string::npos)
+      r = r.substr(0, r.find(':')) + r.substr(arrow);
+    else if (size_t paren = r.find(" ("); paren != std::string::npos)
+      r = r.substr(0, paren);
     routes[r]++;
     rapidjson::Document d;
     d.Parse(res.body().data(), res.body().size());
     std::string answered_by;
-    if (!d.HasParseError() && d.IsObject() && d.HasMember("model") && d["model"].IsString()) answered_by = d["model"].GetString();
+    if (!d.HasParseError() && d.IsObject() && d.HasMember("model") && d["model"].IsString())
+      answered_by = d["model"].GetString();
     int m = data->ModelIndex(answered_by);
     if (m >= 0) policy.quality += s.outcomes[static_cast<size_t>(m)].score;
     served[answered_by.empty() ? "(unknown)" : answered_by]++;
@@ -213,7 +230,8 @@ int WhatifCommand::RunDataset() {
   policy.cost = 0;
   if (auto db = ledger::OpenReadOnly(cfg->ledger.path); db.ok()) {
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(*db, "SELECT COALESCE(SUM(cost_usd), 0) FROM requests", -1, &st, nullptr) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(*db, "SELECT COALESCE(SUM(cost_usd), 0) FROM requests", -1, &st,
+                           nullptr) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
       policy.cost = sqlite3_column_double(st, 0);
     sqlite3_finalize(st);
@@ -257,8 +275,10 @@ int WhatifCommand::RunDataset() {
   std::printf("%-28s %8s  %12s  %10s  %8s\n", "", "prompts", "cost_usd", "per_prompt", "quality");
   PrintRow(("policy: " + model_).c_str(), policy);
   PrintRow(("baseline: " + bname).c_str(), base);
-  const double dq = (policy.quality - base.quality) / static_cast<double>(std::max<int64_t>(1, policy.n));
-  std::printf("\ncost delta %+.6f USD (%+.1f%%), quality delta %+.4f (%+.1f%% of the baseline's)\n", policy.cost - base.cost,
+  const double dq =
+      (policy.quality - base.quality) / static_cast<double>(std::max<int64_t>(1, policy.n));
+  std::printf("\ncost delta %+.6f USD (%+.1f%%), quality delta %+.4f (%+.1f%% of the baseline's)\n",
+              policy.cost - base.cost,
               base.cost > 0 ? 100.0 * (policy.cost - base.cost) / base.cost : 0.0, dq,
               base.quality > 0 ? 100.0 * (policy.quality - base.quality) / base.quality : 0.0);
   std::printf("answered by:");
@@ -266,7 +286,8 @@ int WhatifCommand::RunDataset() {
   std::printf("\nroutes:");
   for (const auto& [k, v] : routes) std::printf(" %s=%lld", k.c_str(), static_cast<long long>(v));
   std::printf("\n");
-  if (policy.errors > 0) std::printf("%lld requests failed\n", static_cast<long long>(policy.errors));
+  if (policy.errors > 0)
+    std::printf("%lld requests failed\n", static_cast<long long>(policy.errors));
   return policy.errors > 0 ? 1 : 0;
 }
 
@@ -286,8 +307,10 @@ int WhatifCommand::RunLedger() {
     std::fprintf(stderr, "error: %s\n", db.status().message().c_str());
     return 1;
   }
-  const int64_t to_ms = (to_.empty() ? ParseDateUtcMs(FormatDateUtc(NowUnixMs())) : ParseDateUtcMs(to_)).value_or(-1);
-  const int64_t from_ms = from_.empty() ? to_ms - 29LL * 86400000 : ParseDateUtcMs(from_).value_or(-1);
+  const int64_t to_ms =
+      (to_.empty() ? ParseDateUtcMs(FormatDateUtc(NowUnixMs())) : ParseDateUtcMs(to_)).value_or(-1);
+  const int64_t from_ms =
+      from_.empty() ? to_ms - 29LL * 86400000 : ParseDateUtcMs(from_).value_or(-1);
   if (to_ms < 0 || from_ms < 0) {
     std::fprintf(stderr, "error: --from/--to must be dates YYYY-MM-DD\n");
     sqlite3_close(*db);
@@ -295,11 +318,13 @@ int WhatifCommand::RunLedger() {
   }
   sqlite3_stmt* st = nullptr;
   const char* sql =
-      "SELECT requested_model, COALESCE(served_model, ''), COALESCE(tags, ''), input_tokens, cache_read_tokens,"
+      "SELECT requested_model, COALESCE(served_model, ''), COALESCE(tags, ''), input_tokens, "
+      "cache_read_tokens,"
       " cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_usd"
       " FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ? AND status = 200";
   if (sqlite3_prepare_v2(*db, sql, -1, &st, nullptr) != SQLITE_OK) {
-    std::fprintf(stderr, "error: %s is not a tollgate ledger: %s\n", ledger_.c_str(), sqlite3_errmsg(*db));
+    std::fprintf(stderr, "error: %s is not a tollgate ledger: %s\n", ledger_.c_str(),
+                 sqlite3_errmsg(*db));
     sqlite3_close(*db);
     return 1;
   }
@@ -328,7 +353,8 @@ int WhatifCommand::RunLedger() {
     u.cache_write_1h = sqlite3_column_int64(st, 6);
     u.output = sqlite3_column_int64(st, 7);
     u.reasoning = sqlite3_column_int64(st, 8);
-    const double before = sqlite3_column_type(st, 9) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 9);
+    const double before =
+        sqlite3_column_type(st, 9) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 9);
     // Where the policy sends it: rules that can be decided from the ledger
     // (tags, prompt tokens), else the route's default; for a plain model its
     // first deployment under its strategy.
@@ -347,7 +373,8 @@ int WhatifCommand::RunLedger() {
           f.tags.push_back(tags.substr(p, c - p));
         }
         for (const auto& r : m->route->rules) {
-          if (!r.regex.empty() || r.has_tools || r.has_images) continue;  // not decidable from the ledger
+          if (!r.regex.empty() || r.has_tools || r.has_images)
+            continue;  // not decidable from the ledger
           if (r.min_prompt_tokens && f.prompt_tokens < *r.min_prompt_tokens) continue;
           if (r.max_prompt_tokens && f.prompt_tokens > *r.max_prompt_tokens) continue;
           bool any = r.tags_any.empty();
@@ -357,13 +384,18 @@ int WhatifCommand::RunLedger() {
           target = cfg->FindModel(r.to);
           break;
         }
-        if (target == nullptr && !m->route->default_model.empty()) target = cfg->FindModel(m->route->default_model);
-        if (target == nullptr && m->route->cascade) target = cfg->FindModel(m->route->cascade->steps.front());
-        if (target == nullptr && !m->route->baseline.empty()) target = cfg->FindModel(m->route->baseline);
+        if (target == nullptr && !m->route->default_model.empty())
+          target = cfg->FindModel(m->route->default_model);
+        if (target == nullptr && m->route->cascade)
+          target = cfg->FindModel(m->route->cascade->steps.front());
+        if (target == nullptr && !m->route->baseline.empty())
+          target = cfg->FindModel(m->route->baseline);
         m = target;
       }
       if (m != nullptr && !m->deployments.empty())
-        after_model = m->deployments[routing::PlanDeployments(*m, latency, **prices, 0.0).order.front()].model;
+        after_model =
+            m->deployments[routing::PlanDeployments(*m, latency, **prices, 0.0).order.front()]
+                .model;
     }
     const pricing::ModelPrice* p = (*prices)->Find(after_model);
     const double after = p ? pricing::ComputeCost(*p, u).Total() : before;
@@ -377,15 +409,23 @@ int WhatifCommand::RunLedger() {
   }
   sqlite3_finalize(st);
   sqlite3_close(*db);
-  std::printf("%-56s %8s  %12s  %12s  %8s\n", "requested -> under the policy", "requests", "cost_before", "cost_after", "delta");
+  std::printf("%-56s %8s  %12s  %12s  %8s\n", "requested -> under the policy", "requests",
+              "cost_before", "cost_after", "delta");
   for (const auto& [k, a] : by_model)
-    std::printf("%-56s %8lld  %12.6f  %12.6f  %+7.1f%%\n", k.c_str(), static_cast<long long>(a.n), a.before, a.after,
-                a.before > 0 ? 100 * (a.after - a.before) / a.before : 0.0);
-  std::printf("%-56s %8lld  %12.6f  %12.6f  %+7.1f%%\n", "TOTAL", static_cast<long long>(total.n), total.before,
-              total.after, total.before > 0 ? 100 * (total.after - total.before) / total.before : 0.0);
-  std::printf("\nSame token counts re-priced; quality is unknown for a ledger (use --dataset with a replay provider).\n");
-  if (unmatched > 0) std::printf("%lld requests name models the policy does not declare (kept as they were)\n", static_cast<long long>(unmatched));
-  if (total.unpriced > 0) std::printf("%lld requests would go to unpriced models (kept at their old cost)\n", static_cast<long long>(total.unpriced));
+    std::printf("%-56s %8lld  %12.6f  %12.6f  %+7.1f%%\n", k.c_str(), static_cast<long long>(a.n),
+                a.before, a.after, a.before > 0 ? 100 * (a.after - a.before) / a.before : 0.0);
+  std::printf("%-56s %8lld  %12.6f  %12.6f  %+7.1f%%\n", "TOTAL", static_cast<long long>(total.n),
+              total.before, total.after,
+              total.before > 0 ? 100 * (total.after - total.before) / total.before : 0.0);
+  std::printf(
+      "\nSame token counts re-priced; quality is unknown for a ledger (use --dataset with a replay "
+      "provider).\n");
+  if (unmatched > 0)
+    std::printf("%lld requests name models the policy does not declare (kept as they were)\n",
+                static_cast<long long>(unmatched));
+  if (total.unpriced > 0)
+    std::printf("%lld requests would go to unpriced models (kept at their old cost)\n",
+                static_cast<long long>(total.unpriced));
   return 0;
 }
 

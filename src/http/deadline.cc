@@ -2,12 +2,12 @@
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <chrono>
 
 namespace tollgate::http {
 
-Deadline::Deadline(DeadlineWheel& wheel, boost::asio::ip::tcp::socket& socket) : wheel_(wheel), socket_(socket) {
+Deadline::Deadline(DeadlineWheel& wheel, boost::asio::ip::tcp::socket& socket)
+    : wheel_(wheel), socket_(socket) {
   wheel_.Link(this);
 }
 
@@ -19,7 +19,9 @@ void Deadline::Arm(int64_t timeout_ms) {
 }
 
 int64_t DeadlineWheel::NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 void DeadlineWheel::Link(Deadline* d) {
@@ -29,8 +31,10 @@ void DeadlineWheel::Link(Deadline* d) {
 }
 
 void DeadlineWheel::Unlink(Deadline* d) {
-  if (d->prev_) d->prev_->next_ = d->next_;
-  else if (head_ == d) head_ = d->next_;
+  if (d->prev_)
+    d->prev_->next_ = d->next_;
+  else if (head_ == d)
+    head_ = d->next_;
   if (d->next_) d->next_->prev_ = d->prev_;
   d->prev_ = d->next_ = nullptr;
 }

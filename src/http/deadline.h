@@ -11,7 +11,6 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
-
 #include <cstdint>
 #include <limits>
 

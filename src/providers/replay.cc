@@ -10,8 +10,12 @@ namespace tollgate::providers {
 namespace {
 
 std::string_view TrimView(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\n' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\n' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -30,7 +34,8 @@ void AppendContent(const rapidjson::Value& content, std::string* out) {
 
 }  // namespace
 
-Result<std::shared_ptr<const ReplayData>> ReplayData::Load(const std::string& comma_separated_paths) {
+Result<std::shared_ptr<const ReplayData>> ReplayData::Load(
+    const std::string& comma_separated_paths) {
   std::vector<std::string> paths;
   size_t pos = 0;
   while (pos <= comma_separated_paths.size()) {
@@ -47,7 +52,8 @@ Result<std::shared_ptr<const ReplayData>> ReplayData::Load(const std::string& co
   return std::shared_ptr<const ReplayData>(std::move(data));
 }
 
-std::optional<ReplayAnswer> ReplayData::Find(std::string_view prompt, std::string_view model) const {
+std::optional<ReplayAnswer> ReplayData::Find(std::string_view prompt,
+                                             std::string_view model) const {
   int m = data_.ModelIndex(model);
   if (m < 0) return std::nullopt;
   auto it = by_prompt_.find(std::string(TrimView(prompt)));
@@ -64,19 +70,21 @@ std::string ReplayPromptOf(const rapidjson::Value& body) {
       if (!m.IsObject()) continue;
       auto role = m.FindMember("role");
       auto content = m.FindMember("content");
-      if (role == m.MemberEnd() || !role->value.IsString() || std::string_view(role->value.GetString()) != "user" ||
-          content == m.MemberEnd())
+      if (role == m.MemberEnd() || !role->value.IsString() ||
+          std::string_view(role->value.GetString()) != "user" || content == m.MemberEnd())
         continue;
       AppendContent(content->value, &out);
     }
     return out;
   }
-  if (auto p = body.FindMember("prompt"); p != body.MemberEnd() && p->value.IsString()) AppendContent(p->value, &out);
+  if (auto p = body.FindMember("prompt"); p != body.MemberEnd() && p->value.IsString())
+    AppendContent(p->value, &out);
   return out;
 }
 
-std::string ReplayChatResponse(const std::string& id, const std::string& model, const std::string& text,
-                               int64_t prompt_tokens, int64_t completion_tokens) {
+std::string ReplayChatResponse(const std::string& id, const std::string& model,
+                               const std::string& text, int64_t prompt_tokens,
+                               int64_t completion_tokens) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();

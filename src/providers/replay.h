@@ -4,13 +4,13 @@
 // the real gateway. Built once at start-up; immutable and thread-safe after.
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-
-#include <rapidjson/document.h>
 
 #include "common/status.h"
 #include "router/routerbench.h"
@@ -43,7 +43,8 @@ class ReplayData {
 std::string ReplayPromptOf(const rapidjson::Value& body);
 
 // A chat.completion JSON body for `answer`.
-std::string ReplayChatResponse(const std::string& id, const std::string& model, const std::string& text,
-                               int64_t prompt_tokens, int64_t completion_tokens);
+std::string ReplayChatResponse(const std::string& id, const std::string& model,
+                               const std::string& text, int64_t prompt_tokens,
+                               int64_t completion_tokens);
 
 }  // namespace tollgate::providers

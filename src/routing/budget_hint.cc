@@ -21,16 +21,19 @@ void AddChatHint(rapidjson::Document& body, const std::string& hint) {
     auto role = arr[0].FindMember("role");
     auto content = arr[0].FindMember("content");
     if (role != arr[0].MemberEnd() && role->value.IsString() &&
-        (std::string_view(role->value.GetString()) == "system" || std::string_view(role->value.GetString()) == "developer") &&
+        (std::string_view(role->value.GetString()) == "system" ||
+         std::string_view(role->value.GetString()) == "developer") &&
         content != arr[0].MemberEnd() && content->value.IsString()) {
-      std::string joined = std::string(content->value.GetString(), content->value.GetStringLength()) + "\n\n" + hint;
+      std::string joined =
+          std::string(content->value.GetString(), content->value.GetStringLength()) + "\n\n" + hint;
       content->value.SetString(joined.data(), static_cast<rapidjson::SizeType>(joined.size()), a);
       return;
     }
   }
   rapidjson::Value sys(rapidjson::kObjectType);
   sys.AddMember("role", "system", a);
-  sys.AddMember("content", rapidjson::Value(hint.data(), static_cast<rapidjson::SizeType>(hint.size()), a), a);
+  sys.AddMember("content",
+                rapidjson::Value(hint.data(), static_cast<rapidjson::SizeType>(hint.size()), a), a);
   // Prepend: rapidjson has no insert, so rebuild the array.
   rapidjson::Value next(rapidjson::kArrayType);
   next.PushBack(sys, a);
@@ -42,38 +45,46 @@ void AddAnthropicHint(rapidjson::Document& body, const std::string& hint) {
   auto& a = body.GetAllocator();
   auto sys = body.FindMember("system");
   if (sys == body.MemberEnd()) {
-    body.AddMember("system", rapidjson::Value(hint.data(), static_cast<rapidjson::SizeType>(hint.size()), a), a);
+    body.AddMember("system",
+                   rapidjson::Value(hint.data(), static_cast<rapidjson::SizeType>(hint.size()), a),
+                   a);
   } else if (sys->value.IsString()) {
-    std::string joined = std::string(sys->value.GetString(), sys->value.GetStringLength()) + "\n\n" + hint;
+    std::string joined =
+        std::string(sys->value.GetString(), sys->value.GetStringLength()) + "\n\n" + hint;
     sys->value.SetString(joined.data(), static_cast<rapidjson::SizeType>(joined.size()), a);
   } else if (sys->value.IsArray()) {
     rapidjson::Value block(rapidjson::kObjectType);
     block.AddMember("type", "text", a);
-    block.AddMember("text", rapidjson::Value(hint.data(), static_cast<rapidjson::SizeType>(hint.size()), a), a);
+    block.AddMember(
+        "text", rapidjson::Value(hint.data(), static_cast<rapidjson::SizeType>(hint.size()), a), a);
     sys->value.PushBack(block, a);
   }
 }
 
 }  // namespace
 
-HintDecision ApplyBudgetHint(const config::BudgetHintConfig& cfg, providers::Api api, rapidjson::Document& body,
-                             double random01) {
+HintDecision ApplyBudgetHint(const config::BudgetHintConfig& cfg, providers::Api api,
+                             rapidjson::Document& body, double random01) {
   HintDecision d;
   const bool chat = api == providers::Api::kOpenAiChat;
   const bool anthropic = api == providers::Api::kAnthropicMessages;
-  if (!body.IsObject() || !(chat || anthropic || api == providers::Api::kOpenAiCompletions)) return d;
+  if (!body.IsObject() || !(chat || anthropic || api == providers::Api::kOpenAiCompletions))
+    return d;
   if (random01 < cfg.control_share) {
     d.control = true;
     return d;
   }
   if (cfg.hint_tokens > 0 && (chat || anthropic)) {
-    if (chat) AddChatHint(body, HintText(cfg));
-    else AddAnthropicHint(body, HintText(cfg));
+    if (chat)
+      AddChatHint(body, HintText(cfg));
+    else
+      AddAnthropicHint(body, HintText(cfg));
     d.hinted = true;
   }
   if (cfg.max_tokens > 0) {
     auto& a = body.GetAllocator();
-    const char* field = body.HasMember("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+    const char* field =
+        body.HasMember("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
     auto it = body.FindMember(field);
     if (it == body.MemberEnd()) {
       body.AddMember(rapidjson::StringRef(field), rapidjson::Value(cfg.max_tokens), a);

@@ -4,11 +4,11 @@
 // random). BudgetHints is shared by every worker; its state is mutex-guarded.
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <mutex>
 #include <string>
 #include <unordered_map>
-
-#include <rapidjson/document.h>
 
 #include "config/config.h"
 #include "providers/adapter.h"
@@ -23,8 +23,8 @@ struct HintDecision {
 
 // Applies `cfg` to `body` (an OpenAI chat/completions or Anthropic messages
 // request) unless `random01` < cfg.control_share. Other APIs are left alone.
-HintDecision ApplyBudgetHint(const config::BudgetHintConfig& cfg, providers::Api api, rapidjson::Document& body,
-                             double random01);
+HintDecision ApplyBudgetHint(const config::BudgetHintConfig& cfg, providers::Api api,
+                             rapidjson::Document& body, double random01);
 
 class BudgetHints {
  public:

@@ -45,7 +45,9 @@ DeploymentPlan PlanDeployments(const config::ModelConfig& model, const LatencySt
     plan.reason = model.strategy == "fallback" ? "" : model.strategy;
     return plan;
   }
-  auto name = [&](size_t i) { return model.deployments[i].provider + "/" + model.deployments[i].model; };
+  auto name = [&](size_t i) {
+    return model.deployments[i].provider + "/" + model.deployments[i].model;
+  };
   if (model.strategy == "weighted") {
     int64_t total = 0;
     for (const auto& d : model.deployments) total += d.weight;
@@ -59,7 +61,8 @@ DeploymentPlan PlanDeployments(const config::ModelConfig& model, const LatencySt
           break;
         }
       }
-      std::rotate(plan.order.begin(), plan.order.begin() + static_cast<long>(pick), plan.order.begin() + static_cast<long>(pick) + 1);
+      std::rotate(plan.order.begin(), plan.order.begin() + static_cast<long>(pick),
+                  plan.order.begin() + static_cast<long>(pick) + 1);
       plan.reason = "weighted:" + name(pick);
     }
     return plan;
@@ -70,7 +73,8 @@ DeploymentPlan PlanDeployments(const config::ModelConfig& model, const LatencySt
       return stats.Mean(model.name, a) < stats.Mean(model.name, b);
     });
     double m = stats.Mean(model.name, plan.order[0]);
-    plan.reason = "least_latency:" + name(plan.order[0]) + (m < 0 ? "(unmeasured)" : "(" + std::to_string(static_cast<int64_t>(m)) + "ms)");
+    plan.reason = "least_latency:" + name(plan.order[0]) +
+                  (m < 0 ? "(unmeasured)" : "(" + std::to_string(static_cast<int64_t>(m)) + "ms)");
     return plan;
   }
   // cheapest: price ascending (unpriced last); deployments measured over the
@@ -91,7 +95,9 @@ DeploymentPlan PlanDeployments(const config::ModelConfig& model, const LatencySt
   plan.reason = "cheapest:" + name(plan.order[0]);
   size_t skipped = 0;
   for (size_t i = 0; i < n; ++i) skipped += over(i) && price(i) < price(plan.order[0]) ? 1 : 0;
-  if (skipped > 0) plan.reason += "(" + std::to_string(skipped) + " cheaper over " + std::to_string(model.latency_objective_ms) + "ms)";
+  if (skipped > 0)
+    plan.reason += "(" + std::to_string(skipped) + " cheaper over " +
+                   std::to_string(model.latency_objective_ms) + "ms)";
   return plan;
 }
 

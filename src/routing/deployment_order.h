@@ -30,7 +30,8 @@ class LatencyStats {
   struct Slot {
     std::atomic<double> ewma{-1};
   };
-  std::unordered_map<std::string, std::unique_ptr<Slot[]>> slots_;  // immutable map after construction
+  std::unordered_map<std::string, std::unique_ptr<Slot[]>>
+      slots_;  // immutable map after construction
   std::unordered_map<std::string, size_t> sizes_;
 };
 

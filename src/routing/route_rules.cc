@@ -16,7 +16,8 @@ bool PartIsImage(const rapidjson::Value& part) {
 
 }  // namespace
 
-RequestFeatures ExtractFeatures(std::string_view raw_body, const rapidjson::Value& body, std::string_view tags_csv) {
+RequestFeatures ExtractFeatures(std::string_view raw_body, const rapidjson::Value& body,
+                                std::string_view tags_csv) {
   RequestFeatures f;
   size_t pos = 0;
   while (pos < tags_csv.size()) {
@@ -46,18 +47,22 @@ RequestFeatures ExtractFeatures(std::string_view raw_body, const rapidjson::Valu
       f.prompt_text += p;
     }
     auto tok = tokenizer::Tokenizer::Shared(tokenizer::Encoding::kO200kBase);
-    if (tok.ok()) f.prompt_tokens = static_cast<int64_t>((*tok)->Count(f.prompt_text)) + text->framing_tokens;
+    if (tok.ok())
+      f.prompt_tokens = static_cast<int64_t>((*tok)->Count(f.prompt_text)) + text->framing_tokens;
   }
   return f;
 }
 
 RouteRules::RouteRules(const std::vector<config::RouteRule>& rules) : rules_(rules) {
   for (const auto& r : rules_) {
-    if (r.regex.empty()) regex_.emplace_back();
+    if (r.regex.empty())
+      regex_.emplace_back();
     else if (r.regex.rfind("(?i)", 0) == 0)
-      regex_.emplace_back(std::regex(r.regex.substr(4), std::regex::ECMAScript | std::regex::icase | std::regex::optimize));
+      regex_.emplace_back(std::regex(
+          r.regex.substr(4), std::regex::ECMAScript | std::regex::icase | std::regex::optimize));
     else
-      regex_.emplace_back(std::regex(r.regex, std::regex::ECMAScript | std::regex::optimize));  // validated by config
+      regex_.emplace_back(std::regex(
+          r.regex, std::regex::ECMAScript | std::regex::optimize));  // validated by config
   }
 }
 

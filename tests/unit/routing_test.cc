@@ -2,7 +2,6 @@
 // caches and budget hints; route rules; deployment order; budget hints; the
 // savings report over a real SQLite ledger.
 #include <gtest/gtest.h>
-
 #include <rapidjson/document.h>
 
 #include <cstdio>
@@ -78,7 +77,9 @@ struct BadPolicy {
 class RoutingConfigErrors : public ::testing::TestWithParam<BadPolicy> {};
 
 TEST_P(RoutingConfigErrors, NameLineAndFix) {
-  std::string y = std::string("providers:\n  - {name: s, type: sim}\nmodels:\n  - {name: m, deployments: [{provider: s}]}\n") +
+  std::string y = std::string(
+                      "providers:\n  - {name: s, type: sim}\nmodels:\n  - {name: m, deployments: "
+                      "[{provider: s}]}\n") +
                   GetParam().yaml;
   auto c = config::ParseConfig(y, "bad.yaml");
   ASSERT_FALSE(c.ok());
@@ -90,19 +91,29 @@ TEST_P(RoutingConfigErrors, NameLineAndFix) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, RoutingConfigErrors,
-    ::testing::Values(BadPolicy{"  - {name: r, route: {default: nope}}\n", "unknown model 'nope'"},
-                      BadPolicy{"  - {name: r, route: {cascade: {steps: [m], checks: [{type: refusal}]}}}\n", "at least two steps"},
-                      BadPolicy{"  - {name: r, route: {rules: [{when: {regex: '(('}, to: m}], default: m}}\n", "invalid regex"},
-                      BadPolicy{"  - {name: r, route: {rules: [{when: {min_prompt_tokens: 5}, to: m}]}}\n", "has no default"},
-                      BadPolicy{"  - {name: r, route: {default: m}, deployments: [{provider: s}]}\n", "both route and deployments"},
-                      BadPolicy{"  - {name: r, route: {default: m}}\n  - {name: r2, route: {default: r}}\n", "routed model 'r'"},
-                      BadPolicy{"  - {name: r, route: {cascade: {steps: [m, m], checks: [{type: judge}]}}}\n", "judge_model"},
-                      BadPolicy{"  - {name: r, route: {cascade: {steps: [m, m], checks: [{type: vibes}]}}}\n", "unknown cascade check"},
-                      BadPolicy{"  - {name: r, strategy: fastest, deployments: [{provider: s}]}\n", "unknown strategy"},
-                      BadPolicy{"  - {name: r, budget_hint: {hint_tokens: 5, hint: short}, deployments: [{provider: s}]}\n",
-                                "{budget}"},
-                      BadPolicy{"cache: {scope: tenant}\n", "cache.scope"},
-                      BadPolicy{"cache: {semantic_threshold: 1.5}\n", "semantic_threshold"}));
+    ::testing::Values(
+        BadPolicy{"  - {name: r, route: {default: nope}}\n", "unknown model 'nope'"},
+        BadPolicy{"  - {name: r, route: {cascade: {steps: [m], checks: [{type: refusal}]}}}\n",
+                  "at least two steps"},
+        BadPolicy{"  - {name: r, route: {rules: [{when: {regex: '(('}, to: m}], default: m}}\n",
+                  "invalid regex"},
+        BadPolicy{"  - {name: r, route: {rules: [{when: {min_prompt_tokens: 5}, to: m}]}}\n",
+                  "has no default"},
+        BadPolicy{"  - {name: r, route: {default: m}, deployments: [{provider: s}]}\n",
+                  "both route and deployments"},
+        BadPolicy{"  - {name: r, route: {default: m}}\n  - {name: r2, route: {default: r}}\n",
+                  "routed model 'r'"},
+        BadPolicy{"  - {name: r, route: {cascade: {steps: [m, m], checks: [{type: judge}]}}}\n",
+                  "judge_model"},
+        BadPolicy{"  - {name: r, route: {cascade: {steps: [m, m], checks: [{type: vibes}]}}}\n",
+                  "unknown cascade check"},
+        BadPolicy{"  - {name: r, strategy: fastest, deployments: [{provider: s}]}\n",
+                  "unknown strategy"},
+        BadPolicy{"  - {name: r, budget_hint: {hint_tokens: 5, hint: short}, deployments: "
+                  "[{provider: s}]}\n",
+                  "{budget}"},
+        BadPolicy{"cache: {scope: tenant}\n", "cache.scope"},
+        BadPolicy{"cache: {semantic_threshold: 1.5}\n", "semantic_threshold"}));
 
 rapidjson::Document Json(const char* s) {
   rapidjson::Document d;
@@ -121,18 +132,23 @@ TEST(RouteRules, FirstMatchingRuleWins) {
     return r ? routing::RouteRules::Describe(*r, rules.IndexOf(r)) : "none";
   };
   EXPECT_EQ(match(R"({"messages":[{"role":"user","content":"hi"}]})", ""), "none");
-  EXPECT_EQ(match(R"({"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]})", ""),
-            "rule:tools");
+  EXPECT_EQ(
+      match(
+          R"({"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]})",
+          ""),
+      "rule:tools");
   std::string words;
   for (int i = 0; i < 80; ++i) words += "word ";
   std::string long_prompt = R"({"messages":[{"role":"user","content":")" + words + R"("}]})";
   EXPECT_EQ(match(long_prompt.c_str(), ""), "rule:long");
-  EXPECT_EQ(match(R"({"messages":[{"role":"user","content":"write python"}]})", ""), "rule:code");  // (?i)
+  EXPECT_EQ(match(R"({"messages":[{"role":"user","content":"write python"}]})", ""),
+            "rule:code");  // (?i)
   EXPECT_EQ(match(R"({"messages":[{"role":"user","content":"hi"}]})", "x,gold"), "rule:#4");
 }
 
 TEST(RouteRules, FeaturesSeeImagesAndTokens) {
-  const char* body = R"({"messages":[{"role":"user","content":[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"data:"}}]}]})";
+  const char* body =
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"data:"}}]}]})";
   rapidjson::Document d = Json(body);
   auto f = routing::ExtractFeatures(body, d, "a,b");
   EXPECT_TRUE(f.has_images);
@@ -194,21 +210,26 @@ TEST(BudgetHint, AddsHintAndClampsChatAndAnthropic) {
   cfg.max_tokens = 100;
   cfg.hint_tokens = 50;
   cfg.control_share = 0.2;
-  rapidjson::Document chat = Json(R"({"messages":[{"role":"user","content":"hi"}],"max_tokens":500})");
+  rapidjson::Document chat =
+      Json(R"({"messages":[{"role":"user","content":"hi"}],"max_tokens":500})");
   auto d = routing::ApplyBudgetHint(cfg, providers::Api::kOpenAiChat, chat, 0.5);
   EXPECT_TRUE(d.hinted && d.clamped && !d.control);
   EXPECT_EQ(chat["max_tokens"].GetInt64(), 100);
   EXPECT_STREQ(chat["messages"][0]["role"].GetString(), "system");
-  EXPECT_NE(std::string(chat["messages"][0]["content"].GetString()).find("50 tokens"), std::string::npos);
+  EXPECT_NE(std::string(chat["messages"][0]["content"].GetString()).find("50 tokens"),
+            std::string::npos);
   EXPECT_STREQ(chat["messages"][1]["content"].GetString(), "hi");
 
-  rapidjson::Document small = Json(R"({"messages":[{"role":"system","content":"Be nice."},{"role":"user","content":"hi"}],"max_tokens":20})");
+  rapidjson::Document small = Json(
+      R"({"messages":[{"role":"system","content":"Be nice."},{"role":"user","content":"hi"}],"max_tokens":20})");
   d = routing::ApplyBudgetHint(cfg, providers::Api::kOpenAiChat, small, 0.5);
   EXPECT_FALSE(d.clamped);  // already under the clamp
   EXPECT_EQ(small["messages"].Size(), 2u);
-  EXPECT_NE(std::string(small["messages"][0]["content"].GetString()).find("Be nice."), std::string::npos);
+  EXPECT_NE(std::string(small["messages"][0]["content"].GetString()).find("Be nice."),
+            std::string::npos);
 
-  rapidjson::Document anth = Json(R"({"system":"S","messages":[{"role":"user","content":"hi"}],"max_tokens":4096})");
+  rapidjson::Document anth =
+      Json(R"({"system":"S","messages":[{"role":"user","content":"hi"}],"max_tokens":4096})");
   d = routing::ApplyBudgetHint(cfg, providers::Api::kAnthropicMessages, anth, 0.9);
   EXPECT_EQ(anth["max_tokens"].GetInt64(), 100);
   EXPECT_NE(std::string(anth["system"].GetString()).find("50 tokens"), std::string::npos);
@@ -229,7 +250,8 @@ TEST(BudgetHint, SavedIsMeasuredAgainstTheControlGroup) {
 }
 
 TEST(SavingsReport, SumsBaselineAndLevers) {
-  std::string path = (std::filesystem::temp_directory_path() / ("savings-" + NewRequestId() + ".db")).string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("savings-" + NewRequestId() + ".db")).string();
   auto l = ledger::OpenSqliteLedger({path, 10, 10, 1000});
   ASSERT_TRUE(l.ok()) << l.status().ToString();
   auto row = [&](const char* lever, double cost, std::optional<double> baseline, const char* key) {
@@ -248,7 +270,7 @@ TEST(SavingsReport, SumsBaselineAndLevers) {
   };
   row("cache", 0, 1.0, "k1");
   row("routing", 0.2, 1.0, "k1");
-  row("cascade", 0.1, 0.0, "k2");  // a rejected cascade step: pure extra cost
+  row("cascade", 0.1, 0.0, "k2");    // a rejected cascade step: pure extra cost
   row("", 0.5, std::nullopt, "k2");  // no savings engine involved
   ASSERT_TRUE((*l)->Close().ok());
   report::ReportOptions o;
