@@ -42,6 +42,26 @@ std::string Money(double v) {
   return buf;
 }
 
+// {from, to, by, totals, rows}: the shape of every JSON report; `row(x, with_group)` writes one row.
+template <class Writer, class RowFn>
+std::string JsonEnvelope(const Report& r, rapidjson::StringBuffer& sb, Writer& w, RowFn&& row) {
+  w.StartObject();
+  w.Key("from");
+  w.String(r.from.c_str());
+  w.Key("to");
+  w.String(r.to.c_str());
+  w.Key("by");
+  w.String(r.by.c_str());
+  w.Key("totals");
+  row(r.totals, false);
+  w.Key("rows");
+  w.StartArray();
+  for (const auto& x : r.rows) row(x, true);
+  w.EndArray();
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize()) + "\n";
+}
+
 // Columns aligned (first left, the rest right), a rule above the last (total) row.
 std::string Aligned(const std::vector<std::vector<std::string>>& cells) {
   std::vector<size_t> width(cells[0].size(), 0);
@@ -229,21 +249,7 @@ std::string RenderJson(const Report& r) {
     w.Int64(x.unknown_cost);
     w.EndObject();
   };
-  w.StartObject();
-  w.Key("from");
-  w.String(r.from.c_str());
-  w.Key("to");
-  w.String(r.to.c_str());
-  w.Key("by");
-  w.String(r.by.c_str());
-  w.Key("totals");
-  row(r.totals, false);
-  w.Key("rows");
-  w.StartArray();
-  for (const auto& x : r.rows) row(x, true);
-  w.EndArray();
-  w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize()) + "\n";
+  return JsonEnvelope(r, sb, w, row);
 }
 
 namespace {
@@ -335,21 +341,7 @@ std::string RenderSavingsJson(const Report& r) {
     w.Int64(x.output_tokens_saved);
     w.EndObject();
   };
-  w.StartObject();
-  w.Key("from");
-  w.String(r.from.c_str());
-  w.Key("to");
-  w.String(r.to.c_str());
-  w.Key("by");
-  w.String(r.by.c_str());
-  w.Key("totals");
-  row(r.totals, false);
-  w.Key("rows");
-  w.StartArray();
-  for (const auto& x : r.rows) row(x, true);
-  w.EndArray();
-  w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize()) + "\n";
+  return JsonEnvelope(r, sb, w, row);
 }
 
 }  // namespace tollgate::report
