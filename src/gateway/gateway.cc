@@ -1511,7 +1511,24 @@ awaitable<std::optional<std::vector<float>>> Gateway::Embed(Call& call, const st
   up.keep_alive(true);
   up.body().assign(sb.GetString(), sb.GetSize());
   http::UpstreamCall ucall(*pools_[static_cast<size_t>(call.worker)], embeddings_);
+  const int64_t started_us = MonotonicUs();
+  // The lookup's own spend is ledgered too (tagged, not charged to budgets).
+  ledger::Row er;
+  er.id = NewRequestId();
+  er.ts_start_ms = NowUnixMs();
+  er.endpoint = "embeddings";
+  er.api_key = call.row.api_key;
+  er.key_id = call.row.key_id;
+  er.user = call.row.user;
+  er.project = call.row.project;
+  er.team = call.row.team;
+  er.tags = call.row.tags + (call.row.tags.empty() ? "" : ",") + "tollgate:semantic-cache";
+  er.requested_model = er.served_model = cfg_.cache.embeddings_model;
+  er.provider = "semantic-cache";
+  er.usage.input = providers::EstimateTokensFromChars(text.size());
+  er.estimated = true;
   Status st = co_await ucall.Start(up);
+  er.status = st.ok() ? ucall.status() : 502;
   std::optional<std::vector<float>> result;
   if (st.ok() && ucall.status() == 200) {
     auto body = co_await ucall.ReadAll(16 << 20);
@@ -1520,6 +1537,13 @@ awaitable<std::optional<std::vector<float>>> Gateway::Embed(Call& call, const st
       rapidjson::Document d;
       d.Parse(body->data(), body->size());
       if (!d.HasParseError() && d.IsObject()) {
+        if (auto u = d.FindMember("usage"); u != d.MemberEnd() && u->value.IsObject()) {
+          auto pt = u->value.FindMember("prompt_tokens");
+          if (pt != u->value.MemberEnd() && pt->value.IsInt64()) {
+            er.usage.input = pt->value.GetInt64();
+            er.estimated = false;
+          }
+        }
         auto data = d.FindMember("data");
         if (data != d.MemberEnd() && data->value.IsArray() && !data->value.Empty() && data->value[0].IsObject()) {
           auto emb = data->value[0].FindMember("embedding");
@@ -1537,6 +1561,21 @@ awaitable<std::optional<std::vector<float>>> Gateway::Embed(Call& call, const st
       }
     }
   }
+  er.ts_end_ms = NowUnixMs();
+  er.latency_ms = static_cast<double>(MonotonicUs() - started_us) / 1000.0;
+  if (!result) {
+    er.usage = pricing::Usage{};  // nothing usable came back
+    er.error_class = "embeddings_failed";
+    if (er.status == 200) er.status = 502;
+  }
+  er.price_version = prices_.version();
+  if (const pricing::ModelPrice* p = prices_.Find(er.served_model)) {
+    er.cost = pricing::ComputeCost(*p, er.usage);
+    er.cost_known = true;
+  } else {
+    er.cost_known = er.usage.Total() == 0;
+  }
+  Record(er);
   if (!result) {
     stats_.embedding_errors.fetch_add(1, std::memory_order_relaxed);
     if (FirstUnknownPrice("\x01embeddings-error"))

@@ -565,6 +565,15 @@ test('semantic (embeddings_url): a paraphrase with the same vector hits, cosine 
     assert.equal(answer(unrelated), 'upstream answer');
     assert.equal(f.apiRequests().length, 3, 'first, far and unrelated went upstream');
     await t.stop();
+    // Each embeddings call is ledgered too: its own row, tagged, with the request's identity.
+    const embRows = await t.rows("provider = 'semantic-cache'");
+    assert.equal(embRows.length, emb.calls.length);
+    for (const r of embRows) {
+      assert.equal(r.endpoint, 'embeddings');
+      assert.equal(r.served_model, 'test-embedder');
+      assert.match(r.tags, /tollgate:semantic-cache/);
+      assert.ok(r.input_tokens > 0);
+    }
   } finally {
     await emb.close();
     await f.close();
