@@ -215,9 +215,7 @@ Status Gateway::InitSavings() {
                                                    "': cannot load learned router: " + lr.status().message() +
                                                    " (fix: run `tollgate router train` and point model_file at its output)");
       for (const auto& [rm, tg] : route.learned->candidates) {
-        bool known = false;
-        for (const auto& x : lr->models()) known = known || x == rm;
-        if (!known)
+        if (lr->ModelIndex(rm) < 0)
           return Status::InvalidArgument(cfg_.source + ":" + std::to_string(m.line) + ": error: model '" + m.name +
                                          "': the learned router does not score '" + rm + "' (fix: use a model it was trained on)");
       }
@@ -289,15 +287,7 @@ Status Gateway::InitSavings() {
   if (cfg_.cache.semantic) {
     std::lock_guard<std::mutex> lock(semantic_mu_);
     cache_->ForEach([&](const std::string& key, const cache::Entry& e) {
-      if (e.semantic_text.empty()) return;
-      const uint64_t id = next_semantic_id_.fetch_add(1, std::memory_order_relaxed);
-      if (!e.embedding.empty() && !cfg_.cache.embeddings_url.empty()) {
-        if (!semantic_) semantic_ = std::make_unique<cache::SemanticIndex>(static_cast<int>(e.embedding.size()));
-        if (semantic_->Add(e.scope, id, e.embedding).ok()) semantic_keys_[id] = key;
-      } else if (cfg_.cache.embeddings_url.empty()) {
-        minhash_.Add(e.scope, id, e.semantic_text);
-        semantic_keys_[id] = key;
-      }
+      if (!e.semantic_text.empty()) IndexSemanticLocked(e.scope, e.semantic_text, e.embedding, key);
     });
   }
   return Status::Ok();
@@ -809,6 +799,20 @@ std::string AnswerText(providers::Api api, const std::string& body) {
     out.assign(t->value.GetString(), t->value.GetStringLength());
   }
   return out;
+}
+
+// A new ledger row (own id and start time) charged to the same client as `parent`.
+ledger::Row RowOnBehalfOf(const ledger::Row& parent) {
+  ledger::Row r;
+  r.id = NewRequestId();
+  r.ts_start_ms = NowUnixMs();
+  r.api_key = parent.api_key;
+  r.key_id = parent.key_id;
+  r.user = parent.user;
+  r.project = parent.project;
+  r.team = parent.team;
+  r.tags = parent.tags;
+  return r;
 }
 
 // Drops SSE comment lines (tollgate's cost trailer) before re-assembling a stream.
@@ -1513,16 +1517,9 @@ awaitable<std::optional<std::vector<float>>> Gateway::Embed(Call& call, const st
   http::UpstreamCall ucall(*pools_[static_cast<size_t>(call.worker)], embeddings_);
   const int64_t started_us = MonotonicUs();
   // The lookup's own spend is ledgered too (tagged, not charged to budgets).
-  ledger::Row er;
-  er.id = NewRequestId();
-  er.ts_start_ms = NowUnixMs();
+  ledger::Row er = RowOnBehalfOf(call.row);
   er.endpoint = "embeddings";
-  er.api_key = call.row.api_key;
-  er.key_id = call.row.key_id;
-  er.user = call.row.user;
-  er.project = call.row.project;
-  er.team = call.row.team;
-  er.tags = call.row.tags + (call.row.tags.empty() ? "" : ",") + "tollgate:semantic-cache";
+  er.tags += std::string(er.tags.empty() ? "" : ",") + "tollgate:semantic-cache";
   er.requested_model = er.served_model = cfg_.cache.embeddings_model;
   er.provider = "semantic-cache";
   er.usage.input = providers::EstimateTokensFromChars(text.size());
@@ -1613,6 +1610,19 @@ void Gateway::MaybeCache(Call& call, const std::string& final_part) {
   if (call.tee_stream != nullptr) call.tee_stream->SetTee(nullptr, 0);
 }
 
+void Gateway::IndexSemanticLocked(const std::string& scope, const std::string& text, const std::vector<float>& embedding,
+                                  const std::string& key) {
+  const uint64_t id = next_semantic_id_.fetch_add(1, std::memory_order_relaxed);
+  if (!cfg_.cache.embeddings_url.empty()) {
+    if (embedding.empty()) return;  // no vector: the embeddings call failed
+    if (!semantic_) semantic_ = std::make_unique<cache::SemanticIndex>(static_cast<int>(embedding.size()));
+    if (semantic_->Add(scope, id, embedding).ok()) semantic_keys_[id] = key;
+  } else {
+    minhash_.Add(scope, id, text);
+    semantic_keys_[id] = key;
+  }
+}
+
 void Gateway::StoreInCache(Call& call, const std::string& body) {
   if (!cache_ || call.cache_key.empty() || body.empty()) return;
   cache::Entry e;
@@ -1626,17 +1636,10 @@ void Gateway::StoreInCache(Call& call, const std::string& body) {
   e.semantic_text = call.semantic_text;
   e.embedding = call.embedding;
   if (!call.semantic_text.empty()) {
-    const uint64_t id = next_semantic_id_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(semantic_mu_);
     // Vectors of evicted entries are dropped when a lookup meets them; this bounds the rest.
     if (semantic_keys_.size() >= static_cast<size_t>(cfg_.cache.max_entries) * 4) semantic_keys_.clear();
-    if (!call.embedding.empty()) {
-      if (!semantic_) semantic_ = std::make_unique<cache::SemanticIndex>(static_cast<int>(call.embedding.size()));
-      if (semantic_->Add(call.cache_scope, id, call.embedding).ok()) semantic_keys_[id] = call.cache_key;
-    } else if (cfg_.cache.embeddings_url.empty()) {
-      minhash_.Add(call.cache_scope, id, call.semantic_text);
-      semantic_keys_[id] = call.cache_key;
-    }
+    IndexSemanticLocked(call.cache_scope, call.semantic_text, call.embedding, call.cache_key);
   }
   cache_->Insert(call.cache_key, std::move(e), NowUnixMs());
 }
@@ -1710,13 +1713,8 @@ awaitable<http::ClientStream> Gateway::SubRequest(Call& parent, const config::Mo
   req.body() = std::move(body);
   Call sub(req);
   sub.start_us = MonotonicUs();
-  sub.row.id = NewRequestId();
-  sub.row.ts_start_ms = NowUnixMs();
+  sub.row = RowOnBehalfOf(parent.row);
   sub.row.endpoint = parent.row.endpoint;
-  for (auto [dst, src] : {std::pair{&sub.row.api_key, &parent.row.api_key}, std::pair{&sub.row.user, &parent.row.user},
-                          std::pair{&sub.row.project, &parent.row.project}, std::pair{&sub.row.tags, &parent.row.tags},
-                          std::pair{&sub.row.key_id, &parent.row.key_id}, std::pair{&sub.row.team, &parent.row.team}})
-    *dst = *src;
   sub.row.requested_model = parent.row.requested_model;
   sub.is_chat = parent.is_chat;
   sub.api = parent.api;

@@ -103,6 +103,9 @@ class Gateway {
   boost::asio::awaitable<std::optional<cache::Entry>> LookupCache(Call& call, const char** kind);
   boost::asio::awaitable<std::optional<std::vector<float>>> Embed(Call& call, const std::string& text);
   void StoreInCache(Call& call, const std::string& body);
+  // Indexes a cache entry's text (MinHash) or vector (HNSW) under `scope`. REQUIRES: semantic_mu_ held.
+  void IndexSemanticLocked(const std::string& scope, const std::string& text, const std::vector<float>& embedding,
+                           const std::string& key);
   // Stores a cacheable miss just before its last bytes go out, so the next
   // request finds it: `final_part` is the whole body, or a stream's last events.
   void MaybeCache(Call& call, const std::string& final_part);

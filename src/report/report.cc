@@ -62,6 +62,14 @@ std::string JsonEnvelope(const Report& r, rapidjson::StringBuffer& sb, Writer& w
   return std::string(sb.GetString(), sb.GetSize()) + "\n";
 }
 
+// A CSV field, quoted (RFC 4180) when it holds a comma, quote or newline.
+std::string CsvField(const std::string& v) {
+  if (v.find_first_of(",\"\n") == std::string::npos) return v;
+  std::string q = "\"";
+  for (char c : v) q += (c == '"') ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
 // Columns aligned (first left, the rest right), a rule above the last (total) row.
 std::string Aligned(const std::vector<std::vector<std::string>>& cells) {
   std::vector<size_t> width(cells[0].size(), 0);
@@ -212,13 +220,7 @@ std::string RenderCsv(const Report& r) {
   std::ostringstream os;
   os << r.by << ",requests,tokens,input_tokens,output_tokens,errors,cost_usd\n";
   for (const auto& x : r.rows) {
-    std::string g = x.group;
-    if (g.find_first_of(",\"\n") != std::string::npos) {
-      std::string q = "\"";
-      for (char c : g) q += (c == '"') ? std::string("\"\"") : std::string(1, c);
-      g = q + "\"";
-    }
-    os << g << "," << x.requests << "," << x.tokens << "," << x.input_tokens << "," << x.output_tokens << ","
+    os << CsvField(x.group) << "," << x.requests << "," << x.tokens << "," << x.input_tokens << "," << x.output_tokens << ","
        << x.errors << "," << FormatUsd(x.cost_usd) << "\n";
   }
   return os.str();
@@ -297,15 +299,7 @@ std::string RenderSavingsTable(const Report& r) {
 std::string RenderSavingsCsv(const Report& r) {
   std::ostringstream os;
   auto line = [&](const std::vector<std::string>& cells) {
-    for (size_t i = 0; i < cells.size(); ++i) {
-      std::string g = cells[i];
-      if (g.find_first_of(",\"\n") != std::string::npos) {
-        std::string q = "\"";
-        for (char c : g) q += (c == '"') ? std::string("\"\"") : std::string(1, c);
-        g = q + "\"";
-      }
-      os << (i ? "," : "") << g;
-    }
+    for (size_t i = 0; i < cells.size(); ++i) os << (i ? "," : "") << CsvField(cells[i]);
     os << "\n";
   };
   line(SavingsHeader(r));
