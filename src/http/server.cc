@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <cstdio>
 
 #include "common/log.h"
 
@@ -35,63 +36,56 @@ void ClientStream::Tee(std::string_view data) {
   tee_->append(data);
 }
 
+asio::awaitable<Status> ClientStream::Send(const asio::const_buffer* bufs, size_t count) {
+  error_code ec = co_await WriteAll(*socket_, bufs, count, *deadline_, kWriteTimeoutMs);
+  if (ec) co_return Status::IoError("client write: " + ec.message());
+  co_return Status::Ok();
+}
+
 asio::awaitable<Status> ClientStream::Write(bhttp::response<bhttp::string_body>& res) {
   started_ = true;
-  if (stream_ == nullptr) {
+  if (socket_ == nullptr) {
     CaptureHead(res.result_int(), res.base());
     captured_body_ = res.body();
     co_return Status::Ok();
   }
   Tee(res.body());
-  error_code ec;
-  res.prepare_payload();
-  deadline_->Arm(kWriteTimeoutMs);
-  co_await bhttp::async_write(*stream_, res, redirect_error(use_awaitable, ec));
-  deadline_->Disarm();
-  if (ec) co_return Status::IoError("client write: " + ec.message());
-  co_return Status::Ok();
+  scratch_->clear();
+  AppendResponseHead(*scratch_, res.base(), res.body().size(), false);
+  const asio::const_buffer bufs[] = {asio::buffer(*scratch_), asio::buffer(res.body())};
+  co_return co_await Send(bufs, 2);
 }
 
 asio::awaitable<Status> ClientStream::StartChunked(bhttp::response<bhttp::empty_body>& head) {
   started_ = true;
-  if (stream_ == nullptr) {
+  if (socket_ == nullptr) {
     CaptureHead(head.result_int(), head.base());
     co_return Status::Ok();
   }
-  error_code ec;
-  head.chunked(true);
-  bhttp::response_serializer<bhttp::empty_body> sr(head);
-  deadline_->Arm(kWriteTimeoutMs);
-  co_await bhttp::async_write_header(*stream_, sr, redirect_error(use_awaitable, ec));
-  deadline_->Disarm();
-  if (ec) co_return Status::IoError("client write: " + ec.message());
-  co_return Status::Ok();
+  scratch_->clear();
+  AppendResponseHead(*scratch_, head.base(), 0, true);
+  const asio::const_buffer bufs[] = {asio::buffer(*scratch_)};
+  co_return co_await Send(bufs, 1);
 }
 
 asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
   if (data.empty()) co_return Status::Ok();
-  if (stream_ == nullptr) {
+  if (socket_ == nullptr) {
     captured_body_.append(data);
     co_return Status::Ok();
   }
   Tee(data);
-  error_code ec;
-  deadline_->Arm(kWriteTimeoutMs);
-  co_await asio::async_write(*stream_, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
-                             redirect_error(use_awaitable, ec));
-  deadline_->Disarm();
-  if (ec) co_return Status::IoError("client write: " + ec.message());
-  co_return Status::Ok();
+  char size_line[20];
+  const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+  const asio::const_buffer bufs[] = {asio::buffer(size_line, static_cast<size_t>(len)),
+                                     asio::buffer(data.data(), data.size()), asio::buffer("\r\n", 2)};
+  co_return co_await Send(bufs, 3);
 }
 
 asio::awaitable<Status> ClientStream::EndChunked() {
-  if (stream_ == nullptr) co_return Status::Ok();
-  error_code ec;
-  deadline_->Arm(kWriteTimeoutMs);
-  co_await asio::async_write(*stream_, bhttp::make_chunk_last(), redirect_error(use_awaitable, ec));
-  deadline_->Disarm();
-  if (ec) co_return Status::IoError("client write: " + ec.message());
-  co_return Status::Ok();
+  if (socket_ == nullptr) co_return Status::Ok();
+  const asio::const_buffer bufs[] = {asio::buffer("0\r\n\r\n", 5)};
+  co_return co_await Send(bufs, 1);
 }
 
 Server::Server(ServerOptions options, Handler handler)
@@ -100,7 +94,7 @@ Server::Server(ServerOptions options, Handler handler)
     contexts_.push_back(std::make_unique<asio::io_context>(1));
     wheels_.push_back(std::make_unique<DeadlineWheel>(*contexts_.back()));
   }
-  idle_.resize(static_cast<size_t>(options_.threads));
+  sessions_.resize(static_cast<size_t>(options_.threads));
 }
 
 Server::~Server() { Stop(0); }
@@ -156,7 +150,8 @@ void Server::Stop(int grace_ms) {
       error_code ec;
       acceptors_[i]->close(ec);
       // Idle keep-alive connections have no request to drain: close them now.
-      for (beast::tcp_stream* s : idle_[static_cast<size_t>(i)]) s->socket().cancel(ec);
+      for (SessionSlot* s : sessions_[static_cast<size_t>(i)])
+        if (s->idle) s->socket->cancel(ec);
     });
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
@@ -187,26 +182,28 @@ asio::awaitable<void> Server::AcceptLoop(int worker) {
 
 asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
   active_sessions_.fetch_add(1);
-  beast::tcp_stream stream(std::move(socket));
-  Deadline deadline(*wheels_[static_cast<size_t>(worker)], stream.socket());
+  error_code ec;
+  socket.non_blocking(true, ec);  // writes try the kernel first (http/wire.h)
+  Deadline deadline(*wheels_[static_cast<size_t>(worker)], socket);
+  SessionSlot slot{&socket, false};
+  auto& sessions = sessions_[static_cast<size_t>(worker)];
+  sessions.insert(&slot);
   beast::flat_buffer buffer;
+  std::string scratch;  // response heads
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(static_cast<uint64_t>(options_.max_body_bytes));
     parser.header_limit(64 * 1024);
-    deadline.Arm(options_.idle_timeout_ms);
-    error_code ec;
+    parser.eager(true);
     if (stopping_.load()) break;
-    auto& idle = idle_[static_cast<size_t>(worker)];
-    idle.insert(&stream);
-    co_await bhttp::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
-    idle.erase(&stream);
+    deadline.Arm(options_.idle_timeout_ms);
+    slot.idle = true;
+    ec = co_await ReadMessage(socket, buffer, parser, false);
+    slot.idle = false;
     deadline.Disarm();
     if (ec == asio::error::operation_aborted) break;  // idle too long, or the server is stopping
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
-        ec == asio::error::connection_reset)
-      break;
-    ClientStream out(stream, deadline);
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
+    ClientStream out(socket, deadline, scratch);
     if (ec == bhttp::error::body_limit) {
       Request& req = parser.get();
       (void)co_await handler_(worker, req, PreError::kBodyTooLarge, out);
@@ -226,9 +223,10 @@ asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
     bool keep = co_await handler_(worker, req, PreError::kNone, out);
     if (!keep || !req.keep_alive() || stopping_.load()) break;
   }
+  sessions.erase(&slot);
   error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.socket().close(ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
   active_sessions_.fetch_sub(1);
 }
 

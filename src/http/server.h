@@ -19,6 +19,7 @@
 
 #include "common/status.h"
 #include "http/deadline.h"
+#include "http/wire.h"
 
 namespace tollgate::http {
 
@@ -34,8 +35,10 @@ using Request = bhttp::request<bhttp::string_body>;
 // Not thread-safe; used only by the connection's coroutine.
 class ClientStream {
  public:
-  // `deadline` (of the same socket) bounds each write.
-  ClientStream(beast::tcp_stream& stream, Deadline& deadline) : stream_(&stream), deadline_(&deadline) {}
+  // `socket` is in non-blocking mode; `deadline` (of the same socket) bounds
+  // a write the kernel cannot take at once; `scratch` is reused for heads.
+  ClientStream(asio::ip::tcp::socket& socket, Deadline& deadline, std::string& scratch)
+      : socket_(&socket), deadline_(&deadline), scratch_(&scratch) {}
   ClientStream() = default;  // capture mode
   // Copies body bytes written from now on into *tee, up to `limit` bytes; past
   // that the copy stops and tee_overflowed() turns true. nullptr turns it off.
@@ -45,7 +48,7 @@ class ClientStream {
     tee_overflow_ = false;
   }
   bool tee_overflowed() const { return tee_overflow_; }
-  bool capturing() const { return stream_ == nullptr; }
+  bool capturing() const { return socket_ == nullptr; }
   // Capture mode: what was "sent".
   int captured_status() const { return captured_status_; }
   const std::string& captured_body() const { return captured_body_; }
@@ -64,9 +67,11 @@ class ClientStream {
   template <class Fields>
   void CaptureHead(int status, const Fields& fields);
   void Tee(std::string_view data);
+  asio::awaitable<Status> Send(const asio::const_buffer* bufs, size_t count);
 
-  beast::tcp_stream* stream_ = nullptr;
+  asio::ip::tcp::socket* socket_ = nullptr;
   Deadline* deadline_ = nullptr;
+  std::string* scratch_ = nullptr;
   bool started_ = false;
   std::string* tee_ = nullptr;
   size_t tee_limit_ = 0;
@@ -123,9 +128,14 @@ class Server {
   std::vector<std::thread> threads_;
   std::atomic<int> active_sessions_{0};
   std::atomic<bool> stopping_{false};
-  // Per worker: sessions waiting for their next request. Touched only on that
-  // worker's thread, so Stop() can close them at once instead of waiting.
-  std::vector<std::unordered_set<beast::tcp_stream*>> idle_;
+  // Per worker: its open sessions, each saying whether it waits for its next
+  // request. Touched only on that worker's thread, so Stop() can close the
+  // idle ones at once instead of waiting.
+  struct SessionSlot {
+    asio::ip::tcp::socket* socket;
+    bool idle;
+  };
+  std::vector<std::unordered_set<SessionSlot*>> sessions_;
 };
 
 }  // namespace tollgate::http

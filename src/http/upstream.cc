@@ -15,11 +15,12 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 struct UpstreamConnection {
-  std::unique_ptr<beast::tcp_stream> plain;
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  std::unique_ptr<tcp::socket> plain;  // non-blocking mode (http/wire.h)
+  std::unique_ptr<asio::ssl::stream<tcp::socket>> tls;
   std::unique_ptr<Deadline> deadline;  // declared after the streams: unregistered first
   beast::flat_buffer buffer;
-  beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*tls); }
+  std::string head;  // the request head being sent
+  tcp::socket& lowest() { return plain ? *plain : tls->next_layer(); }
   // Timed out: the wheel cancelled the socket after the armed deadline.
   bool timed_out(const error_code& ec) const { return ec && deadline->fired(); }
 };
@@ -96,20 +97,21 @@ asio::awaitable<Status> UpstreamCall::Connect() {
   }
   conn_ = std::make_unique<UpstreamConnection>();
   if (ep_.url.tls) {
-    conn_->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(pool_.context(), *ep_.tls);
+    conn_->tls = std::make_unique<asio::ssl::stream<tcp::socket>>(pool_.context(), *ep_.tls);
   } else {
-    conn_->plain = std::make_unique<beast::tcp_stream>(pool_.context());
+    conn_->plain = std::make_unique<tcp::socket>(pool_.context());
   }
   auto& low = conn_->lowest();
-  conn_->deadline = std::make_unique<Deadline>(pool_.wheel(), low.socket());
+  conn_->deadline = std::make_unique<Deadline>(pool_.wheel(), low);
   conn_->deadline->Arm(ep_.connect_timeout_ms);
-  co_await low.async_connect(results, redirect_error(use_awaitable, ec));
+  co_await asio::async_connect(low, results, redirect_error(use_awaitable, ec));
   if (ec) {
     failure_ = conn_->timed_out(ec) ? FailureKind::kTimeout : FailureKind::kConnect;
     conn_.reset();
     co_return Status::Unavailable("cannot connect to " + ep_.url.host + ":" + ep_.url.port + ": " + ec.message());
   }
-  low.socket().set_option(tcp::no_delay(true), ec);
+  low.set_option(tcp::no_delay(true), ec);
+  low.non_blocking(true, ec);
   if (conn_->tls) {
     // SNI and hostname verification.
     if (!SSL_set_tlsext_host_name(conn_->tls->native_handle(), ep_.url.host.c_str())) {
@@ -127,9 +129,28 @@ asio::awaitable<Status> UpstreamCall::Connect() {
   co_return Status::Ok();
 }
 
+asio::awaitable<error_code> UpstreamCall::Send(const bhttp::request<bhttp::string_body>& req) {
+  std::string& head = conn_->head;
+  head.clear();
+  AppendRequestHead(head, req.base(), req.body().size());
+  if (conn_->plain) {
+    const asio::const_buffer bufs[] = {asio::buffer(head), asio::buffer(req.body())};
+    co_return co_await WriteAll(*conn_->plain, bufs, 2, *conn_->deadline, ep_.first_byte_timeout_ms);
+  }
+  // One TLS record for a small request rather than one per piece.
+  head.append(req.body());
+  error_code ec;
+  co_await asio::async_write(*conn_->tls, asio::buffer(head), redirect_error(use_awaitable, ec));
+  co_return ec;
+}
+
+asio::awaitable<error_code> UpstreamCall::Fill() {
+  if (conn_->plain) co_return co_await ReadMore(*conn_->plain, conn_->buffer, 16384);
+  co_return co_await ReadMore(*conn_->tls, conn_->buffer, 16384);
+}
+
 asio::awaitable<Status> UpstreamCall::Start(bhttp::request<bhttp::string_body>& req) {
   req.set(bhttp::field::host, ep_.url.host);
-  req.prepare_payload();
   // A pooled connection may have been closed by the server while idle. That
   // shows up as a write error or an EOF before any response byte, and is
   // retried once on a fresh connection without counting as a retry.
@@ -143,17 +164,16 @@ asio::awaitable<Status> UpstreamCall::Start(bhttp::request<bhttp::string_body>& 
       Status st = co_await Connect();
       if (!st.ok()) co_return st;
     }
-    error_code ec;
     conn_->deadline->Arm(ep_.first_byte_timeout_ms);
-    if (conn_->tls) co_await bhttp::async_write(*conn_->tls, req, redirect_error(use_awaitable, ec));
-    else co_await bhttp::async_write(*conn_->plain, req, redirect_error(use_awaitable, ec));
+    error_code ec = co_await Send(req);
     if (!ec) {
       parser_ = std::make_unique<bhttp::response_parser<bhttp::buffer_body>>();
       // Not boost::none: Beast 1.74 compares Content-Length against an empty
       // optional as "over the limit" and fails every sized response.
       parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-      if (conn_->tls) co_await bhttp::async_read_header(*conn_->tls, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
-      else co_await bhttp::async_read_header(*conn_->plain, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
+      conn_->buffer.clear();  // nothing from an earlier exchange belongs to this one
+      if (conn_->plain) ec = co_await ReadMessage(*conn_->plain, conn_->buffer, *parser_, true);
+      else ec = co_await ReadMessage(*conn_->tls, conn_->buffer, *parser_, true);
     }
     if (!ec) co_return Status::Ok();
     const bool timed_out = conn_->timed_out(ec);
@@ -181,20 +201,35 @@ int UpstreamCall::status() const { return static_cast<int>(parser_->get().result
 asio::awaitable<Result<size_t>> UpstreamCall::ReadSome(char* buf, size_t cap) {
   if (!pending_error_.ok()) co_return std::exchange(pending_error_, Status::Ok());
   if (!conn_ || !parser_) co_return Status::Internal("ReadSome before Start");
-  if (parser_->is_done()) {
-    done_ = true;
-    co_return size_t{0};
-  }
   auto& body = parser_->get().body();
   body.data = buf;
   body.size = cap;
   error_code ec;
-  conn_->deadline->Arm(ep_.idle_timeout_ms);
-  if (conn_->tls) co_await bhttp::async_read_some(*conn_->tls, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
-  else co_await bhttp::async_read_some(*conn_->plain, conn_->buffer, *parser_, redirect_error(use_awaitable, ec));
-  size_t got = cap - body.size;
-  if (ec == bhttp::error::need_buffer) ec = {};
-  if (ec == bhttp::error::end_of_stream && parser_->is_done()) ec = {};
+  // Parse what is buffered; read from the socket only when that yields nothing.
+  for (;;) {
+    if (parser_->is_done()) break;
+    ec = PutBuffered(*parser_, conn_->buffer);
+    if (ec == bhttp::error::need_buffer) {
+      ec = {};
+      break;  // `buf` is full
+    }
+    if (!ec) continue;
+    if (ec != bhttp::error::need_more) break;
+    if (body.size < cap) {
+      ec = {};
+      break;  // hand over what we have before waiting for more
+    }
+    conn_->deadline->Arm(ep_.idle_timeout_ms);
+    ec = co_await Fill();
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      parser_->put_eof(ec);  // ends a body delimited by the close; otherwise partial_message
+      if (!ec) break;
+    }
+    if (ec) break;
+  }
+  const size_t got = cap - body.size;
+  body.data = nullptr;
+  body.size = 0;
   if (ec) {
     const bool timed_out = conn_->timed_out(ec);
     conn_.reset();
@@ -214,11 +249,7 @@ asio::awaitable<Result<size_t>> UpstreamCall::ReadSome(char* buf, size_t cap) {
     }
     co_return err;
   }
-  if (got == 0 && parser_->is_done()) done_ = true;
-  if (got == 0 && !parser_->is_done()) {
-    // The parser consumed framing bytes only (e.g. a chunk header); read again.
-    co_return co_await ReadSome(buf, cap);
-  }
+  if (got == 0) done_ = true;
   co_return got;
 }
 

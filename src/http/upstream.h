@@ -19,6 +19,7 @@
 
 #include "common/status.h"
 #include "http/deadline.h"
+#include "http/wire.h"
 
 namespace tollgate::http {
 
@@ -96,6 +97,8 @@ class UpstreamCall {
 
  private:
   asio::awaitable<Status> Connect();
+  asio::awaitable<error_code> Send(const bhttp::request<bhttp::string_body>& req);
+  asio::awaitable<error_code> Fill();  // reads more bytes into the connection's buffer
   UpstreamPool& pool_;
   const Endpoint& ep_;
   std::unique_ptr<UpstreamConnection> conn_;

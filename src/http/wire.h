@@ -1,0 +1,95 @@
+// HTTP/1.1 on the wire, for the server and the upstream client alike: message
+// heads serialised into one reused string, and socket I/O that costs one
+// system call and no trip through the event loop in the common case.
+//
+// Why not Beast's async_read/async_write: each is a composed operation that,
+// when the kernel has the bytes ready (the usual case on a keep-alive
+// connection), still posts its completion to the io_context, and every post
+// costs an extra epoll_wait before the coroutine resumes. Beast's serializer
+// walks a generic buffer-sequence view per field. Here a write is one
+// sendmsg() with the head and the body as two iovecs; a read is one recv()
+// when the reactor already knows the socket is readable, and otherwise a wait
+// on the reactor that completes in line with the epoll_wait that saw the
+// bytes. Beast's parsers still parse (fed with put()).
+//
+// Thread safety: none; a socket and its buffers belong to one worker.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "http/deadline.h"
+
+namespace tollgate::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+
+// Appends "Name: value\r\n" for every field of `fields` except Content-Length
+// and Transfer-Encoding, which the caller frames itself.
+void AppendFields(std::string& out, const bhttp::fields& fields);
+
+// Appends a complete response head: status line, fields, then
+// "Content-Length: body_size" or, with `chunked`, "Transfer-Encoding: chunked",
+// and the blank line. Statuses without a body (1xx, 204, 304) get neither.
+void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, size_t body_size, bool chunked);
+
+// Appends a request head with "Content-Length: body_size" and the blank line.
+void AppendRequestHead(std::string& out, const bhttp::request_header<>& head, size_t body_size);
+
+// Writes all of `bufs` to `s`, which must be in non-blocking mode
+// (socket.non_blocking(true)). One gather send when the kernel takes it all;
+// otherwise the rest goes through the reactor with `deadline` armed for
+// `timeout_ms`. Returns the error, if any (operation_aborted on timeout).
+asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, const asio::const_buffer* bufs, size_t count,
+                                     Deadline& deadline, int64_t timeout_ms);
+
+// Reads what is available (up to `max` bytes) from `s` into `buf`, waiting
+// for at least one byte. eof when the peer closed.
+asio::awaitable<error_code> ReadMore(asio::ip::tcp::socket& s, beast::flat_buffer& buf, size_t max);
+asio::awaitable<error_code> ReadMore(asio::ssl::stream<asio::ip::tcp::socket>& s, beast::flat_buffer& buf, size_t max);
+
+// Parses buffered bytes of `buf` into `parser` and consumes them. Returns:
+// no error when the parser made progress or is done (check is_done() /
+// is_header_done()), need_more when it needs bytes that are not buffered yet,
+// need_buffer when a buffer_body's buffer is full, or a parse error.
+template <bool isRequest>
+error_code PutBuffered(bhttp::basic_parser<isRequest>& parser, beast::flat_buffer& buf) {
+  error_code ec;
+  if (buf.size() == 0) return bhttp::error::need_more;
+  const size_t n = parser.put(buf.data(), ec);
+  buf.consume(n);
+  if (!ec && n == 0 && !parser.is_done()) ec = bhttp::error::need_more;
+  return ec;
+}
+
+// Reads one whole message into `parser` (the header, then with eager parsing
+// the body), buffering in `buf` (which keeps any bytes past the message).
+// end_of_stream when the peer closed before sending a byte of it.
+template <class Stream, bool isRequest>
+asio::awaitable<error_code> ReadMessage(Stream& s, beast::flat_buffer& buf, bhttp::basic_parser<isRequest>& parser,
+                                        bool header_only) {
+  for (;;) {
+    if (parser.is_done() || (header_only && parser.is_header_done())) co_return error_code{};
+    error_code ec = PutBuffered(parser, buf);
+    if (!ec) continue;
+    if (ec != bhttp::error::need_more) co_return ec;
+    ec = co_await ReadMore(s, buf, 16384);
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      if (!parser.got_some()) co_return bhttp::error::end_of_stream;
+      parser.put_eof(ec);  // completes a body delimited by the close, else partial_message
+      if (!ec && parser.is_done()) co_return ec;
+      co_return ec ? ec : bhttp::error::partial_message;
+    }
+    if (ec) co_return ec;
+  }
+}
+
+}  // namespace tollgate::http
