@@ -15,6 +15,8 @@
 // Thread safety: none; a socket and its buffers belong to one worker.
 #pragma once
 
+#include <utility>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
