@@ -947,7 +947,7 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
   }
 
   // The last failure, answered if every deployment fails.
-  ApiError last_error = UpstreamUnreachable("?", "no deployment was tried");
+  std::optional<ApiError> last_error;  // built only on failure
   int last_http_status = 0;
   std::string last_http_body, last_http_ctype;
   const bool openai_stream = call.api == providers::Api::kOpenAiChat || call.api == providers::Api::kOpenAiCompletions;
@@ -1041,7 +1041,7 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
         boost::system::error_code ec;
         co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
       }
-      bhttp::request<bhttp::string_body> up{bhttp::verb::post, target, 11};
+      bhttp::request<bhttp::empty_body> up{bhttp::verb::post, target, 11};
       up.set(bhttp::field::content_type, "application/json");
       up.set(bhttp::field::user_agent, "tollgate/" TOLLGATE_VERSION);
       up.set(bhttp::field::accept, call.stream ? "text/event-stream" : "application/json");
@@ -1062,9 +1062,8 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
         }
       }
       up.keep_alive(true);
-      up.body() = payload;
       http::UpstreamCall ucall(*pools_[static_cast<size_t>(call.worker)], p.endpoint);
-      Status st = co_await ucall.Start(up);
+      Status st = co_await ucall.Start(up.base(), payload);  // the body is sent from where it is
       if (!st.ok()) {
         stats_.upstream_errors.fetch_add(1, std::memory_order_relaxed);
         last_http_status = 0;
@@ -1082,7 +1081,7 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
         last_http_body = body.ok() ? *body : std::string();
         auto ct = ucall.head().find(bhttp::field::content_type);
         last_http_ctype = ct == ucall.head().end() ? "application/json" : std::string(ct->value());
-        last_error = {status, "upstream_error", status == 429 ? "upstream_rate_limited" : "upstream_5xx",
+        last_error = ApiError{status, "upstream_error", status == 429 ? "upstream_rate_limited" : "upstream_5xx",
                       "Provider '" + p.cfg->name + "' answered HTTP " + std::to_string(status), ""};
         continue;
       }
@@ -1127,16 +1126,18 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
   // Every deployment failed before anything reached the client.
   if (last_http_status != 0) {
     call.row.status = last_http_status;
-    call.row.error_class = last_error.code;
+    call.row.error_class = last_error->code;
     PriceAndRecord(call);
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(last_http_status), 11};
     res.set(bhttp::field::content_type, last_http_ctype);
     SetIdHeaders(call, res);
-    res.body() = last_http_body.empty() ? ErrorBodyFor(call.api, last_error) : last_http_body;
+    res.body() = last_http_body.empty() ? ErrorBodyFor(call.api, *last_error) : last_http_body;
     Status ws = co_await out.Write(res);
     co_return ws.ok();
   }
-  co_return co_await SendError(call, last_error, out);
+  if (!last_error) last_error = UpstreamUnreachable("?", "no deployment was tried");
+  const ApiError failure = std::move(*last_error);
+  co_return co_await SendError(call, failure, out);
 }
 
 void Gateway::ApplyMeter(Call& call, const providers::Meter& m) {
@@ -1166,7 +1167,10 @@ awaitable<bool> Gateway::RelayWhole(Call& call, http::UpstreamCall& up, provider
         out);
   }
   up.Finish();
-  rapidjson::Document doc;
+  // A typical answer's DOM fits in the frame (rapidjson's default first chunk is a 64 KiB malloc).
+  char doc_arena[2048];
+  rapidjson::MemoryPoolAllocator<> doc_alloc{doc_arena, sizeof doc_arena};
+  rapidjson::Document doc{&doc_alloc};
   doc.Parse(body->data(), body->size());
   const bool parsed = !doc.HasParseError() && doc.IsObject();
   providers::Meter meter;

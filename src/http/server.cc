@@ -36,8 +36,9 @@ void ClientStream::Tee(std::string_view data) {
   tee_->append(data);
 }
 
-asio::awaitable<Status> ClientStream::Send(const asio::const_buffer* bufs, size_t count) {
-  error_code ec = co_await WriteAll(*socket_, bufs, count, *deadline_, kWriteTimeoutMs);
+asio::awaitable<Status> ClientStream::Send(Gather& g) {
+  error_code ec;
+  if (!SendNow(*socket_, g, ec)) ec = co_await SendRest(*socket_, g, *deadline_, kWriteTimeoutMs);
   if (ec) co_return Status::IoError("client write: " + ec.message());
   co_return Status::Ok();
 }
@@ -52,8 +53,10 @@ asio::awaitable<Status> ClientStream::Write(bhttp::response<bhttp::string_body>&
   Tee(res.body());
   scratch_->clear();
   AppendResponseHead(*scratch_, res.base(), res.body().size(), false);
-  const asio::const_buffer bufs[] = {asio::buffer(*scratch_), asio::buffer(res.body())};
-  co_return co_await Send(bufs, 2);
+  Gather g{asio::buffer(*scratch_), asio::buffer(res.body())};
+  error_code ec;
+  if (SendNow(*socket_, g, ec) && !ec) co_return Status::Ok();  // the usual case: no extra frame
+  co_return co_await Send(g);
 }
 
 asio::awaitable<Status> ClientStream::StartChunked(bhttp::response<bhttp::empty_body>& head) {
@@ -64,8 +67,8 @@ asio::awaitable<Status> ClientStream::StartChunked(bhttp::response<bhttp::empty_
   }
   scratch_->clear();
   AppendResponseHead(*scratch_, head.base(), 0, true);
-  const asio::const_buffer bufs[] = {asio::buffer(*scratch_)};
-  co_return co_await Send(bufs, 1);
+  Gather g{asio::buffer(*scratch_)};
+  co_return co_await Send(g);
 }
 
 asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
@@ -77,21 +80,25 @@ asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
   Tee(data);
   char size_line[20];
   const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
-  const asio::const_buffer bufs[] = {asio::buffer(size_line, static_cast<size_t>(len)),
-                                     asio::buffer(data.data(), data.size()), asio::buffer("\r\n", 2)};
-  co_return co_await Send(bufs, 3);
+  Gather g{asio::buffer(size_line, static_cast<size_t>(len)), asio::buffer(data.data(), data.size()),
+           asio::buffer("\r\n", 2)};
+  error_code ec;
+  if (SendNow(*socket_, g, ec) && !ec) co_return Status::Ok();
+  co_return co_await Send(g);
 }
 
 asio::awaitable<Status> ClientStream::EndChunked() {
   if (socket_ == nullptr) co_return Status::Ok();
-  const asio::const_buffer bufs[] = {asio::buffer("0\r\n\r\n", 5)};
-  co_return co_await Send(bufs, 1);
+  Gather g{asio::buffer("0\r\n\r\n", 5)};
+  co_return co_await Send(g);
 }
 
 Server::Server(ServerOptions options, Handler handler)
     : options_(std::move(options)), handler_(std::move(handler)) {
   for (int i = 0; i < options_.threads; ++i) {
-    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    // One thread runs each context and only it touches the context's sockets
+    // (Stop() posts), so the reactor needs no per-socket locking.
+    contexts_.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
     wheels_.push_back(std::make_unique<DeadlineWheel>(*contexts_.back()));
   }
   sessions_.resize(static_cast<size_t>(options_.threads));

@@ -67,7 +67,8 @@ class ClientStream {
   template <class Fields>
   void CaptureHead(int status, const Fields& fields);
   void Tee(std::string_view data);
-  asio::awaitable<Status> Send(const asio::const_buffer* bufs, size_t count);
+  // Finishes sending `g` (SendNow again, then the reactor); IoError if the client is gone.
+  asio::awaitable<Status> Send(Gather& g);
 
   asio::ip::tcp::socket* socket_ = nullptr;
   Deadline* deadline_ = nullptr;

@@ -129,27 +129,26 @@ asio::awaitable<Status> UpstreamCall::Connect() {
   co_return Status::Ok();
 }
 
-asio::awaitable<error_code> UpstreamCall::Send(const bhttp::request<bhttp::string_body>& req) {
-  std::string& head = conn_->head;
-  head.clear();
-  AppendRequestHead(head, req.base(), req.body().size());
-  if (conn_->plain) {
-    const asio::const_buffer bufs[] = {asio::buffer(head), asio::buffer(req.body())};
-    co_return co_await WriteAll(*conn_->plain, bufs, 2, *conn_->deadline, ep_.first_byte_timeout_ms);
-  }
+asio::awaitable<error_code> UpstreamCall::SendTls(std::string_view body) {
   // One TLS record for a small request rather than one per piece.
-  head.append(req.body());
+  std::string& head = conn_->head;
+  head.append(body);
   error_code ec;
   co_await asio::async_write(*conn_->tls, asio::buffer(head), redirect_error(use_awaitable, ec));
   co_return ec;
 }
 
 asio::awaitable<error_code> UpstreamCall::Fill() {
-  if (conn_->plain) co_return co_await ReadMore(*conn_->plain, conn_->buffer, 16384);
-  co_return co_await ReadMore(*conn_->tls, conn_->buffer, 16384);
+  error_code ec;
+  auto space = conn_->buffer.prepare(16384);
+  size_t n = 0;
+  if (conn_->plain) n = co_await conn_->plain->async_read_some(space, redirect_error(use_awaitable, ec));
+  else n = co_await conn_->tls->async_read_some(space, redirect_error(use_awaitable, ec));
+  conn_->buffer.commit(n);
+  co_return ec;
 }
 
-asio::awaitable<Status> UpstreamCall::Start(bhttp::request<bhttp::string_body>& req) {
+asio::awaitable<Status> UpstreamCall::Start(bhttp::request_header<>& req, std::string_view body) {
   req.set(bhttp::field::host, ep_.url.host);
   // A pooled connection may have been closed by the server while idle. That
   // shows up as a write error or an EOF before any response byte, and is
@@ -164,8 +163,17 @@ asio::awaitable<Status> UpstreamCall::Start(bhttp::request<bhttp::string_body>& 
       Status st = co_await Connect();
       if (!st.ok()) co_return st;
     }
-    conn_->deadline->Arm(ep_.first_byte_timeout_ms);
-    error_code ec = co_await Send(req);
+    conn_->head.clear();
+    AppendRequestHead(conn_->head, req, body.size());
+    error_code ec;
+    if (conn_->plain) {
+      Gather g{asio::buffer(conn_->head), asio::buffer(body.data(), body.size())};
+      if (!SendNow(*conn_->plain, g, ec))
+        ec = co_await SendRest(*conn_->plain, g, *conn_->deadline, ep_.first_byte_timeout_ms);
+    } else {
+      ec = co_await SendTls(body);
+    }
+    conn_->deadline->Arm(ep_.first_byte_timeout_ms);  // the request is out; the answer must start in time
     if (!ec) {
       parser_ = std::make_unique<bhttp::response_parser<bhttp::buffer_body>>();
       // Not boost::none: Beast 1.74 compares Content-Length against an empty
@@ -254,18 +262,24 @@ asio::awaitable<Result<size_t>> UpstreamCall::ReadSome(char* buf, size_t cap) {
 }
 
 asio::awaitable<Result<std::string>> UpstreamCall::ReadAll(size_t limit) {
+  // The body is parsed straight into `out` (sized from Content-Length when
+  // there is one): no bounce buffer, and a small coroutine frame.
   std::string out;
-  if (auto cl = parser_->content_length()) out.reserve(std::min<uint64_t>(*cl, limit));
-  char buf[16384];
+  size_t step = 16384;
+  if (auto cl = parser_->content_length()) step = static_cast<size_t>(std::min<uint64_t>(*cl, limit)) + 1;
   for (;;) {
-    Result<size_t> n = co_await ReadSome(buf, sizeof buf);
+    const size_t old = out.size();
+    const size_t room = std::max<size_t>(step, 1024);
+    out.resize(old + room);
+    Result<size_t> n = co_await ReadSome(out.data() + old, room);
+    out.resize(old + (n.ok() ? *n : 0));
     if (!n.ok()) co_return n.status();
     if (*n == 0) break;
-    if (out.size() + *n > limit) {
+    if (out.size() > limit) {
       conn_.reset();
       co_return Status::TooLarge("upstream response over " + std::to_string(limit) + " bytes");
     }
-    out.append(buf, *n);
+    step = 16384;
   }
   co_return out;
 }

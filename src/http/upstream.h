@@ -83,7 +83,10 @@ class UpstreamCall {
   // Connects (or reuses a pooled connection) and sends the request, then waits
   // for the response header. Unavailable (connect/TLS failure), Timeout, or
   // IoError; failure_kind() tells which.
-  asio::awaitable<Status> Start(bhttp::request<bhttp::string_body>& req);
+  // `head` gets its Host field; `body` is sent as is (Content-Length framed)
+  // and must stay valid until Start returns.
+  asio::awaitable<Status> Start(bhttp::request_header<>& head, std::string_view body);
+  asio::awaitable<Status> Start(bhttp::request<bhttp::string_body>& req) { return Start(req.base(), req.body()); }
   const bhttp::response_parser<bhttp::buffer_body>::value_type& head() const;
   int status() const;
   // Reads up to `cap` body bytes into `buf`; 0 means the body is complete.
@@ -97,7 +100,7 @@ class UpstreamCall {
 
  private:
   asio::awaitable<Status> Connect();
-  asio::awaitable<error_code> Send(const bhttp::request<bhttp::string_body>& req);
+  asio::awaitable<error_code> SendTls(std::string_view body);  // head + body in one record
   asio::awaitable<error_code> Fill();  // reads more bytes into the connection's buffer
   UpstreamPool& pool_;
   const Endpoint& ep_;

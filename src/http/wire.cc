@@ -5,6 +5,7 @@
 
 #include <array>
 #include <charconv>
+#include <span>
 
 namespace tollgate::http {
 
@@ -66,44 +67,33 @@ void AppendRequestHead(std::string& out, const bhttp::request_header<>& head, si
   out.append("\r\n\r\n", 4);
 }
 
-asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, const asio::const_buffer* bufs, size_t count,
-                                     Deadline& deadline, int64_t timeout_ms) {
-  // Up to 4 pieces (head, chunk size, data, CRLF); unused ones stay empty.
-  std::array<asio::const_buffer, 4> pieces;
-  size_t total = 0;
-  for (size_t i = 0; i < count && i < pieces.size(); ++i) {
-    pieces[i] = bufs[i];
-    total += bufs[i].size();
-  }
-  error_code ec;
-  size_t sent = s.write_some(pieces, ec);
+bool SendNow(asio::ip::tcp::socket& s, Gather& g, error_code& ec) {
+  ec = {};
+  const size_t n = s.write_some(std::span<const asio::const_buffer>(g.pieces.data(), g.count), ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
     ec = {};
-    sent = 0;
+    return false;
   }
-  if (ec || sent == total) co_return ec;
-  // The send buffer is full: the rest waits for the reactor.
-  beast::buffers_suffix<std::array<asio::const_buffer, 4>> rest(pieces);
-  rest.consume(sent);
+  if (ec) return true;
+  g.sent += n;
+  return g.sent == g.total;
+}
+
+asio::awaitable<error_code> SendRest(asio::ip::tcp::socket& s, Gather& g, Deadline& deadline, int64_t timeout_ms) {
+  beast::buffers_suffix<std::array<asio::const_buffer, 4>> rest(g.pieces);
+  rest.consume(g.sent);
+  error_code ec;
   deadline.Arm(timeout_ms);
-  co_await asio::async_write(s, rest, redirect_error(use_awaitable, ec));
+  const size_t n = co_await asio::async_write(s, rest, redirect_error(use_awaitable, ec));
   deadline.Disarm();
+  g.sent += n;
   co_return ec;
 }
 
-asio::awaitable<error_code> ReadMore(asio::ip::tcp::socket& s, beast::flat_buffer& buf, size_t max) {
+asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, Gather g, Deadline& deadline, int64_t timeout_ms) {
   error_code ec;
-  const size_t n = co_await s.async_read_some(buf.prepare(max), redirect_error(use_awaitable, ec));
-  buf.commit(n);
-  co_return ec;
-}
-
-asio::awaitable<error_code> ReadMore(asio::ssl::stream<asio::ip::tcp::socket>& s, beast::flat_buffer& buf,
-                                     size_t max) {
-  error_code ec;
-  const size_t n = co_await s.async_read_some(buf.prepare(max), redirect_error(use_awaitable, ec));
-  buf.commit(n);
-  co_return ec;
+  if (SendNow(s, g, ec)) co_return ec;
+  co_return co_await SendRest(s, g, deadline, timeout_ms);
 }
 
 }  // namespace tollgate::http

@@ -18,10 +18,14 @@
 #include <utility>
 
 #include <boost/asio.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -46,17 +50,33 @@ void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, 
 // Appends a request head with "Content-Length: body_size" and the blank line.
 void AppendRequestHead(std::string& out, const bhttp::request_header<>& head, size_t body_size);
 
-// Writes all of `bufs` to `s`, which must be in non-blocking mode
-// (socket.non_blocking(true)). One gather send when the kernel takes it all;
-// otherwise the rest goes through the reactor with `deadline` armed for
-// `timeout_ms`. Returns the error, if any (operation_aborted on timeout).
-asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, const asio::const_buffer* bufs, size_t count,
-                                     Deadline& deadline, int64_t timeout_ms);
+// Up to four pieces sent with one gather write (head, chunk size, data, CRLF).
+struct Gather {
+  std::array<asio::const_buffer, 4> pieces{};
+  size_t count = 0;
+  size_t total = 0;
+  size_t sent = 0;
+  Gather(std::initializer_list<asio::const_buffer> bufs) {
+    for (const auto& b : bufs) {
+      if (count == pieces.size()) break;
+      pieces[count++] = b;
+      total += b.size();
+    }
+  }
+};
 
-// Reads what is available (up to `max` bytes) from `s` into `buf`, waiting
-// for at least one byte. eof when the peer closed.
-asio::awaitable<error_code> ReadMore(asio::ip::tcp::socket& s, beast::flat_buffer& buf, size_t max);
-asio::awaitable<error_code> ReadMore(asio::ssl::stream<asio::ip::tcp::socket>& s, beast::flat_buffer& buf, size_t max);
+// Sends as much of `g` as the kernel takes now, without waiting; `s` must be
+// in non-blocking mode (socket.non_blocking(true)). Returns true when nothing
+// is left to do: all sent, or failed (`ec`). No coroutine frame, no event-loop
+// trip: the common case of a write is this one call.
+bool SendNow(asio::ip::tcp::socket& s, Gather& g, error_code& ec);
+
+// Sends the rest of `g` through the reactor with `deadline` armed for
+// `timeout_ms`. Returns the error, if any (operation_aborted on timeout).
+asio::awaitable<error_code> SendRest(asio::ip::tcp::socket& s, Gather& g, Deadline& deadline, int64_t timeout_ms);
+
+// SendNow, then SendRest if needed.
+asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, Gather g, Deadline& deadline, int64_t timeout_ms);
 
 // Parses buffered bytes of `buf` into `parser` and consumes them. Returns:
 // no error when the parser made progress or is done (check is_done() /
@@ -83,7 +103,8 @@ asio::awaitable<error_code> ReadMessage(Stream& s, beast::flat_buffer& buf, bhtt
     error_code ec = PutBuffered(parser, buf);
     if (!ec) continue;
     if (ec != bhttp::error::need_more) co_return ec;
-    ec = co_await ReadMore(s, buf, 16384);
+    const size_t n = co_await s.async_read_some(buf.prepare(16384), asio::redirect_error(asio::use_awaitable, ec));
+    buf.commit(n);
     if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       if (!parser.got_some()) co_return bhttp::error::end_of_stream;
       parser.put_eof(ec);  // completes a body delimited by the close, else partial_message
