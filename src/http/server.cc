@@ -205,8 +205,21 @@ asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
     if (stopping_.load()) break;
     deadline.Arm(options_.idle_timeout_ms);
     slot.idle = true;
-    ec = co_await ReadMessage(socket, buffer, parser, false);
+    ec = co_await ReadMessage(socket, buffer, parser, true);
     slot.idle = false;
+    if (!ec && !parser.is_done()) {
+      // curl and others send "Expect: 100-continue" with larger bodies and
+      // wait (curl: 1 s) for a go-ahead before sending the body.
+      auto expect = parser.get().find(bhttp::field::expect);
+      if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
+        Gather g{asio::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25)};
+        if (!SendNow(socket, g, ec)) ec = co_await SendRest(socket, g, deadline, kWriteTimeoutMs);
+      }
+      if (!ec) {
+        deadline.Arm(options_.idle_timeout_ms);
+        ec = co_await ReadMessage(socket, buffer, parser, false);
+      }
+    }
     deadline.Disarm();
     if (ec == asio::error::operation_aborted) break;  // idle too long, or the server is stopping
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
