@@ -46,9 +46,22 @@ std::string NewRequestId() {
 }
 
 std::string Sha256Hex(std::string_view data) {
+  // EVP_Digest allocates a context and looks the algorithm up on every call;
+  // on the request path (key fingerprints, cache keys) each thread reuses one.
+  struct Ctx {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() {
+      EVP_MD_CTX_free(ctx);
+      EVP_MD_free(md);
+    }
+  };
+  thread_local Ctx t;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  if (t.md == nullptr || t.ctx == nullptr || EVP_DigestInit_ex(t.ctx, t.md, nullptr) != 1 ||
+      EVP_DigestUpdate(t.ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(t.ctx, md, &len) != 1)
+    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
   static const char* kHex = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);

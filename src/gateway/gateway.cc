@@ -864,9 +864,11 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
     call.baseline_model = model->deployments.front().model;
   }
 
-  const char* hit_kind = nullptr;
-  std::optional<cache::Entry> hit = co_await LookupCache(call, &hit_kind);
-  if (hit) co_return co_await ServeCached(call, *hit, hit_kind, out);
+  if (cache_ != nullptr) {  // (no coroutine frame per request when caching is off)
+    const char* hit_kind = nullptr;
+    std::optional<cache::Entry> hit = co_await LookupCache(call, &hit_kind);
+    if (hit) co_return co_await ServeCached(call, *hit, hit_kind, out);
+  }
 
   const config::ModelConfig* hint_cfg = model;
   const config::ModelConfig* routed_cascade = nullptr;

@@ -138,16 +138,6 @@ asio::awaitable<error_code> UpstreamCall::SendTls(std::string_view body) {
   co_return ec;
 }
 
-asio::awaitable<error_code> UpstreamCall::Fill() {
-  error_code ec;
-  auto space = conn_->buffer.prepare(16384);
-  size_t n = 0;
-  if (conn_->plain) n = co_await conn_->plain->async_read_some(space, redirect_error(use_awaitable, ec));
-  else n = co_await conn_->tls->async_read_some(space, redirect_error(use_awaitable, ec));
-  conn_->buffer.commit(n);
-  co_return ec;
-}
-
 asio::awaitable<Status> UpstreamCall::Start(bhttp::request_header<>& req, std::string_view body) {
   req.set(bhttp::field::host, ep_.url.host);
   // A pooled connection may have been closed by the server while idle. That
@@ -228,7 +218,11 @@ asio::awaitable<Result<size_t>> UpstreamCall::ReadSome(char* buf, size_t cap) {
       break;  // hand over what we have before waiting for more
     }
     conn_->deadline->Arm(ep_.idle_timeout_ms);
-    ec = co_await Fill();
+    auto space = conn_->buffer.prepare(16384);
+    size_t n = 0;
+    if (conn_->plain) n = co_await conn_->plain->async_read_some(space, redirect_error(use_awaitable, ec));
+    else n = co_await conn_->tls->async_read_some(space, redirect_error(use_awaitable, ec));
+    conn_->buffer.commit(n);
     if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       parser_->put_eof(ec);  // ends a body delimited by the close; otherwise partial_message
       if (!ec) break;
@@ -278,6 +272,10 @@ asio::awaitable<Result<std::string>> UpstreamCall::ReadAll(size_t limit) {
     if (out.size() > limit) {
       conn_.reset();
       co_return Status::TooLarge("upstream response over " + std::to_string(limit) + " bytes");
+    }
+    if (parser_->is_done() && pending_error_.ok()) {
+      done_ = true;  // no need for the call that would return 0
+      break;
     }
     step = 16384;
   }

@@ -101,7 +101,6 @@ class UpstreamCall {
  private:
   asio::awaitable<Status> Connect();
   asio::awaitable<error_code> SendTls(std::string_view body);  // head + body in one record
-  asio::awaitable<error_code> Fill();  // reads more bytes into the connection's buffer
   UpstreamPool& pool_;
   const Endpoint& ep_;
   std::unique_ptr<UpstreamConnection> conn_;
