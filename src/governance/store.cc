@@ -306,14 +306,19 @@ Result<std::string> Store::RotateKey(const std::string& id_or_name, const std::s
 
 Result<Budget> Store::PutBudget(Budget b, const std::string& actor) {
   TG_RETURN_IF_ERROR(ValidateBudget(b));
-  Stmt find(db_, "SELECT id, created_at_ms FROM budgets WHERE name = ?");
-  find.Text(1, b.name);
-  if (find.Step() == SQLITE_ROW) {
-    b.id = find.ColText(0);
-    b.created_at_ms = find.ColInt(1);
-  } else {
-    b.id = "bud_" + Sha256Hex(NewRequestId()).substr(0, 12);
-    b.created_at_ms = NowUnixMs();
+  {
+    // Finished before the write: a still-open read would have to upgrade to a
+    // write lock, and SQLite fails that at once (no busy wait) when the ledger
+    // writer committed in between ("database is locked").
+    Stmt find(db_, "SELECT id, created_at_ms FROM budgets WHERE name = ?");
+    find.Text(1, b.name);
+    if (find.Step() == SQLITE_ROW) {
+      b.id = find.ColText(0);
+      b.created_at_ms = find.ColInt(1);
+    } else {
+      b.id = "bud_" + Sha256Hex(NewRequestId()).substr(0, 12);
+      b.created_at_ms = NowUnixMs();
+    }
   }
   Stmt s(db_, "INSERT INTO budgets (id, name, scope, subject, model, window, limit_usd, soft_limit_usd, created_at_ms)"
               " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET scope = excluded.scope,"
