@@ -4,7 +4,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <chrono>
 #include <cstdio>
 
@@ -24,7 +23,8 @@ constexpr int64_t kWriteTimeoutMs = 60000;
 template <class Fields>
 void ClientStream::CaptureHead(int status, const Fields& fields) {
   captured_status_ = status;
-  for (const auto& f : fields) captured_headers_.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  for (const auto& f : fields)
+    captured_headers_.emplace_back(std::string(f.name_string()), std::string(f.value()));
 }
 
 void ClientStream::Tee(std::string_view data) {
@@ -80,8 +80,8 @@ asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
   Tee(data);
   char size_line[20];
   const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
-  Gather g{asio::buffer(size_line, static_cast<size_t>(len)), asio::buffer(data.data(), data.size()),
-           asio::buffer("\r\n", 2)};
+  Gather g{asio::buffer(size_line, static_cast<size_t>(len)),
+           asio::buffer(data.data(), data.size()), asio::buffer("\r\n", 2)};
   error_code ec;
   if (SendNow(*socket_, g, ec) && !ec) co_return Status::Ok();
   co_return co_await Send(g);
@@ -123,7 +123,9 @@ Status Server::Listen() {
     }
     if (!ec) acc->bind(ep, ec);
     if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Status::Unavailable("cannot listen on " + options_.host + ":" + std::to_string(port) + ": " + ec.message());
+    if (ec)
+      return Status::Unavailable("cannot listen on " + options_.host + ":" + std::to_string(port) +
+                                 ": " + ec.message());
     if (i == 0) port = acc->local_endpoint().port();
     acceptors_.push_back(std::move(acc));
   }
@@ -222,7 +224,9 @@ asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
     }
     deadline.Disarm();
     if (ec == asio::error::operation_aborted) break;  // idle too long, or the server is stopping
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset)
+      break;
     ClientStream out(socket, deadline, scratch);
     if (ec == bhttp::error::body_limit) {
       Request& req = parser.get();

@@ -4,12 +4,14 @@
 // is a C++20 coroutine. The server owns sockets; the Handler owns semantics.
 #pragma once
 
-#include <utility>
+// clang-format off
+#include <utility>  // first: Boost 1.74's awaitable.hpp uses std::exchange without including it
+// clang-format on
+
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -52,7 +54,9 @@ class ClientStream {
   // Capture mode: what was "sent".
   int captured_status() const { return captured_status_; }
   const std::string& captured_body() const { return captured_body_; }
-  const std::vector<std::pair<std::string, std::string>>& captured_headers() const { return captured_headers_; }
+  const std::vector<std::pair<std::string, std::string>>& captured_headers() const {
+    return captured_headers_;
+  }
   // Sends a complete response. IoError if the client is gone.
   asio::awaitable<Status> Write(bhttp::response<bhttp::string_body>& res);
   // Sends the header of a chunked response (Transfer-Encoding: chunked).
@@ -86,7 +90,8 @@ enum class PreError { kNone, kBodyTooLarge };
 
 // Handles one request on worker `worker`. Returns whether the connection may
 // be kept alive. Must not throw.
-using Handler = std::function<asio::awaitable<bool>(int worker, Request& req, PreError pre, ClientStream& out)>;
+using Handler =
+    std::function<asio::awaitable<bool>(int worker, Request& req, PreError pre, ClientStream& out)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";

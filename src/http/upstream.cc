@@ -1,9 +1,9 @@
 #include "http/upstream.h"
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <openssl/ssl.h>
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <limits>
 
@@ -42,9 +42,11 @@ Result<Url> ParseUrl(std::string_view url) {
   while (!u.path.empty() && u.path.back() == '/') u.path.pop_back();
   if (!hostport.empty() && hostport.front() == '[') {  // [v6]:port
     size_t close = hostport.find(']');
-    if (close == std::string_view::npos) return Status::InvalidArgument("bad IPv6 host in " + std::string(url));
+    if (close == std::string_view::npos)
+      return Status::InvalidArgument("bad IPv6 host in " + std::string(url));
     u.host = std::string(hostport.substr(1, close - 1));
-    if (close + 1 < hostport.size() && hostport[close + 1] == ':') u.port = std::string(hostport.substr(close + 2));
+    if (close + 1 < hostport.size() && hostport[close + 1] == ':')
+      u.port = std::string(hostport.substr(close + 2));
   } else {
     size_t colon = hostport.rfind(':');
     u.host = std::string(hostport.substr(0, colon));
@@ -67,7 +69,8 @@ Result<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const std::string& ca
   return ctx;
 }
 
-UpstreamPool::UpstreamPool(asio::io_context& ioc, DeadlineWheel& wheel) : ioc_(ioc), wheel_(wheel) {}
+UpstreamPool::UpstreamPool(asio::io_context& ioc, DeadlineWheel& wheel)
+    : ioc_(ioc), wheel_(wheel) {}
 UpstreamPool::~UpstreamPool() = default;
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::TakeIdle(const Endpoint& ep) {
@@ -90,7 +93,8 @@ UpstreamCall::~UpstreamCall() = default;
 asio::awaitable<Status> UpstreamCall::Connect() {
   error_code ec;
   tcp::resolver resolver(pool_.context());
-  auto results = co_await resolver.async_resolve(ep_.url.host, ep_.url.port, redirect_error(use_awaitable, ec));
+  auto results = co_await resolver.async_resolve(ep_.url.host, ep_.url.port,
+                                                 redirect_error(use_awaitable, ec));
   if (ec) {
     failure_ = FailureKind::kConnect;
     co_return Status::Unavailable("cannot resolve " + ep_.url.host + ": " + ec.message());
@@ -108,7 +112,8 @@ asio::awaitable<Status> UpstreamCall::Connect() {
   if (ec) {
     failure_ = conn_->timed_out(ec) ? FailureKind::kTimeout : FailureKind::kConnect;
     conn_.reset();
-    co_return Status::Unavailable("cannot connect to " + ep_.url.host + ":" + ep_.url.port + ": " + ec.message());
+    co_return Status::Unavailable("cannot connect to " + ep_.url.host + ":" + ep_.url.port + ": " +
+                                  ec.message());
   }
   low.set_option(tcp::no_delay(true), ec);
   low.non_blocking(true, ec);
@@ -119,11 +124,13 @@ asio::awaitable<Status> UpstreamCall::Connect() {
       co_return Status::Unavailable("TLS: cannot set SNI host name");
     }
     conn_->tls->set_verify_callback(asio::ssl::host_name_verification(ep_.url.host));
-    co_await conn_->tls->async_handshake(asio::ssl::stream_base::client, redirect_error(use_awaitable, ec));
+    co_await conn_->tls->async_handshake(asio::ssl::stream_base::client,
+                                         redirect_error(use_awaitable, ec));
     if (ec) {
       failure_ = conn_->timed_out(ec) ? FailureKind::kTimeout : FailureKind::kConnect;
       conn_.reset();
-      co_return Status::Unavailable("TLS handshake with " + ep_.url.host + " failed: " + ec.message());
+      co_return Status::Unavailable("TLS handshake with " + ep_.url.host +
+                                    " failed: " + ec.message());
     }
   }
   co_return Status::Ok();
@@ -163,15 +170,18 @@ asio::awaitable<Status> UpstreamCall::Start(bhttp::request_header<>& req, std::s
     } else {
       ec = co_await SendTls(body);
     }
-    conn_->deadline->Arm(ep_.first_byte_timeout_ms);  // the request is out; the answer must start in time
+    conn_->deadline->Arm(
+        ep_.first_byte_timeout_ms);  // the request is out; the answer must start in time
     if (!ec) {
       parser_ = std::make_unique<bhttp::response_parser<bhttp::buffer_body>>();
       // Not boost::none: Beast 1.74 compares Content-Length against an empty
       // optional as "over the limit" and fails every sized response.
       parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
       conn_->buffer.clear();  // nothing from an earlier exchange belongs to this one
-      if (conn_->plain) ec = co_await ReadMessage(*conn_->plain, conn_->buffer, *parser_, true);
-      else ec = co_await ReadMessage(*conn_->tls, conn_->buffer, *parser_, true);
+      if (conn_->plain)
+        ec = co_await ReadMessage(*conn_->plain, conn_->buffer, *parser_, true);
+      else
+        ec = co_await ReadMessage(*conn_->tls, conn_->buffer, *parser_, true);
     }
     if (!ec) co_return Status::Ok();
     const bool timed_out = conn_->timed_out(ec);
@@ -183,7 +193,8 @@ asio::awaitable<Status> UpstreamCall::Start(bhttp::request_header<>& req, std::s
     }
     if (!reused) {
       failure_ = FailureKind::kIo;
-      co_return Status::Unavailable("upstream " + ep_.url.host + " closed the connection: " + ec.message());
+      co_return Status::Unavailable("upstream " + ep_.url.host +
+                                    " closed the connection: " + ec.message());
     }
   }
   failure_ = FailureKind::kIo;
@@ -220,8 +231,10 @@ asio::awaitable<Result<size_t>> UpstreamCall::ReadSome(char* buf, size_t cap) {
     conn_->deadline->Arm(ep_.idle_timeout_ms);
     auto space = conn_->buffer.prepare(16384);
     size_t n = 0;
-    if (conn_->plain) n = co_await conn_->plain->async_read_some(space, redirect_error(use_awaitable, ec));
-    else n = co_await conn_->tls->async_read_some(space, redirect_error(use_awaitable, ec));
+    if (conn_->plain)
+      n = co_await conn_->plain->async_read_some(space, redirect_error(use_awaitable, ec));
+    else
+      n = co_await conn_->tls->async_read_some(space, redirect_error(use_awaitable, ec));
     conn_->buffer.commit(n);
     if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       parser_->put_eof(ec);  // ends a body delimited by the close; otherwise partial_message
@@ -260,7 +273,8 @@ asio::awaitable<Result<std::string>> UpstreamCall::ReadAll(size_t limit) {
   // there is one): no bounce buffer, and a small coroutine frame.
   std::string out;
   size_t step = 16384;
-  if (auto cl = parser_->content_length()) step = static_cast<size_t>(std::min<uint64_t>(*cl, limit)) + 1;
+  if (auto cl = parser_->content_length())
+    step = static_cast<size_t>(std::min<uint64_t>(*cl, limit)) + 1;
   for (;;) {
     const size_t old = out.size();
     const size_t room = std::max<size_t>(step, 1024);

@@ -4,13 +4,15 @@
 // exchange whose body can be read whole or piece by piece (for SSE).
 #pragma once
 
-#include <utility>
+// clang-format off
+#include <utility>  // first: Boost 1.74's awaitable.hpp uses std::exchange without including it
+// clang-format on
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
 #include <deque>
 #include <memory>
 #include <optional>
@@ -40,7 +42,8 @@ Result<Url> ParseUrl(std::string_view url);
 struct Endpoint {
   std::string pool_key;  // connections are reused only within one key
   Url url;
-  std::shared_ptr<asio::ssl::context> tls;  // shared by all workers (SSL_CTX is thread-safe once set up)
+  std::shared_ptr<asio::ssl::context>
+      tls;  // shared by all workers (SSL_CTX is thread-safe once set up)
   int64_t connect_timeout_ms = 5000;
   int64_t first_byte_timeout_ms = 120000;
   int64_t idle_timeout_ms = 60000;
@@ -86,7 +89,9 @@ class UpstreamCall {
   // `head` gets its Host field; `body` is sent as is (Content-Length framed)
   // and must stay valid until Start returns.
   asio::awaitable<Status> Start(bhttp::request_header<>& head, std::string_view body);
-  asio::awaitable<Status> Start(bhttp::request<bhttp::string_body>& req) { return Start(req.base(), req.body()); }
+  asio::awaitable<Status> Start(bhttp::request<bhttp::string_body>& req) {
+    return Start(req.base(), req.body());
+  }
   const bhttp::response_parser<bhttp::buffer_body>::value_type& head() const;
   int status() const;
   // Reads up to `cap` body bytes into `buf`; 0 means the body is complete.

@@ -1,9 +1,8 @@
 #include "http/wire.h"
 
+#include <array>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <array>
 #include <charconv>
 #include <span>
 
@@ -20,7 +19,9 @@ void AppendNumber(std::string& out, uint64_t v) {
   out.append(buf, static_cast<size_t>(end - buf));
 }
 
-bool Framing(bhttp::field f) { return f == bhttp::field::content_length || f == bhttp::field::transfer_encoding; }
+bool Framing(bhttp::field f) {
+  return f == bhttp::field::content_length || f == bhttp::field::transfer_encoding;
+}
 
 }  // namespace
 
@@ -34,7 +35,8 @@ void AppendFields(std::string& out, const bhttp::fields& fields) {
   }
 }
 
-void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, size_t body_size, bool chunked) {
+void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, size_t body_size,
+                        bool chunked) {
   const unsigned status = head.result_int();
   out.append("HTTP/1.1 ", 9);
   AppendNumber(out, status);
@@ -79,7 +81,8 @@ bool SendNow(asio::ip::tcp::socket& s, Gather& g, error_code& ec) {
   return g.sent == g.total;
 }
 
-asio::awaitable<error_code> SendRest(asio::ip::tcp::socket& s, Gather& g, Deadline& deadline, int64_t timeout_ms) {
+asio::awaitable<error_code> SendRest(asio::ip::tcp::socket& s, Gather& g, Deadline& deadline,
+                                     int64_t timeout_ms) {
   beast::buffers_suffix<std::array<asio::const_buffer, 4>> rest(g.pieces);
   rest.consume(g.sent);
   error_code ec;
@@ -90,7 +93,8 @@ asio::awaitable<error_code> SendRest(asio::ip::tcp::socket& s, Gather& g, Deadli
   co_return ec;
 }
 
-asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, Gather g, Deadline& deadline, int64_t timeout_ms) {
+asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, Gather g, Deadline& deadline,
+                                     int64_t timeout_ms) {
   error_code ec;
   if (SendNow(s, g, ec)) co_return ec;
   co_return co_await SendRest(s, g, deadline, timeout_ms);

@@ -15,16 +15,17 @@
 // Thread safety: none; a socket and its buffers belong to one worker.
 #pragma once
 
-#include <utility>
+// clang-format off
+#include <utility>  // first: Boost 1.74's awaitable.hpp uses std::exchange without including it
+// clang-format on
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <array>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -45,7 +46,8 @@ void AppendFields(std::string& out, const bhttp::fields& fields);
 // Appends a complete response head: status line, fields, then
 // "Content-Length: body_size" or, with `chunked`, "Transfer-Encoding: chunked",
 // and the blank line. Statuses without a body (1xx, 204, 304) get neither.
-void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, size_t body_size, bool chunked);
+void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, size_t body_size,
+                        bool chunked);
 
 // Appends a request head with "Content-Length: body_size" and the blank line.
 void AppendRequestHead(std::string& out, const bhttp::request_header<>& head, size_t body_size);
@@ -73,10 +75,12 @@ bool SendNow(asio::ip::tcp::socket& s, Gather& g, error_code& ec);
 
 // Sends the rest of `g` through the reactor with `deadline` armed for
 // `timeout_ms`. Returns the error, if any (operation_aborted on timeout).
-asio::awaitable<error_code> SendRest(asio::ip::tcp::socket& s, Gather& g, Deadline& deadline, int64_t timeout_ms);
+asio::awaitable<error_code> SendRest(asio::ip::tcp::socket& s, Gather& g, Deadline& deadline,
+                                     int64_t timeout_ms);
 
 // SendNow, then SendRest if needed.
-asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, Gather g, Deadline& deadline, int64_t timeout_ms);
+asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, Gather g, Deadline& deadline,
+                                     int64_t timeout_ms);
 
 // Parses buffered bytes of `buf` into `parser` and consumes them. Returns:
 // no error when the parser made progress or is done (check is_done() /
@@ -96,14 +100,15 @@ error_code PutBuffered(bhttp::basic_parser<isRequest>& parser, beast::flat_buffe
 // the body), buffering in `buf` (which keeps any bytes past the message).
 // end_of_stream when the peer closed before sending a byte of it.
 template <class Stream, bool isRequest>
-asio::awaitable<error_code> ReadMessage(Stream& s, beast::flat_buffer& buf, bhttp::basic_parser<isRequest>& parser,
-                                        bool header_only) {
+asio::awaitable<error_code> ReadMessage(Stream& s, beast::flat_buffer& buf,
+                                        bhttp::basic_parser<isRequest>& parser, bool header_only) {
   for (;;) {
     if (parser.is_done() || (header_only && parser.is_header_done())) co_return error_code{};
     error_code ec = PutBuffered(parser, buf);
     if (!ec) continue;
     if (ec != bhttp::error::need_more) co_return ec;
-    const size_t n = co_await s.async_read_some(buf.prepare(16384), asio::redirect_error(asio::use_awaitable, ec));
+    const size_t n = co_await s.async_read_some(buf.prepare(16384),
+                                                asio::redirect_error(asio::use_awaitable, ec));
     buf.commit(n);
     if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       if (!parser.got_some()) co_return bhttp::error::end_of_stream;

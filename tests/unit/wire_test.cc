@@ -1,7 +1,5 @@
 // http/wire: hand-written heads and the one-syscall read/write paths, over
 // real loopback sockets.
-#include <utility>
-
 #include "http/wire.h"
 
 #include <gtest/gtest.h>
@@ -9,7 +7,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <string>
 #include <thread>
 
@@ -48,7 +45,8 @@ TEST(WireTest, RequestHead) {
   std::string out;
   AppendRequestHead(out, req.base(), 7);
   EXPECT_EQ(out,
-            "POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer k\r\n"
+            "POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: "
+            "Bearer k\r\n"
             "Content-Length: 7\r\n\r\n");
 }
 
@@ -96,7 +94,8 @@ TEST(WireTest, WriteAllFinishesThroughTheReactorWhenTheSendBufferIsFull) {
           beast::flat_buffer buf;
           for (;;) {
             error_code ec;
-            const size_t n = co_await p.b.async_read_some(buf.prepare(1 << 16), asio::redirect_error(asio::use_awaitable, ec));
+            const size_t n = co_await p.b.async_read_some(
+                buf.prepare(1 << 16), asio::redirect_error(asio::use_awaitable, ec));
             buf.commit(n);
             got.append(static_cast<const char*>(buf.data().data()), buf.size());
             buf.consume(buf.size());
@@ -128,12 +127,14 @@ TEST(WireTest, WriteAllReportsAClosedPeer) {
       ec = co_await WriteAll(p.a, g, deadline, 10000);
     }
   });
-  EXPECT_TRUE(ec == asio::error::broken_pipe || ec == asio::error::connection_reset) << ec.message();
+  EXPECT_TRUE(ec == asio::error::broken_pipe || ec == asio::error::connection_reset)
+      << ec.message();
 }
 
 TEST(WireTest, ReadMessageAcrossTinyWritesAndPipelinedRequests) {
   Pair p;
-  const std::string one = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+  const std::string one =
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
   const std::string two = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   std::thread writer([&] {
     // Byte by byte: the parser must wait for the rest of every piece.
@@ -177,9 +178,10 @@ TEST(WireTest, ReadMessageEndings) {
     error_code want;
   };
   const Case cases[] = {
-      {"", bhttp::error::end_of_stream},                                           // closed before a byte
-      {"POST / HTTP/1.1\r\nHost: x\r\n", bhttp::error::partial_message},           // closed mid-header
-      {"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", bhttp::error::partial_message},  // mid-body
+      {"", bhttp::error::end_of_stream},                                  // closed before a byte
+      {"POST / HTTP/1.1\r\nHost: x\r\n", bhttp::error::partial_message},  // closed mid-header
+      {"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+       bhttp::error::partial_message},  // mid-body
       {"NOT HTTP AT ALL\r\n\r\n", bhttp::error::bad_version},
       {"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n", bhttp::error::body_limit},
       {"POST / HTTP/1.1\r\nX: " + std::string(5000, 'a') + "\r\n\r\n", bhttp::error::header_limit},
@@ -203,7 +205,8 @@ TEST(WireTest, ReadMessageEndings) {
 
 TEST(WireTest, ResponseBodyDelimitedByTheClose) {
   Pair p;
-  asio::write(p.a, asio::buffer(std::string("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it")));
+  asio::write(p.a,
+              asio::buffer(std::string("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it")));
   p.a.shutdown(tcp::socket::shutdown_send);
   std::string body;
   error_code ec;
