@@ -1043,7 +1043,7 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
         boost::system::error_code ec;
         co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
       }
-      bhttp::request<bhttp::empty_body> up{bhttp::verb::post, target, 11};
+      http::RequestHead up(bhttp::verb::post, target);
       up.set(bhttp::field::content_type, "application/json");
       up.set(bhttp::field::user_agent, "tollgate/" TOLLGATE_VERSION);
       up.set(bhttp::field::accept, call.stream ? "text/event-stream" : "application/json");
@@ -1063,9 +1063,8 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
           if (!v.empty()) up.set(h, v);
         }
       }
-      up.keep_alive(true);
       http::UpstreamCall ucall(*pools_[static_cast<size_t>(call.worker)], p.endpoint);
-      Status st = co_await ucall.Start(up.base(), payload);  // the body is sent from where it is
+      Status st = co_await ucall.Start(up, payload);  // the body is sent from where it is
       if (!st.ok()) {
         stats_.upstream_errors.fetch_add(1, std::memory_order_relaxed);
         last_http_status = 0;
@@ -1201,17 +1200,16 @@ awaitable<bool> Gateway::RelayWhole(Call& call, http::UpstreamCall& up, provider
   }
   call.row.status = up.status();
   PriceAndRecord(call);
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(up.status()), 11};
+  http::ResponseHead res(static_cast<unsigned>(up.status()));  // built as text: no header map
   auto ct = up.head().find(bhttp::field::content_type);
   res.set(bhttp::field::content_type,
-          translate || ct == up.head().end() ? "application/json" : std::string(ct->value()));
+          translate || ct == up.head().end() ? std::string_view("application/json") : ct->value());
   for (const auto& f : up.head())
     if (ForwardableUpstreamHeader(f.name_string())) res.set(f.name_string(), f.value());
   SetIdHeaders(call, res);
   res.set("x-tollgate-cost-usd", call.cost_header);
   MaybeCache(call, client_body);
-  res.body() = std::move(client_body);
-  Status st = co_await out.Write(res);
+  Status st = co_await out.Write(res, client_body);
   co_return st.ok();
 }
 

@@ -59,6 +59,32 @@ asio::awaitable<Status> ClientStream::Write(bhttp::response<bhttp::string_body>&
   co_return co_await Send(g);
 }
 
+asio::awaitable<Status> ClientStream::Write(const ResponseHead& head, std::string_view body) {
+  started_ = true;
+  if (socket_ == nullptr) {
+    captured_status_ = static_cast<int>(head.status);
+    std::string_view rest = head.fields();
+    while (!rest.empty()) {
+      const size_t eol = rest.find("\r\n");
+      std::string_view line = rest.substr(0, eol);
+      rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
+      const size_t colon = line.find(": ");
+      if (colon != std::string_view::npos)
+        captured_headers_.emplace_back(std::string(line.substr(0, colon)),
+                                       std::string(line.substr(colon + 2)));
+    }
+    captured_body_ = body;
+    co_return Status::Ok();
+  }
+  Tee(body);
+  scratch_->clear();
+  AppendResponseHead(*scratch_, head, body.size(), false);
+  Gather g{asio::buffer(*scratch_), asio::buffer(body.data(), body.size())};
+  error_code ec;
+  if (SendNow(*socket_, g, ec) && !ec) co_return Status::Ok();
+  co_return co_await Send(g);
+}
+
 asio::awaitable<Status> ClientStream::StartChunked(bhttp::response<bhttp::empty_body>& head) {
   started_ = true;
   if (socket_ == nullptr) {

@@ -59,6 +59,8 @@ class ClientStream {
   }
   // Sends a complete response. IoError if the client is gone.
   asio::awaitable<Status> Write(bhttp::response<bhttp::string_body>& res);
+  // The same for a head built as text (the hot path's answers).
+  asio::awaitable<Status> Write(const ResponseHead& head, std::string_view body);
   // Sends the header of a chunked response (Transfer-Encoding: chunked).
   asio::awaitable<Status> StartChunked(bhttp::response<bhttp::empty_body>& head);
   // Sends one chunk (no-op for empty data). IoError if the client is gone.

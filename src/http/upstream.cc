@@ -146,7 +146,13 @@ asio::awaitable<error_code> UpstreamCall::SendTls(std::string_view body) {
 }
 
 asio::awaitable<Status> UpstreamCall::Start(bhttp::request_header<>& req, std::string_view body) {
-  req.set(bhttp::field::host, ep_.url.host);
+  RequestHead head(req.method(), std::string(req.target()));
+  for (const auto& f : req)
+    if (f.name() != bhttp::field::host) head.set(f.name_string(), f.value());
+  co_return co_await Start(head, body);
+}
+
+asio::awaitable<Status> UpstreamCall::Start(const RequestHead& req, std::string_view body) {
   // A pooled connection may have been closed by the server while idle. That
   // shows up as a write error or an EOF before any response byte, and is
   // retried once on a fresh connection without counting as a retry.
@@ -161,7 +167,7 @@ asio::awaitable<Status> UpstreamCall::Start(bhttp::request_header<>& req, std::s
       if (!st.ok()) co_return st;
     }
     conn_->head.clear();
-    AppendRequestHead(conn_->head, req, body.size());
+    AppendRequestHead(conn_->head, req, ep_.url.host, body.size());
     error_code ec;
     if (conn_->plain) {
       Gather g{asio::buffer(conn_->head), asio::buffer(body.data(), body.size())};

@@ -86,8 +86,9 @@ class UpstreamCall {
   // Connects (or reuses a pooled connection) and sends the request, then waits
   // for the response header. Unavailable (connect/TLS failure), Timeout, or
   // IoError; failure_kind() tells which.
-  // `head` gets its Host field; `body` is sent as is (Content-Length framed)
+  // `head` gets a Host field (it must not have one); `body` is sent as is (Content-Length framed)
   // and must stay valid until Start returns.
+  asio::awaitable<Status> Start(const RequestHead& head, std::string_view body);
   asio::awaitable<Status> Start(bhttp::request_header<>& head, std::string_view body);
   asio::awaitable<Status> Start(bhttp::request<bhttp::string_body>& req) {
     return Start(req.base(), req.body());

@@ -35,17 +35,19 @@ void AppendFields(std::string& out, const bhttp::fields& fields) {
   }
 }
 
-void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, size_t body_size,
-                        bool chunked) {
-  const unsigned status = head.result_int();
+namespace {
+
+void AppendStatusLine(std::string& out, unsigned status, std::string_view reason) {
   out.append("HTTP/1.1 ", 9);
   AppendNumber(out, status);
   out.push_back(' ');
-  std::string_view reason = head.reason();
-  if (reason.empty()) reason = bhttp::obsolete_reason(head.result());
+  if (reason.empty()) reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   out.append(reason);
   out.append("\r\n", 2);
-  AppendFields(out, head);
+}
+
+// The framing field (none for statuses without a body) and the blank line.
+void AppendFraming(std::string& out, unsigned status, size_t body_size, bool chunked) {
   if (!(status < 200 || status == 204 || status == 304)) {
     if (chunked) {
       out.append("Transfer-Encoding: chunked\r\n");
@@ -58,15 +60,51 @@ void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, 
   out.append("\r\n", 2);
 }
 
-void AppendRequestHead(std::string& out, const bhttp::request_header<>& head, size_t body_size) {
-  out.append(head.method_string());
+void AppendRequestLine(std::string& out, std::string_view method, std::string_view target) {
+  out.append(method);
   out.push_back(' ');
-  out.append(head.target());
+  out.append(target);
   out.append(" HTTP/1.1\r\n", 11);
-  AppendFields(out, head);
+}
+
+void AppendContentLength(std::string& out, size_t body_size) {
   out.append("Content-Length: ", 16);
   AppendNumber(out, body_size);
   out.append("\r\n\r\n", 4);
+}
+
+}  // namespace
+
+void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, size_t body_size,
+                        bool chunked) {
+  AppendStatusLine(out, head.result_int(), head.reason());
+  AppendFields(out, head);
+  AppendFraming(out, head.result_int(), body_size, chunked);
+}
+
+void AppendResponseHead(std::string& out, const ResponseHead& head, size_t body_size,
+                        bool chunked) {
+  AppendStatusLine(out, head.status, {});
+  out.append(head.fields());
+  AppendFraming(out, head.status, body_size, chunked);
+}
+
+void AppendRequestHead(std::string& out, const RequestHead& head, std::string_view host,
+                       size_t body_size) {
+  AppendRequestLine(out, bhttp::to_string(head.method), head.target);
+  if (!host.empty()) {
+    out.append("Host: ", 6);
+    out.append(host);
+    out.append("\r\n", 2);
+  }
+  out.append(head.fields());
+  AppendContentLength(out, body_size);
+}
+
+void AppendRequestHead(std::string& out, const bhttp::request_header<>& head, size_t body_size) {
+  AppendRequestLine(out, head.method_string(), head.target());
+  AppendFields(out, head);
+  AppendContentLength(out, body_size);
 }
 
 bool SendNow(asio::ip::tcp::socket& s, Gather& g, error_code& ec) {

@@ -39,6 +39,37 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 
+// A message head built straight into one string: set() appends
+// "Name: value\r\n" (no header map, no allocation per field, no
+// de-duplication: set each name once). The hot path's answers and upstream
+// requests use it; Beast's messages remain for everything else.
+class HeadBuilder {
+ public:
+  void set(std::string_view name, std::string_view value) {
+    fields_.append(name);
+    fields_.append(": ", 2);
+    fields_.append(value);
+    fields_.append("\r\n", 2);
+  }
+  void set(bhttp::field name, std::string_view value) { set(bhttp::to_string(name), value); }
+  // The fields so far, each line ending in CRLF.
+  const std::string& fields() const { return fields_; }
+
+ private:
+  std::string fields_;
+};
+
+struct ResponseHead : HeadBuilder {
+  explicit ResponseHead(unsigned s) : status(s) {}
+  unsigned status;
+};
+
+struct RequestHead : HeadBuilder {
+  RequestHead(bhttp::verb m, std::string t) : method(m), target(std::move(t)) {}
+  bhttp::verb method;
+  std::string target;
+};
+
 // Appends "Name: value\r\n" for every field of `fields` except Content-Length
 // and Transfer-Encoding, which the caller frames itself.
 void AppendFields(std::string& out, const bhttp::fields& fields);
@@ -49,7 +80,12 @@ void AppendFields(std::string& out, const bhttp::fields& fields);
 void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, size_t body_size,
                         bool chunked);
 
-// Appends a request head with "Content-Length: body_size" and the blank line.
+void AppendResponseHead(std::string& out, const ResponseHead& head, size_t body_size, bool chunked);
+
+// Appends a request head: the request line, "Host: host" unless `host` is
+// empty, the fields, "Content-Length: body_size" and the blank line.
+void AppendRequestHead(std::string& out, const RequestHead& head, std::string_view host,
+                       size_t body_size);
 void AppendRequestHead(std::string& out, const bhttp::request_header<>& head, size_t body_size);
 
 // Up to four pieces sent with one gather write (head, chunk size, data, CRLF).

@@ -50,6 +50,26 @@ TEST(WireTest, RequestHead) {
             "Content-Length: 7\r\n\r\n");
 }
 
+TEST(WireTest, HeadsBuiltAsText) {
+  ResponseHead res(502);
+  res.set(bhttp::field::content_type, "application/json");
+  res.set("x-tollgate-cost-usd", "0.000012");
+  std::string out;
+  AppendResponseHead(out, res, 3, false);
+  EXPECT_EQ(out,
+            "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nx-tollgate-cost-usd: "
+            "0.000012\r\n"
+            "Content-Length: 3\r\n\r\n");
+
+  RequestHead req(bhttp::verb::post, "/v1/messages");
+  req.set("x-api-key", "k");
+  out.clear();
+  AppendRequestHead(out, req, "api.anthropic.com", 2);
+  EXPECT_EQ(out,
+            "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: "
+            "k\r\nContent-Length: 2\r\n\r\n");
+}
+
 // A connected loopback pair on one io_context.
 struct Pair {
   asio::io_context ioc{1};
