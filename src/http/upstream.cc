@@ -146,7 +146,7 @@ asio::awaitable<error_code> UpstreamCall::SendTls(std::string_view body) {
 }
 
 asio::awaitable<Status> UpstreamCall::Start(bhttp::request_header<>& req, std::string_view body) {
-  RequestHead head(req.method(), std::string(req.target()));
+  RequestHead head(req.method(), req.target());
   for (const auto& f : req)
     if (f.name() != bhttp::field::host) head.set(f.name_string(), f.value());
   co_return co_await Start(head, body);

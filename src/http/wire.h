@@ -45,6 +45,7 @@ using boost::system::error_code;
 // requests use it; Beast's messages remain for everything else.
 class HeadBuilder {
  public:
+  HeadBuilder() { fields_.reserve(512); }  // one allocation for a typical head
   void set(std::string_view name, std::string_view value) {
     fields_.append(name);
     fields_.append(": ", 2);
@@ -65,9 +66,10 @@ struct ResponseHead : HeadBuilder {
 };
 
 struct RequestHead : HeadBuilder {
-  RequestHead(bhttp::verb m, std::string t) : method(m), target(std::move(t)) {}
+  // `t` must outlive the head.
+  RequestHead(bhttp::verb m, std::string_view t) : method(m), target(t) {}
   bhttp::verb method;
-  std::string target;
+  std::string_view target;
 };
 
 // Appends "Name: value\r\n" for every field of `fields` except Content-Length
