@@ -20,13 +20,6 @@ namespace {
 constexpr int64_t kWriteTimeoutMs = 60000;
 }
 
-template <class Fields>
-void ClientStream::CaptureHead(int status, const Fields& fields) {
-  captured_status_ = status;
-  for (const auto& f : fields)
-    captured_headers_.emplace_back(std::string(f.name_string()), std::string(f.value()));
-}
-
 void ClientStream::Tee(std::string_view data) {
   if (tee_ == nullptr || tee_overflow_) return;
   if (tee_->size() + data.size() > tee_limit_) {
@@ -36,43 +29,24 @@ void ClientStream::Tee(std::string_view data) {
   tee_->append(data);
 }
 
-asio::awaitable<Status> ClientStream::Send(Gather& g) {
-  error_code ec;
-  if (!SendNow(*socket_, g, ec)) ec = co_await SendRest(*socket_, g, *deadline_, kWriteTimeoutMs);
-  if (ec) co_return Status::IoError("client write: " + ec.message());
-  co_return Status::Ok();
+Status ClientStream::Sent(const error_code& ec) {
+  if (ec) return Status::IoError("client write: " + ec.message());
+  return Status::Ok();
+}
+
+asio::awaitable<Status> ClientStream::SendRest(Gather& g) {
+  co_return Sent(co_await http::SendRest(*socket_, g, *deadline_, kWriteTimeoutMs));
 }
 
 asio::awaitable<Status> ClientStream::Write(bhttp::response<bhttp::string_body>& res) {
-  started_ = true;
-  if (socket_ == nullptr) {
-    CaptureHead(res.result_int(), res.base());
-    captured_body_ = res.body();
-    co_return Status::Ok();
-  }
-  Tee(res.body());
-  scratch_->clear();
-  AppendResponseHead(*scratch_, res.base(), res.body().size(), false);
-  Gather g{asio::buffer(*scratch_), asio::buffer(res.body())};
-  error_code ec;
-  if (SendNow(*socket_, g, ec) && !ec) co_return Status::Ok();  // the usual case: no extra frame
-  co_return co_await Send(g);
+  const ResponseHead head = HeadOf(res.base());
+  co_return co_await Write(head, res.body());
 }
 
 asio::awaitable<Status> ClientStream::Write(const ResponseHead& head, std::string_view body) {
   started_ = true;
   if (socket_ == nullptr) {
-    captured_status_ = static_cast<int>(head.status);
-    std::string_view rest = head.fields();
-    while (!rest.empty()) {
-      const size_t eol = rest.find("\r\n");
-      std::string_view line = rest.substr(0, eol);
-      rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-      const size_t colon = line.find(": ");
-      if (colon != std::string_view::npos)
-        captured_headers_.emplace_back(std::string(line.substr(0, colon)),
-                                       std::string(line.substr(colon + 2)));
-    }
+    Capture(head);
     captured_body_ = body;
     co_return Status::Ok();
   }
@@ -81,20 +55,23 @@ asio::awaitable<Status> ClientStream::Write(const ResponseHead& head, std::strin
   AppendResponseHead(*scratch_, head, body.size(), false);
   Gather g{asio::buffer(*scratch_), asio::buffer(body.data(), body.size())};
   error_code ec;
-  if (SendNow(*socket_, g, ec) && !ec) co_return Status::Ok();
-  co_return co_await Send(g);
+  if (SendNow(*socket_, g, ec)) co_return Sent(ec);  // the usual case: no extra frame
+  co_return co_await SendRest(g);
 }
 
-asio::awaitable<Status> ClientStream::StartChunked(bhttp::response<bhttp::empty_body>& head) {
+asio::awaitable<Status> ClientStream::StartChunked(bhttp::response<bhttp::empty_body>& res) {
   started_ = true;
+  const ResponseHead head = HeadOf(res.base());
   if (socket_ == nullptr) {
-    CaptureHead(head.result_int(), head.base());
+    Capture(head);
     co_return Status::Ok();
   }
   scratch_->clear();
-  AppendResponseHead(*scratch_, head.base(), 0, true);
+  AppendResponseHead(*scratch_, head, 0, true);
   Gather g{asio::buffer(*scratch_)};
-  co_return co_await Send(g);
+  error_code ec;
+  if (SendNow(*socket_, g, ec)) co_return Sent(ec);
+  co_return co_await SendRest(g);
 }
 
 asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
@@ -109,14 +86,30 @@ asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
   Gather g{asio::buffer(size_line, static_cast<size_t>(len)),
            asio::buffer(data.data(), data.size()), asio::buffer("\r\n", 2)};
   error_code ec;
-  if (SendNow(*socket_, g, ec) && !ec) co_return Status::Ok();
-  co_return co_await Send(g);
+  if (SendNow(*socket_, g, ec)) co_return Sent(ec);
+  co_return co_await SendRest(g);
 }
 
 asio::awaitable<Status> ClientStream::EndChunked() {
   if (socket_ == nullptr) co_return Status::Ok();
   Gather g{asio::buffer("0\r\n\r\n", 5)};
-  co_return co_await Send(g);
+  error_code ec;
+  if (SendNow(*socket_, g, ec)) co_return Sent(ec);
+  co_return co_await SendRest(g);
+}
+
+void ClientStream::Capture(const ResponseHead& head) {
+  captured_status_ = static_cast<int>(head.status);
+  std::string_view rest = head.fields();
+  while (!rest.empty()) {
+    const size_t eol = rest.find("\r\n");
+    const std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
+    const size_t colon = line.find(": ");
+    if (colon != std::string_view::npos)
+      captured_headers_.emplace_back(std::string(line.substr(0, colon)),
+                                     std::string(line.substr(colon + 2)));
+  }
 }
 
 Server::Server(ServerOptions options, Handler handler)

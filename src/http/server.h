@@ -58,9 +58,9 @@ class ClientStream {
     return captured_headers_;
   }
   // Sends a complete response. IoError if the client is gone.
-  asio::awaitable<Status> Write(bhttp::response<bhttp::string_body>& res);
-  // The same for a head built as text (the hot path's answers).
   asio::awaitable<Status> Write(const ResponseHead& head, std::string_view body);
+  // The same from a Beast message (answers off the hot path).
+  asio::awaitable<Status> Write(bhttp::response<bhttp::string_body>& res);
   // Sends the header of a chunked response (Transfer-Encoding: chunked).
   asio::awaitable<Status> StartChunked(bhttp::response<bhttp::empty_body>& head);
   // Sends one chunk (no-op for empty data). IoError if the client is gone.
@@ -70,11 +70,12 @@ class ClientStream {
   bool started() const { return started_; }
 
  private:
-  template <class Fields>
-  void CaptureHead(int status, const Fields& fields);
+  void Capture(const ResponseHead& head);
   void Tee(std::string_view data);
-  // Finishes sending `g` (SendNow again, then the reactor); IoError if the client is gone.
-  asio::awaitable<Status> Send(Gather& g);
+  // Every write tries SendNow in line; what the kernel did not take goes
+  // through the reactor here. IoError if the client is gone.
+  asio::awaitable<Status> SendRest(Gather& g);
+  static Status Sent(const error_code& ec);
 
   asio::ip::tcp::socket* socket_ = nullptr;
   Deadline* deadline_ = nullptr;

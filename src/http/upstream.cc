@@ -146,9 +146,7 @@ asio::awaitable<error_code> UpstreamCall::SendTls(std::string_view body) {
 }
 
 asio::awaitable<Status> UpstreamCall::Start(bhttp::request_header<>& req, std::string_view body) {
-  RequestHead head(req.method(), req.target());
-  for (const auto& f : req)
-    if (f.name() != bhttp::field::host) head.set(f.name_string(), f.value());
+  const RequestHead head = HeadOf(req);
   co_return co_await Start(head, body);
 }
 
@@ -176,8 +174,8 @@ asio::awaitable<Status> UpstreamCall::Start(const RequestHead& req, std::string_
     } else {
       ec = co_await SendTls(body);
     }
-    conn_->deadline->Arm(
-        ep_.first_byte_timeout_ms);  // the request is out; the answer must start in time
+    // The request is out; the answer must start in time.
+    conn_->deadline->Arm(ep_.first_byte_timeout_ms);
     if (!ec) {
       parser_ = std::make_unique<bhttp::response_parser<bhttp::buffer_body>>();
       // Not boost::none: Beast 1.74 compares Content-Length against an empty

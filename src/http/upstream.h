@@ -12,7 +12,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -86,7 +85,7 @@ class UpstreamCall {
   // Connects (or reuses a pooled connection) and sends the request, then waits
   // for the response header. Unavailable (connect/TLS failure), Timeout, or
   // IoError; failure_kind() tells which.
-  // `head` gets a Host field (it must not have one); `body` is sent as is (Content-Length framed)
+  // Host is added to `head` (which must not have one); `body` is sent as is (Content-Length framed)
   // and must stay valid until Start returns.
   asio::awaitable<Status> Start(const RequestHead& head, std::string_view body);
   asio::awaitable<Status> Start(bhttp::request_header<>& head, std::string_view body);

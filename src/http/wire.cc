@@ -13,98 +13,67 @@ using asio::use_awaitable;
 
 namespace {
 
+bool Framing(bhttp::field f) {
+  return f == bhttp::field::content_length || f == bhttp::field::transfer_encoding;
+}
+
 void AppendNumber(std::string& out, uint64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, static_cast<size_t>(end - buf));
 }
 
-bool Framing(bhttp::field f) {
-  return f == bhttp::field::content_length || f == bhttp::field::transfer_encoding;
-}
-
-}  // namespace
-
-void AppendFields(std::string& out, const bhttp::fields& fields) {
-  for (const auto& f : fields) {
-    if (Framing(f.name())) continue;
-    out.append(f.name_string());
-    out.append(": ", 2);
-    out.append(f.value());
-    out.append("\r\n", 2);
-  }
-}
-
-namespace {
-
-void AppendStatusLine(std::string& out, unsigned status, std::string_view reason) {
-  out.append("HTTP/1.1 ", 9);
-  AppendNumber(out, status);
-  out.push_back(' ');
-  if (reason.empty()) reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
-  out.append(reason);
-  out.append("\r\n", 2);
-}
-
-// The framing field (none for statuses without a body) and the blank line.
-void AppendFraming(std::string& out, unsigned status, size_t body_size, bool chunked) {
-  if (!(status < 200 || status == 204 || status == 304)) {
-    if (chunked) {
-      out.append("Transfer-Encoding: chunked\r\n");
-    } else {
-      out.append("Content-Length: ", 16);
-      AppendNumber(out, body_size);
-      out.append("\r\n", 2);
-    }
-  }
-  out.append("\r\n", 2);
-}
-
-void AppendRequestLine(std::string& out, std::string_view method, std::string_view target) {
-  out.append(method);
-  out.push_back(' ');
-  out.append(target);
-  out.append(" HTTP/1.1\r\n", 11);
-}
-
 void AppendContentLength(std::string& out, size_t body_size) {
   out.append("Content-Length: ", 16);
   AppendNumber(out, body_size);
-  out.append("\r\n\r\n", 4);
+  out.append("\r\n", 2);
 }
 
 }  // namespace
 
-void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, size_t body_size,
-                        bool chunked) {
-  AppendStatusLine(out, head.result_int(), head.reason());
-  AppendFields(out, head);
-  AppendFraming(out, head.result_int(), body_size, chunked);
+ResponseHead HeadOf(const bhttp::response_header<>& head) {
+  ResponseHead h(head.result_int());
+  for (const auto& f : head)
+    if (!Framing(f.name())) h.set(f.name_string(), f.value());
+  return h;
+}
+
+RequestHead HeadOf(const bhttp::request_header<>& head) {
+  RequestHead h(head.method(), head.target());
+  for (const auto& f : head)
+    if (!Framing(f.name()) && f.name() != bhttp::field::host) h.set(f.name_string(), f.value());
+  return h;
 }
 
 void AppendResponseHead(std::string& out, const ResponseHead& head, size_t body_size,
                         bool chunked) {
-  AppendStatusLine(out, head.status, {});
+  out.append("HTTP/1.1 ", 9);
+  AppendNumber(out, head.status);
+  out.push_back(' ');
+  out.append(bhttp::obsolete_reason(static_cast<bhttp::status>(head.status)));
+  out.append("\r\n", 2);
   out.append(head.fields());
-  AppendFraming(out, head.status, body_size, chunked);
+  if (!(head.status < 200 || head.status == 204 || head.status == 304)) {
+    if (chunked)
+      out.append("Transfer-Encoding: chunked\r\n");
+    else
+      AppendContentLength(out, body_size);
+  }
+  out.append("\r\n", 2);
 }
 
 void AppendRequestHead(std::string& out, const RequestHead& head, std::string_view host,
                        size_t body_size) {
-  AppendRequestLine(out, bhttp::to_string(head.method), head.target);
-  if (!host.empty()) {
-    out.append("Host: ", 6);
-    out.append(host);
-    out.append("\r\n", 2);
-  }
+  out.append(bhttp::to_string(head.method));
+  out.push_back(' ');
+  out.append(head.target);
+  out.append(" HTTP/1.1\r\n", 11);
+  out.append("Host: ", 6);
+  out.append(host);
+  out.append("\r\n", 2);
   out.append(head.fields());
   AppendContentLength(out, body_size);
-}
-
-void AppendRequestHead(std::string& out, const bhttp::request_header<>& head, size_t body_size) {
-  AppendRequestLine(out, head.method_string(), head.target());
-  AppendFields(out, head);
-  AppendContentLength(out, body_size);
+  out.append("\r\n", 2);
 }
 
 bool SendNow(asio::ip::tcp::socket& s, Gather& g, error_code& ec) {
@@ -129,13 +98,6 @@ asio::awaitable<error_code> SendRest(asio::ip::tcp::socket& s, Gather& g, Deadli
   deadline.Disarm();
   g.sent += n;
   co_return ec;
-}
-
-asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, Gather g, Deadline& deadline,
-                                     int64_t timeout_ms) {
-  error_code ec;
-  if (SendNow(s, g, ec)) co_return ec;
-  co_return co_await SendRest(s, g, deadline, timeout_ms);
 }
 
 }  // namespace tollgate::http

@@ -72,23 +72,22 @@ struct RequestHead : HeadBuilder {
   std::string_view target;
 };
 
-// Appends "Name: value\r\n" for every field of `fields` except Content-Length
-// and Transfer-Encoding, which the caller frames itself.
-void AppendFields(std::string& out, const bhttp::fields& fields);
+// The same heads from Beast messages (the paths off the hot one), without
+// the framing fields (Content-Length, Transfer-Encoding: the writer frames the
+// body itself) and, for requests, without Host (the upstream client sets it).
+// A RequestHead borrows `head`'s target.
+ResponseHead HeadOf(const bhttp::response_header<>& head);
+RequestHead HeadOf(const bhttp::request_header<>& head);
 
 // Appends a complete response head: status line, fields, then
 // "Content-Length: body_size" or, with `chunked`, "Transfer-Encoding: chunked",
 // and the blank line. Statuses without a body (1xx, 204, 304) get neither.
-void AppendResponseHead(std::string& out, const bhttp::response_header<>& head, size_t body_size,
-                        bool chunked);
-
 void AppendResponseHead(std::string& out, const ResponseHead& head, size_t body_size, bool chunked);
 
-// Appends a request head: the request line, "Host: host" unless `host` is
-// empty, the fields, "Content-Length: body_size" and the blank line.
+// Appends a request head: the request line, "Host: host", the fields, "Content-Length: body_size"
+// and the blank line.
 void AppendRequestHead(std::string& out, const RequestHead& head, std::string_view host,
                        size_t body_size);
-void AppendRequestHead(std::string& out, const bhttp::request_header<>& head, size_t body_size);
 
 // Up to four pieces sent with one gather write (head, chunk size, data, CRLF).
 struct Gather {
@@ -114,10 +113,6 @@ bool SendNow(asio::ip::tcp::socket& s, Gather& g, error_code& ec);
 // Sends the rest of `g` through the reactor with `deadline` armed for
 // `timeout_ms`. Returns the error, if any (operation_aborted on timeout).
 asio::awaitable<error_code> SendRest(asio::ip::tcp::socket& s, Gather& g, Deadline& deadline,
-                                     int64_t timeout_ms);
-
-// SendNow, then SendRest if needed.
-asio::awaitable<error_code> WriteAll(asio::ip::tcp::socket& s, Gather g, Deadline& deadline,
                                      int64_t timeout_ms);
 
 // Parses buffered bytes of `buf` into `parser` and consumes them. Returns:
