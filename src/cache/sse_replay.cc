@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/json.h"
 #include "providers/sse.h"
 
 namespace tollgate::cache {
@@ -651,8 +652,8 @@ Result<std::string> AssembleMessages(std::string_view sse) {
       auto it = blocks.find(IntMember(d, "index", 0));
       if (it == blocks.end() || it->second.partial_json.empty()) return;
       rapidjson::Document in;
-      in.Parse(it->second.partial_json.data(), it->second.partial_json.size());
-      if (in.HasParseError()) {
+      const JsonParse in_json = ParseJson(in, it->second.partial_json);
+      if (!in_json.ok) {
         bad = Incomplete("messages", "has tool input that is not JSON");
         return;
       }
@@ -706,8 +707,8 @@ Result<std::string> AssembleMessages(std::string_view sse) {
 Result<std::string> ReplayAsSse(std::string_view api, std::string_view whole_json,
                                 bool include_usage, std::string_view new_id) {
   rapidjson::Document d;
-  d.Parse(whole_json.data(), whole_json.size());
-  if (d.HasParseError() || !d.IsObject()) return NotA(api);
+  const JsonParse d_json = ParseJson(d, whole_json);
+  if (!d_json.ok || !d.IsObject()) return NotA(api);
   if (api == "chat") return ReplayChat(d, include_usage, new_id);
   if (api == "completions") return ReplayCompletions(d, include_usage, new_id);
   if (api == "messages") return ReplayMessages(d, new_id);

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/json.h"
 #include "cache/exact_cache.h"
 #include "cache/minhash.h"
 #include "cache/semantic_index.h"
@@ -41,8 +42,8 @@ Result<std::vector<Pair>> LoadPairs(const std::string& path) {
   ss << f.rdbuf();
   const std::string text = ss.str();
   rapidjson::Document d;
-  d.Parse(text.data(), text.size());
-  if (d.HasParseError() || !d.IsArray())
+  const JsonParse d_json = ParseJson(d, text);
+  if (!d_json.ok || !d.IsArray())
     return Status::InvalidArgument(path + ": expected a JSON array of {origin, similar} objects");
   std::vector<Pair> out;
   for (const auto& e : d.GetArray()) {
@@ -153,8 +154,8 @@ Result<Vectors> FetchEmbeddings(const std::string& url, const std::string& model
                                    std::to_string(res.result_int()) + ": " +
                                    res.body().substr(0, 300));
     rapidjson::Document d;
-    d.Parse(res.body().data(), res.body().size());
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("data") || !d["data"].IsArray() ||
+    const JsonParse d_json = ParseJson(d, res.body());
+    if (!d_json.ok || !d.IsObject() || !d.HasMember("data") || !d["data"].IsArray() ||
         d["data"].Size() != end - start)
       return Status::UpstreamError("embeddings endpoint: unexpected response shape");
     Vectors batch(end - start);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -31,6 +32,26 @@ namespace {
 
 Result<config::Config> LoadConfig(const std::string& path) {
   return path.empty() ? config::LoadEmbeddedConfig() : config::LoadConfigFile(path);
+}
+
+// Raises the soft open-file limit to the hard one and returns the client
+// connections that fit in it: each may hold an upstream connection too, and the
+// ledger, caches, listeners and logs need a few descriptors of their own.
+int64_t ConnectionLimit(int64_t configured) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return configured;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) return configured;
+  const int64_t fit = std::max<int64_t>(1, (static_cast<int64_t>(rl.rlim_cur) - 64) / 2);
+  if (configured <= fit) return configured;
+  log::Warn("server.max_connections " + std::to_string(configured) + " does not fit the open-file limit " +
+            std::to_string(rl.rlim_cur) + " (ulimit -n): serving at most " + std::to_string(fit) +
+            " connections at once");
+  return fit;
 }
 
 int Serve(const std::string& config_path, const std::string& listen, const std::string& db) {
@@ -94,6 +115,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   so.threads = static_cast<int>(cfg->server.threads);
   so.max_body_bytes = cfg->server.max_body_bytes;
   so.idle_timeout_ms = cfg->server.client_idle_timeout_ms;
+  so.max_connections = ConnectionLimit(cfg->server.max_connections);
   gateway::Gateway* g = gw->get();
   auto dash = dashboard::Dashboard::Create(*cfg, **gov);
   if (!dash.ok()) {
@@ -120,7 +142,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log::Info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
-  server.Stop(5000);
+  server.Stop(static_cast<int>(cfg->server.drain_timeout_ms));
   g->DetachWorkers();
   if (Status cs = g->Close(); !cs.ok()) log::Error("cache: " + cs.message());
   (*gov)->Stop();

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 
+#include "common/json.h"
 #include "common/util.h"
 #include "config/config.h"
 #include "gateway/gateway.h"
@@ -212,9 +213,9 @@ int WhatifCommand::RunDataset() {
       r = r.substr(0, paren);
     routes[r]++;
     rapidjson::Document d;
-    d.Parse(res.body().data(), res.body().size());
+    const JsonParse d_json = ParseJson(d, res.body());
     std::string answered_by;
-    if (!d.HasParseError() && d.IsObject() && d.HasMember("model") && d["model"].IsString())
+    if (d_json.ok && d.IsObject() && d.HasMember("model") && d["model"].IsString())
       answered_by = d["model"].GetString();
     int m = data->ModelIndex(answered_by);
     if (m >= 0) policy.quality += s.outcomes[static_cast<size_t>(m)].score;

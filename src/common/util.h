@@ -26,5 +26,9 @@ std::string FormatDateUtc(int64_t unix_ms);
 std::string ToLower(std::string_view s);
 // Trims ASCII whitespace on both ends.
 std::string_view Trim(std::string_view s);
+// `s` with every byte that is not part of a well-formed UTF-8 sequence
+// (overlongs, surrogates and code points past U+10FFFF included) replaced by
+// U+FFFD, so text echoed from a client can go into a JSON body.
+std::string ToValidUtf8(std::string_view s);
 
 }  // namespace tollgate

@@ -149,6 +149,11 @@ Status ParseServer(const Parser& p, const YAML::Node& node, ServerConfig* out,
     return p.Error(node["threads"], "server.threads must be between 1 and 64", "set threads: 2");
   if (out->max_body_bytes < 1024)
     return p.Error(node["max_body_bytes"], "server.max_body_bytes is too small", "use at least 1024");
+  if (out->max_connections < 1)
+    return p.Error(node["max_connections"], "server.max_connections must be at least 1", "set max_connections: 4096");
+  if (out->drain_timeout_ms < 0 || out->drain_timeout_ms > 3600000)
+    return p.Error(node["drain_timeout_ms"], "server.drain_timeout_ms must be between 0 and 3600000",
+                   "set drain_timeout_ms: 5000");
   return Status::Ok();
 }
 

@@ -11,7 +11,9 @@
   X(listen, std::string, "127.0.0.1:4000", "Address and port to listen on; port 0 picks a free port.") \
   X(max_body_bytes, int64_t, 10485760, "Largest request body accepted; larger bodies get HTTP 413.") \
   X(threads, int64_t, 2, "Worker threads; each runs its own event loop and upstream connection pool.") \
-  X(client_idle_timeout_ms, int64_t, 120000, "Close a client keep-alive connection idle this long.")
+  X(client_idle_timeout_ms, int64_t, 120000, "Close a client keep-alive connection idle this long.") \
+  X(max_connections, int64_t, 4096, "Open client connections served at once; past it new connections get HTTP 503 and are closed. Keep it below the process's open-file limit (ulimit -n) minus upstream connections.") \
+  X(drain_timeout_ms, int64_t, 5000, "On SIGTERM/SIGINT, how long in-flight requests may finish; then open streams are cut, each billed for what it delivered (ledger error_class shutdown).")
 
 #define TOLLGATE_LEDGER_SETTINGS(X)                                                           \
   X(path, std::string, "./tollgate.db", "SQLite ledger file (WAL mode). Created if missing.")  \

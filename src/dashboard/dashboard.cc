@@ -124,6 +124,7 @@ Response Json(int status, const rapidjson::StringBuffer& sb) {
   r.status = status;
   r.body.assign(sb.GetString(), sb.GetSize());
   r.headers.emplace_back("cache-control", "no-store");
+  r.headers.emplace_back("x-content-type-options", "nosniff");
   return r;
 }
 
@@ -136,7 +137,8 @@ Response Error(int status, std::string_view code, std::string_view message) {
   w.Key("code");
   w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
   w.Key("message");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  const std::string valid = ToValidUtf8(message);  // messages echo paths and parameters
+  w.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()));
   w.EndObject();
   w.EndObject();
   return Json(status, sb);

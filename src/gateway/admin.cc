@@ -1,9 +1,9 @@
 #include "gateway/admin.h"
 
+#include "common/json.h"
 #include "report/report.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include "common/util.h"
 #include "gateway/errors.h"
@@ -118,10 +118,10 @@ Status ParseBudgetFields(const rapidjson::Value& o, governance::Budget* b) {
 
 Result<rapidjson::Document> ParseBody(const std::string& body) {
   rapidjson::Document d;
-  d.Parse(body.data(), body.size());
-  if (d.HasParseError())
-    return Status::InvalidArgument("Invalid JSON at offset " + std::to_string(d.GetErrorOffset()) + ": " +
-                                   rapidjson::GetParseError_En(d.GetParseError()));
+  const JsonParse d_json = ParseJson(d, body);
+  if (!d_json.ok)
+    return Status::InvalidArgument("Invalid JSON at offset " + std::to_string(d_json.offset) + ": " +
+                                   d_json.message);
   if (!d.IsObject()) return Status::InvalidArgument("Request body must be a JSON object");
   return d;
 }

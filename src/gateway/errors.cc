@@ -3,7 +3,67 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/util.h"
+
 namespace tollgate::gateway {
+
+namespace {
+
+// Messages and params may echo client bytes (a path, a header): keep the body valid UTF-8.
+void WriteText(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
+  const std::string valid = ToValidUtf8(s);
+  w.String(valid.c_str(), static_cast<rapidjson::SizeType>(valid.size()));
+}
+
+// google.rpc.Code names for the HTTP statuses tollgate answers with.
+const char* GeminiStatus(int status) {
+  switch (status) {
+    case 400: return "INVALID_ARGUMENT";
+    case 401: return "UNAUTHENTICATED";
+    case 403: return "PERMISSION_DENIED";
+    case 404: return "NOT_FOUND";
+    case 405: return "UNIMPLEMENTED";
+    case 413: return "INVALID_ARGUMENT";
+    case 429: return "RESOURCE_EXHAUSTED";
+    case 499: return "CANCELLED";
+    case 502: return "UNAVAILABLE";
+    case 503: return "UNAVAILABLE";
+    case 504: return "DEADLINE_EXCEEDED";
+    default: return "INTERNAL";
+  }
+}
+
+// Gemini's error envelope: {"error":{"code","message","status","details":[ErrorInfo]}},
+// with tollgate's code as the ErrorInfo reason.
+std::string GeminiErrorBody(const ApiError& e) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("error");
+  w.StartObject();
+  w.Key("code");
+  w.Int(e.status);
+  w.Key("message");
+  WriteText(w, e.message);
+  w.Key("status");
+  w.String(GeminiStatus(e.status));
+  w.Key("details");
+  w.StartArray();
+  w.StartObject();
+  w.Key("@type");
+  w.String("type.googleapis.com/google.rpc.ErrorInfo");
+  w.Key("reason");
+  WriteText(w, e.code);
+  w.Key("domain");
+  w.String("tollgate");
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+}  // namespace
 
 std::string ErrorBody(const ApiError& e) {
   rapidjson::StringBuffer sb;
@@ -12,20 +72,21 @@ std::string ErrorBody(const ApiError& e) {
   w.Key("error");
   w.StartObject();
   w.Key("message");
-  w.String(e.message.c_str(), static_cast<rapidjson::SizeType>(e.message.size()));
+  WriteText(w, e.message);
   w.Key("type");
   w.String(e.type.c_str());
   w.Key("param");
   if (e.param.empty()) w.Null();
-  else w.String(e.param.c_str());
+  else WriteText(w, e.param);
   w.Key("code");
-  w.String(e.code.c_str());
+  WriteText(w, e.code);
   w.EndObject();
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
 }
 
 std::string ErrorBodyFor(providers::Api api, const ApiError& e) {
+  if (api == providers::Api::kGeminiGenerate) return GeminiErrorBody(e);
   if (api != providers::Api::kAnthropicMessages) return ErrorBody(e);
   // Anthropic's error types: invalid_request_error, authentication_error,
   // permission_error, not_found_error, rate_limit_error, api_error, overloaded_error.
@@ -48,9 +109,9 @@ std::string ErrorBodyFor(providers::Api api, const ApiError& e) {
   w.Key("type");
   w.String(type);
   w.Key("message");
-  w.String(e.message.c_str(), static_cast<rapidjson::SizeType>(e.message.size()));
+  WriteText(w, e.message);
   w.Key("code");
-  w.String(e.code.c_str());
+  WriteText(w, e.code);
   w.EndObject();
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
@@ -99,6 +160,10 @@ ApiError FromDenial(const governance::Denial& d) {
 ApiError ProviderNotConfigured(std::string_view provider, std::string_view detail) {
   return {502, "upstream_error", "provider_not_configured",
           "Provider '" + std::string(provider) + "' is not usable: " + std::string(detail), ""};
+}
+
+ApiError ShuttingDown() {
+  return {503, "api_error", "shutdown", "The gateway is shutting down; retry the request", ""};
 }
 
 }  // namespace tollgate::gateway

@@ -25,7 +25,9 @@ struct ApiError {
 // Serialises `e` as an OpenAI error body.
 std::string ErrorBody(const ApiError& e);
 // Serialises `e` in the dialect of the client's API: Anthropic's
-// {"type":"error","error":{"type","message"}} for /v1/messages, OpenAI's otherwise.
+// {"type":"error","error":{"type","message"}} for /v1/messages, Gemini's
+// {"error":{"code","message","status"}} for generateContent, OpenAI's otherwise.
+// Every body is valid UTF-8, whatever bytes the message echoes.
 std::string ErrorBodyFor(providers::Api api, const ApiError& e);
 
 ApiError InvalidJson(std::string message);
@@ -38,5 +40,7 @@ ApiError UpstreamUnreachable(std::string_view provider, std::string_view detail)
 ApiError UpstreamTimeout(std::string_view provider, std::string_view detail);
 ApiError FromDenial(const governance::Denial& d);
 ApiError ProviderNotConfigured(std::string_view provider, std::string_view detail);
+// 503: the gateway is shutting down and cut the request (code "shutdown").
+ApiError ShuttingDown();
 
 }  // namespace tollgate::gateway

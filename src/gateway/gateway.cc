@@ -1,27 +1,27 @@
 #include "gateway/gateway.h"
 
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <cctype>
 #include <mutex>
 #include <sstream>
 #include <unordered_set>
 
+#include "cache/cache_key.h"
+#include "cache/sse_replay.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "gateway/admin.h"
 #include "gateway/errors.h"
+#include "gateway/request_checks.h"
 #include "providers/adapter.h"
 #include "providers/openai_wire.h"
 #include "providers/sim.h"
 #include "providers/sse.h"
-#include "cache/cache_key.h"
-#include "cache/sse_replay.h"
 #include "tokenizer/model_tokens.h"
 #include "tokenizer/request_text.h"
 
@@ -294,6 +294,7 @@ Status Gateway::InitSavings() {
 }
 
 void Gateway::AttachWorkers(http::Server& server) {
+  server_ = &server;
   pools_.clear();
   for (int i = 0; i < server.workers(); ++i)
     pools_.push_back(std::make_unique<http::UpstreamPool>(server.worker_context(i), server.worker_deadlines(i)));
@@ -438,7 +439,10 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
     bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
     res.body() = RenderMetrics();
-    co_return (co_await out.Write(res)).ok();
+    {
+      const Status written = co_await out.Write(res);
+      co_return written.ok();
+    }
   }
   std::string_view query = target.size() > path.size() ? target.substr(path.size() + 1) : std::string_view();
   if (path.rfind("/admin/", 0) == 0) {
@@ -460,17 +464,25 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
       res.set(bhttp::field::content_type, r->content_type);
       for (const auto& [k, v] : r->headers) res.set(k, v);
       res.body() = std::move(r->body);
-      co_return (co_await out.Write(res)).ok();
+      {
+        const Status written = co_await out.Write(res);
+        co_return written.ok();
+      }
     }
   }
   if (path == "/v1/models" || path == "/models") {
     if (governor_.auth_enabled()) {
       governance::Principal who;
-      if (auto denial = governor_.Authenticate(BearerToken(req), &who))
-        co_return co_await SendJson(denial->status, ErrorBody(FromDenial(*denial)), out);
+      if (auto denial = governor_.Authenticate(BearerToken(req), &who)) {
+        const std::string err_body = ErrorBody(FromDenial(*denial));
+        co_return co_await SendJson(denial->status, err_body, out);
+      }
     }
     if (method != bhttp::verb::get) {
-      co_return co_await SendJson(405, ErrorBody(MethodNotAllowed(req.method_string(), path)), out);
+      {
+        const std::string err_body = ErrorBody(MethodNotAllowed(req.method_string(), path));
+        co_return co_await SendJson(405, err_body, out);
+      }
     }
     co_return co_await SendJson(200, models_json_, out);
   }
@@ -513,11 +525,17 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
   }
   if (endpoint.empty()) {
     stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-    co_return co_await SendJson(404, ErrorBody(NotFoundPath(path)), out);
+    {
+      const std::string err_body = ErrorBody(NotFoundPath(path));
+      co_return co_await SendJson(404, err_body, out);
+    }
   }
   if (method != bhttp::verb::post) {
     stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-    co_return co_await SendJson(405, ErrorBodyFor(api, MethodNotAllowed(req.method_string(), path)), out);
+    {
+      const std::string err_body = ErrorBodyFor(api, MethodNotAllowed(req.method_string(), path));
+      co_return co_await SendJson(405, err_body, out);
+    }
   }
 
   Call call(req);
@@ -570,7 +588,11 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
     }
     if (count > kMaxTags) {
       stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-      co_return co_await SendError(call, InvalidRequest("At most 32 tags are allowed in x-tollgate-tags", "x-tollgate-tags"), out);
+      {
+        const ApiError err =
+            InvalidRequest("At most 32 tags are allowed in x-tollgate-tags", "x-tollgate-tags");
+        co_return co_await SendError(call, err, out);
+      }
     }
     call.row.tags = std::move(joined);
   }
@@ -579,7 +601,10 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
     auto denial = governor_.Authenticate(bearer, &call.principal);
     if (denial) {
       stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-      co_return co_await SendError(call, FromDenial(*denial), out);
+      {
+        const ApiError err = FromDenial(*denial);
+        co_return co_await SendError(call, err, out);
+      }
     }
     call.authenticated = true;
     const governance::Principal& p = call.principal;
@@ -593,23 +618,26 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
 
   if (pre == http::PreError::kBodyTooLarge) {
     stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-    co_await SendError(call, TooLarge(cfg_.server.max_body_bytes), out);
+    {
+      const ApiError err = TooLarge(cfg_.server.max_body_bytes);
+      co_await SendError(call, err, out);
+    }
     co_return false;
   }
 
   const std::string& raw = req.body();
-  call.body.Parse(raw.data(), raw.size());
-  if (call.body.HasParseError()) {
+  const JsonParse body_json = ParseJson(call.body, raw);
+  if (!body_json.ok) {
     stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-    co_return co_await SendError(
-        call,
-        InvalidJson("Invalid JSON in request body at offset " + std::to_string(call.body.GetErrorOffset()) + ": " +
-                    rapidjson::GetParseError_En(call.body.GetParseError())),
-        out);
+    const ApiError err = InvalidJson("Invalid JSON in request body " + JsonErrorMessage(body_json));
+    co_return co_await SendError(call, err, out);
   }
   if (!call.body.IsObject()) {
     stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-    co_return co_await SendError(call, InvalidJson("Request body must be a JSON object"), out);
+    {
+      const ApiError err = InvalidJson("Request body must be a JSON object");
+      co_return co_await SendError(call, err, out);
+    }
   }
   if (api == providers::Api::kGeminiGenerate) {
     call.row.requested_model = gemini_model;
@@ -618,9 +646,18 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
     auto model_it = call.body.FindMember("model");
     if (model_it == call.body.MemberEnd() || !model_it->value.IsString() || model_it->value.GetStringLength() == 0) {
       stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-      co_return co_await SendError(call, InvalidRequest("'model' is required and must be a non-empty string", "model"), out);
+      {
+        const ApiError err =
+            InvalidRequest("'model' is required and must be a non-empty string", "model");
+        co_return co_await SendError(call, err, out);
+      }
     }
     call.row.requested_model.assign(model_it->value.GetString(), model_it->value.GetStringLength());
+  }
+  if (std::optional<ApiError> bad = CheckRequestBody(api, call.body)) {
+    stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
+    const ApiError err = std::move(*bad);
+    co_return co_await SendError(call, err, out);
   }
   if (count_tokens) co_return co_await CountTokens(call, out);
   if (auto u = call.body.FindMember("user"); u != call.body.MemberEnd() && u->value.IsString())
@@ -636,7 +673,10 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
     if (auto s = call.body.FindMember("stream"); s != call.body.MemberEnd()) {
       if (!s->value.IsBool() && !s->value.IsNull()) {
         stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-        co_return co_await SendError(call, InvalidRequest("'stream' must be a boolean", "stream"), out);
+        {
+          const ApiError err = InvalidRequest("'stream' must be a boolean", "stream");
+          co_return co_await SendError(call, err, out);
+        }
       }
       call.stream = s->value.IsBool() && s->value.GetBool();
     }
@@ -698,16 +738,8 @@ governance::RequestFacts Gateway::BudgetFacts(const Call& call, const config::Mo
   f.key_id = call.row.key_id;
   f.input_tokens_bound = InputTokensBound(call, model);
   f.max_output_tokens = 0;
-  if (call.row.endpoint != "embeddings") {
-    f.max_output_tokens = cfg_.governance.default_max_tokens;
-    for (const char* k : {"max_completion_tokens", "max_tokens"}) {
-      auto it = call.body.FindMember(k);
-      if (it != call.body.MemberEnd() && it->value.IsInt64() && it->value.GetInt64() > 0) {
-        f.max_output_tokens = it->value.GetInt64();
-        break;
-      }
-    }
-  }
+  if (call.api != providers::Api::kOpenAiEmbeddings)
+    f.max_output_tokens = ClientOutputCap(call.api, call.body).value_or(cfg_.governance.default_max_tokens);
   // Price at the dearest deployment and tier, since any of them may serve it.
   for (const auto& d : model.deployments) {
     const pricing::ModelPrice* p = prices_.Find(d.model);
@@ -774,9 +806,9 @@ const char* CacheApiName(providers::Api api) {
 // The text of an answer in the client's API shape, for cascade checks.
 std::string AnswerText(providers::Api api, const std::string& body) {
   rapidjson::Document d;
-  d.Parse(body.data(), body.size());
+  const JsonParse d_json = ParseJson(d, body);
   std::string out;
-  if (d.HasParseError() || !d.IsObject()) return out;
+  if (!d_json.ok || !d.IsObject()) return out;
   if (api == providers::Api::kAnthropicMessages) {
     auto c = d.FindMember("content");
     if (c != d.MemberEnd() && c->value.IsArray())
@@ -845,16 +877,26 @@ awaitable<bool> Gateway::Proxy(Call& call, http::ClientStream& out) {
   auto mit = models_.find(call.row.requested_model);
   if (mit == models_.end()) {
     stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-    co_return co_await SendError(call, ModelNotFound(call.row.requested_model, model_names_), out);
+    {
+      const ApiError err = ModelNotFound(call.row.requested_model, model_names_);
+      co_return co_await SendError(call, err, out);
+    }
   }
   const config::ModelConfig* model = mit->second;
   if (call.authenticated) {
-    if (auto denial = governor_.CheckModel(call.principal, model->name)) co_return co_await SendError(call, FromDenial(*denial), out);
+    if (auto denial = governor_.CheckModel(call.principal, model->name)) {
+      const ApiError err = FromDenial(*denial);
+      co_return co_await SendError(call, err, out);
+    }
   }
   std::string_view cache_hdr = Trim(HeaderValue(call.req, "x-tollgate-cache"));
   if (!cache_hdr.empty() && cache_hdr != "on" && cache_hdr != "off" && cache_hdr != "refresh") {
     stats_.bad_client_input.fetch_add(1, std::memory_order_relaxed);
-    co_return co_await SendError(call, InvalidRequest("Header x-tollgate-cache must be on, off or refresh", "x-tollgate-cache"), out);
+    {
+      const ApiError err =
+          InvalidRequest("Header x-tollgate-cache must be on, off or refresh", "x-tollgate-cache");
+      co_return co_await SendError(call, err, out);
+    }
   }
   // What this request would use without tollgate: the baseline of savings.
   if (model->route) {
@@ -936,17 +978,19 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
   call.model_cfg = &model;
   const governance::Principal* principal = call.authenticated ? &call.principal : nullptr;
   if (governor_.Active(principal)) {
-    if (auto denial = governor_.Admit(principal, BudgetFacts(call, model), &call.admission))
-      co_return co_await SendError(call, FromDenial(*denial), out);
+    if (auto denial = governor_.Admit(principal, BudgetFacts(call, model), &call.admission)) {
+      const ApiError err = FromDenial(*denial);
+      co_return co_await SendError(call, err, out);
+    }
   }
-  if (call.admission.clamped_max_tokens >= 0) {
-    // The budget can pay for fewer output tokens than asked: lower the cap.
-    const char* field = call.body.HasMember("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-    auto& alloc = call.body.GetAllocator();
-    if (auto it = call.body.FindMember(field); it != call.body.MemberEnd()) it->value.SetInt64(call.admission.clamped_max_tokens);
-    else call.body.AddMember(rapidjson::StringRef(field), rapidjson::Value(call.admission.clamped_max_tokens), alloc);
-    call.body_modified = true;
-  }
+  // The cap forwarded upstream is the one reserved for: the budget may pay for
+  // fewer output tokens than asked (clamp), and a request that sets none is
+  // sent with the reserved default, so no answer can cost more than its reservation.
+  int64_t output_cap = -1;
+  const bool cap_injected = call.admission.active && call.api != providers::Api::kOpenAiEmbeddings &&
+                            !ClientOutputCap(call.api, call.body);
+  if (call.admission.clamped_max_tokens >= 0) output_cap = call.admission.clamped_max_tokens;
+  else if (cap_injected) output_cap = cfg_.governance.default_max_tokens;
 
   // The last failure, answered if every deployment fails.
   std::optional<ApiError> last_error;  // built only on failure
@@ -999,16 +1043,33 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
       continue;
     }
 
+    if (output_cap >= 0) {
+      // OpenAI's own API wants max_completion_tokens (its reasoning models refuse
+      // max_tokens); every OpenAI-compatible server understands max_tokens. A
+      // field injected for an earlier deployment is replaced, not kept.
+      if (cap_injected && call.api == providers::Api::kOpenAiChat) {
+        call.body.RemoveMember("max_tokens");
+        call.body.RemoveMember("max_completion_tokens");
+      }
+      SetOutputCap(call.api, call.body, output_cap, p.cfg->type == "openai" || p.cfg->type == "azure");
+      call.body_modified = true;
+    }
     // The upstream body: the client's bytes untouched whenever possible.
     std::string rewritten;
     bool use_raw = false;
     if (bridge == Bridge::kChatToAnthropic) {
       auto t = providers::ChatRequestToAnthropic(call.body, dep.model, cfg_.governance.default_max_tokens);
-      if (!t.ok()) co_return co_await SendError(call, InvalidRequest(t.status().message(), ""), out);
+      if (!t.ok()) {
+        const ApiError err = InvalidRequest(t.status().message(), "");
+        co_return co_await SendError(call, err, out);
+      }
       rewritten = std::move(*t);
     } else if (bridge == Bridge::kAnthropicToChat) {
       auto t = providers::AnthropicRequestToChat(call.body, dep.model);
-      if (!t.ok()) co_return co_await SendError(call, InvalidRequest(t.status().message(), ""), out);
+      if (!t.ok()) {
+        const ApiError err = InvalidRequest(t.status().message(), "");
+        co_return co_await SendError(call, err, out);
+      }
       rewritten = std::move(*t);
     } else if (papi == providers::Api::kGeminiGenerate) {
       use_raw = !call.body_modified;  // the model travels in the path
@@ -1065,6 +1126,10 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
       }
       http::UpstreamCall ucall(*pools_[static_cast<size_t>(call.worker)], p.endpoint);
       Status st = co_await ucall.Start(up, payload);  // the body is sent from where it is
+      if (!st.ok() && Cutting()) {
+        const ApiError err = ShuttingDown();  // no other deployment is tried while shutting down
+        co_return co_await SendError(call, err, out);
+      }
       if (!st.ok()) {
         stats_.upstream_errors.fetch_add(1, std::memory_order_relaxed);
         last_http_status = 0;
@@ -1161,19 +1226,24 @@ awaitable<bool> Gateway::RelayWhole(Call& call, http::UpstreamCall& up, provider
   auto body = co_await up.ReadAll(kMaxUpstreamBody);
   if (!body.ok()) {
     stats_.upstream_errors.fetch_add(1, std::memory_order_relaxed);
-    co_return co_await SendError(
-        call,
-        body.status().code() == StatusCode::kTimeout ? UpstreamTimeout(call.row.provider, body.status().message())
-                                                     : UpstreamUnreachable(call.row.provider, body.status().message()),
-        out);
+    // Built as a named local: GCC 12 miscompiles class temporaries of a conditional
+    // inside a co_await full-expression (a bad free in ~ApiError, issue 11).
+    ApiError err;
+    if (Cutting())
+      err = ShuttingDown();
+    else if (body.status().code() == StatusCode::kTimeout)
+      err = UpstreamTimeout(call.row.provider, body.status().message());
+    else
+      err = UpstreamUnreachable(call.row.provider, body.status().message());
+    co_return co_await SendError(call, err, out);
   }
   up.Finish();
   // A typical answer's DOM fits in the frame (rapidjson's default first chunk is a 64 KiB malloc).
   char doc_arena[2048];
   rapidjson::MemoryPoolAllocator<> doc_alloc{doc_arena, sizeof doc_arena};
   rapidjson::Document doc{&doc_alloc};
-  doc.Parse(body->data(), body->size());
-  const bool parsed = !doc.HasParseError() && doc.IsObject();
+  const JsonParse doc_json = ParseJson(doc, *body);
+  const bool parsed = doc_json.ok && doc.IsObject();
   providers::Meter meter;
   if (parsed) meter = providers::MeterResponse(provider_api, doc);
   ApplyMeter(call, meter);
@@ -1192,7 +1262,10 @@ awaitable<bool> Gateway::RelayWhole(Call& call, http::UpstreamCall& up, provider
       res.set(bhttp::field::content_type, "application/json");
       SetIdHeaders(call, res);
       res.body() = ErrorBodyFor(call.api, e);
-      co_return (co_await out.Write(res)).ok();
+      {
+        const Status written = co_await out.Write(res);
+        co_return written.ok();
+      }
     }
     client_body = std::move(*t);
   } else {
@@ -1267,6 +1340,10 @@ awaitable<bool> Gateway::RelayStream(Call& call, http::UpstreamCall& up, provide
     call.row.status = 499;
     call.row.error_class = "client_disconnect";
     stats_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
+  } else if (broken && Cutting()) {
+    // Shutdown cut the stream (Server::Stop): billed for what was delivered.
+    call.row.error_class = "shutdown";
+    adapter.Fail(ShuttingDown().message, &tail);
   } else if (broken || !adapter.meter().complete) {
     call.row.error_class = "stream_broken";
     stats_.streams_broken.fetch_add(1, std::memory_order_relaxed);
@@ -1307,7 +1384,10 @@ awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const st
     res.set("x-tollgate-cost-usd", call.cost_header);
     res.set("x-tollgate-simulated", "true");
     res.body() = std::move(body);
-    co_return (co_await out.Write(res)).ok();
+    {
+      const Status written = co_await out.Write(res);
+      co_return written.ok();
+    }
   }
   providers::SimAnswer a = providers::SimGenerate(cfg, call.body);
   const int64_t per_token_ms = std::max<int64_t>(1000 / cfg.tokens_per_second, 0);
@@ -1319,7 +1399,7 @@ awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const st
     std::string body = providers::SimChatResponse(sim_id, model, a, chat);
     if (to_anthropic) {
       rapidjson::Document doc;
-      doc.Parse(body.data(), body.size());
+      ParseJson(doc, body);
       auto t = providers::ChatResponseToAnthropic(doc, call.row.requested_model);
       if (t.ok()) body = std::move(*t);
     }
@@ -1333,7 +1413,10 @@ awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const st
     res.set("x-tollgate-simulated", "true");
     MaybeCache(call, body);
     res.body() = std::move(body);
-    co_return (co_await out.Write(res)).ok();
+    {
+      const Status written = co_await out.Write(res);
+      co_return written.ok();
+    }
   }
   std::unique_ptr<providers::StreamAdapter> adapter;
   if (to_anthropic) adapter = providers::MakeChatToAnthropicStream(call.row.requested_model);
@@ -1351,8 +1434,13 @@ awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const st
   co_await sleep_ms(cfg.latency_ms);
   size_t sent = 0;
   std::string chunk;
+  bool cut = false;
   for (size_t i = 0; i < a.pieces.size() && st.ok(); ++i) {
     if (i > 0) co_await sleep_ms(per_token_ms);
+    if (Cutting()) {
+      cut = true;
+      break;
+    }
     chunk.clear();
     emit("data: " + providers::SimChunk(sim_id, model, a.pieces[i], chat, i == 0, i + 1 == a.pieces.size()), &chunk);
     st = co_await out.WriteChunk(chunk);
@@ -1372,8 +1460,21 @@ awaitable<bool> Gateway::ServeSim(Call& call, const ProviderRuntime& p, const st
   }
   call.row.usage = a.usage;
   call.row.status = 200;
-  PriceAndRecord(call);
   std::string tail;
+  if (cut) {
+    // Shutdown cut the stream: bill the pieces delivered, end in the client's dialect.
+    call.row.usage.output = static_cast<int64_t>(sent);
+    call.row.error_class = "shutdown";
+    PriceAndRecord(call);
+    const ApiError err = ShuttingDown();
+    if (adapter) adapter->Fail(err.message, &tail);
+    else tail += "data: " + ErrorBodyFor(call.api, err) + "\n\n";
+    tail += ": tollgate cost_usd=" + call.cost_header + " request_id=" + call.row.id + "\n\n";
+    st = co_await out.WriteChunk(tail);
+    if (st.ok()) st = co_await out.EndChunked();
+    co_return false;
+  }
+  PriceAndRecord(call);
   if (adapter) {
     emit("data: " + providers::SimUsageChunk(sim_id, model, a.usage, chat), &tail);
     adapter->Finish(&tail);
@@ -1393,7 +1494,10 @@ awaitable<bool> Gateway::CountTokens(Call& call, http::ClientStream& out) {
   auto mit = models_.find(call.row.requested_model);
   if (mit == models_.end()) {
     ApiError e = ModelNotFound(call.row.requested_model, model_names_);
-    co_return co_await SendJson(e.status, ErrorBodyFor(call.api, e), out);
+    {
+      const std::string err_body = ErrorBodyFor(call.api, e);
+      co_return co_await SendJson(e.status, err_body, out);
+    }
   }
   const config::ModelConfig* counted = mit->second;
   if (counted->route) counted = models_.at(baseline_.at(counted->name));  // count as the baseline model would
@@ -1413,18 +1517,27 @@ awaitable<bool> Gateway::CountTokens(Call& call, http::ClientStream& out) {
     Status st = co_await ucall.Start(up);
     if (!st.ok()) {
       ApiError e = UpstreamUnreachable(p.cfg->name, st.message());
-      co_return co_await SendJson(e.status, ErrorBodyFor(call.api, e), out);
+      {
+        const std::string err_body = ErrorBodyFor(call.api, e);
+        co_return co_await SendJson(e.status, err_body, out);
+      }
     }
     auto body = co_await ucall.ReadAll(1 << 20);
     ucall.Finish();
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(ucall.status()), 11};
     res.set(bhttp::field::content_type, "application/json");
     res.body() = body.ok() ? std::move(*body) : std::string();
-    co_return (co_await out.Write(res)).ok();
+    {
+      const Status written = co_await out.Write(res);
+      co_return written.ok();
+    }
   }
   // Other providers have no such endpoint: answer with tollgate's own estimate.
-  co_return co_await SendJson(
-      200, "{\"input_tokens\":" + std::to_string(providers::EstimatePromptTokens(call.body)) + "}", out);
+  {
+    const std::string count_body =
+        "{\"input_tokens\":" + std::to_string(providers::EstimatePromptTokens(call.body)) + "}";
+    co_return co_await SendJson(200, count_body, out);
+  }
 }
 
 
@@ -1536,8 +1649,8 @@ awaitable<std::optional<std::vector<float>>> Gateway::Embed(Call& call, const st
     if (body.ok()) {
       ucall.Finish();
       rapidjson::Document d;
-      d.Parse(body->data(), body->size());
-      if (!d.HasParseError() && d.IsObject()) {
+      const JsonParse d_json = ParseJson(d, *body);
+      if (d_json.ok && d.IsObject()) {
         if (auto u = d.FindMember("usage"); u != d.MemberEnd() && u->value.IsObject()) {
           auto pt = u->value.FindMember("prompt_tokens");
           if (pt != u->value.MemberEnd() && pt->value.IsInt64()) {
@@ -1596,8 +1709,9 @@ void Gateway::MaybeCache(Call& call, const std::string& final_part) {
       // The client may not have asked for the usage chunk (tollgate stripped it):
       // store the answer whole, with the usage the ledger recorded.
       rapidjson::Document d;
-      d.Parse(whole->data(), whole->size());
-      if (!d.HasParseError() && d.IsObject() && !d.HasMember("usage") && call.api != providers::Api::kAnthropicMessages) {
+      const JsonParse d_json = ParseJson(d, *whole);
+      if (d_json.ok && d.IsObject() && !d.HasMember("usage") &&
+          call.api != providers::Api::kAnthropicMessages) {
         auto& a = d.GetAllocator();
         rapidjson::Value u(rapidjson::kObjectType);
         u.AddMember("prompt_tokens", call.row.usage.PromptTotal(), a);
@@ -1692,7 +1806,10 @@ awaitable<bool> Gateway::SendAnswer(Call& call, const std::string& body, bool ss
     res.set("x-tollgate-cost-usd", call.cost_header);
     if (!extra_name.empty()) res.set(extra_name, extra_value);
     res.body() = body;
-    co_return (co_await out.Write(res)).ok();
+    {
+      const Status written = co_await out.Write(res);
+      co_return written.ok();
+    }
   }
   bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
   head.set(bhttp::field::content_type, "text/event-stream");
@@ -1711,10 +1828,10 @@ void Gateway::Record(ledger::Row& row) {
   ledger_.Append(row);
 }
 
-awaitable<http::ClientStream> Gateway::SubRequest(Call& parent, const config::ModelConfig& model, std::string body,
-                                                  ledger::Row* row) {
+awaitable<http::ClientStream> Gateway::SubRequest(Call& parent, const config::ModelConfig& model,
+                                                  const std::string& body, ledger::Row* row) {
   http::Request req = parent.req;
-  req.body() = std::move(body);
+  req.body() = body;
   Call sub(req);
   sub.start_us = MonotonicUs();
   sub.row = RowOnBehalfOf(parent.row);
@@ -1727,7 +1844,7 @@ awaitable<http::ClientStream> Gateway::SubRequest(Call& parent, const config::Mo
   sub.principal = parent.principal;
   sub.baseline_model = parent.baseline_model;
   sub.defer_record = true;
-  sub.body.Parse(req.body().data(), req.body().size());
+  ParseJson(sub.body, req.body());  // the parent's body, already checked
   sub.body_modified = true;
   http::ClientStream capture;
   co_await Forward(sub, model, capture);
@@ -1740,7 +1857,13 @@ awaitable<bool> Gateway::RunCascade(Call& call, const config::ModelConfig& route
   const std::vector<std::optional<router::CheckSpec>>& checks = cascade_checks_.at(routed.name);
   if (call.api != providers::Api::kOpenAiChat && call.api != providers::Api::kAnthropicMessages &&
       call.api != providers::Api::kOpenAiCompletions) {
-    co_return co_await SendError(call, InvalidRequest("Cascade model '" + routed.name + "' serves chat completions, completions and messages only", "model"), out);
+    {
+      const ApiError err =
+          InvalidRequest("Cascade model '" + routed.name +
+                             "' serves chat completions, completions and messages only",
+                         "model");
+      co_return co_await SendError(call, err, out);
+    }
   }
   std::string reasons;
   const std::string prompt = providers::ReplayPromptOf(call.body);
@@ -1752,7 +1875,8 @@ awaitable<bool> Gateway::RunCascade(Call& call, const config::ModelConfig& route
     d.RemoveMember("stream_options");
     if (auto m = d.FindMember("model"); m != d.MemberEnd()) m->value.SetString(step.name.c_str(), static_cast<rapidjson::SizeType>(step.name.size()), d.GetAllocator());
     ledger::Row srow;
-    http::ClientStream cap = co_await SubRequest(call, step, providers::Serialize(d), &srow);
+    const std::string step_body = providers::Serialize(d);  // a named local across the co_await
+    http::ClientStream cap = co_await SubRequest(call, step, step_body, &srow);
     bool pass = cap.captured_status() == 200;
     std::string reason = pass ? "" : "HTTP " + std::to_string(cap.captured_status());
     const std::string answer = pass ? AnswerText(call.api, cap.captured_body()) : std::string();
@@ -1784,7 +1908,8 @@ awaitable<bool> Gateway::RunCascade(Call& call, const config::ModelConfig& route
         jd.AddMember("messages", msgs, a);
       }
       ledger::Row jrow;
-      http::ClientStream jcap = co_await SubRequest(call, judge, providers::Serialize(jd), &jrow);
+      const std::string judge_body = providers::Serialize(jd);
+      http::ClientStream jcap = co_await SubRequest(call, judge, judge_body, &jrow);
       double score = -1;
       if (jcap.captured_status() == 200) {
         std::string g = AnswerText(call.api, jcap.captured_body());
@@ -1865,7 +1990,7 @@ awaitable<bool> Gateway::ServeReplay(Call& call, const ProviderRuntime& p, const
   const char* api = "chat";
   if (call.api == providers::Api::kAnthropicMessages) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
+    ParseJson(doc, body);
     auto t = providers::ChatResponseToAnthropic(doc, call.row.requested_model);
     if (t.ok()) body = std::move(*t);
     api = "messages";

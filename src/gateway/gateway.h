@@ -82,6 +82,8 @@ class Gateway {
           governance::Governor& governor)
       : cfg_(cfg), prices_(prices), ledger_(ledger), governor_(governor), metrics_(cfg) {}
   std::string RenderMetrics();
+  // True once the server is cutting in-flight requests at shutdown.
+  bool Cutting() const { return server_ != nullptr && server_->cutting(); }
   // Fills the budget facts (upper bounds and prices) for a model's request.
   governance::RequestFacts BudgetFacts(const Call& call, const config::ModelConfig& model) const;
   // Upper bound on the request's input tokens: exact (tokenizer) for text-only
@@ -95,7 +97,7 @@ class Gateway {
   // Runs `body` (the client's API shape) against `model` as a non-streamed
   // sub-request whose ledger row is returned unrecorded in *row.
   boost::asio::awaitable<http::ClientStream> SubRequest(Call& parent, const config::ModelConfig& model,
-                                                        std::string body, ledger::Row* row);
+                                                        const std::string& body, ledger::Row* row);
   boost::asio::awaitable<bool> ServeReplay(Call& call, const ProviderRuntime& p, const std::string& model,
                                            http::ClientStream& out);
   boost::asio::awaitable<bool> ServeCached(Call& call, const cache::Entry& e, const char* kind, http::ClientStream& out);
@@ -140,6 +142,7 @@ class Gateway {
   GatewayStats stats_;
   Metrics metrics_;
   dashboard::Dashboard* dashboard_ = nullptr;
+  const http::Server* server_ = nullptr;  // set by AttachWorkers
   // Savings engine (docs/ARCHITECTURE.md, "Savings").
   std::unique_ptr<cache::ExactCache> cache_;
   cache::MinHashIndex minhash_;

@@ -52,14 +52,22 @@ boost::asio::awaitable<void> DeadlineWheel::Tick() {
     boost::system::error_code ec;
     co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     if (ec || !running_) break;
-    const int64_t now = NowMs();
-    for (Deadline* d = head_; d != nullptr; d = d->next_) {
-      if (d->at_ms_ > now) continue;
-      d->fired_ = true;
-      boost::system::error_code ignored;
-      d->socket_.cancel(ignored);
-    }
+    CancelExpired(expire_all_ ? Deadline::kNever - 1 : NowMs());
   }
+}
+
+void DeadlineWheel::CancelExpired(int64_t now) {
+  for (Deadline* d = head_; d != nullptr; d = d->next_) {
+    if (d->at_ms_ > now) continue;
+    d->fired_ = true;
+    boost::system::error_code ignored;
+    d->socket_.cancel(ignored);
+  }
+}
+
+void DeadlineWheel::ExpireAll() {
+  expire_all_ = true;
+  CancelExpired(Deadline::kNever - 1);
 }
 
 }  // namespace tollgate::http

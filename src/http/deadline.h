@@ -50,6 +50,10 @@ class DeadlineWheel {
   // Runs the ticks on the wheel's io_context until Stop() or the context stops.
   void Start();
   void Stop() { running_ = false; }
+  // From now on every armed deadline counts as passed: the sockets of every
+  // pending timed operation are cancelled now and at each tick (shutdown's
+  // cut of in-flight requests). Call on the wheel's thread.
+  void ExpireAll();
   // Milliseconds on the steady clock.
   static int64_t NowMs();
 
@@ -58,10 +62,13 @@ class DeadlineWheel {
   boost::asio::awaitable<void> Tick();
   void Link(Deadline* d);
   void Unlink(Deadline* d);
+  // Cancels the sockets of the deadlines armed for `now` or earlier.
+  void CancelExpired(int64_t now);
 
   boost::asio::io_context& ioc_;
   Deadline* head_ = nullptr;
   bool running_ = false;
+  bool expire_all_ = false;
 };
 
 }  // namespace tollgate::http

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "common/log.h"
+#include "common/util.h"
 
 namespace tollgate::http {
 
@@ -18,7 +19,39 @@ using boost::system::error_code;
 
 namespace {
 constexpr int64_t kWriteTimeoutMs = 60000;
+
+// A short answer sent when the gateway cannot serve the connection, then closed.
+asio::awaitable<void> RefuseAndClose(tcp::socket& socket, Deadline& deadline, int status,
+                                     std::string_view code, std::string_view message) {
+  std::string body = R"({"error":{"message":")";
+  body += message;  // fixed ASCII text, no escaping needed
+  body += R"(","type":"invalid_request_error","param":null,"code":")";
+  body += code;
+  body += R"("}})";
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.set(bhttp::field::connection, "close");
+  res.body() = std::move(body);
+  std::string scratch;
+  ClientStream out(socket, deadline, scratch);
+  (void)co_await out.Write(res);
 }
+
+// Request framing that RFC 9112 says a server must refuse, or that lets one
+// request hide another (smuggling): any Transfer-Encoding other than exactly
+// "chunked", and Transfer-Encoding together with Content-Length. Beast would
+// frame such a request by its Content-Length and keep the connection.
+const char* FramingProblem(const bhttp::fields& h) {
+  auto te = h.find(bhttp::field::transfer_encoding);
+  if (te == h.end()) return nullptr;
+  if (h.count(bhttp::field::transfer_encoding) > 1 ||
+      !beast::iequals(Trim(std::string_view(te->value().data(), te->value().size())), "chunked"))
+    return "Transfer-Encoding other than chunked is not supported";
+  if (h.find(bhttp::field::content_length) != h.end())
+    return "Transfer-Encoding and Content-Length must not both be sent";
+  return nullptr;
+}
+}  // namespace
 
 void ClientStream::Tee(std::string_view data) {
   if (tee_ == nullptr || tee_overflow_) return;
@@ -182,9 +215,28 @@ void Server::Stop(int grace_ms) {
         if (s->idle) s->socket->cancel(ec);
     });
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
-  while (active_sessions_.load() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto wait_for_sessions = [this](int ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (active_sessions_.load() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  };
+  wait_for_sessions(grace_ms);
+  if (active_sessions_.load() > 0) {
+    // Still in flight (long streams): cut them, so each ends through its own
+    // code path and records what it delivered, instead of vanishing with the loop.
+    log::Info(std::to_string(active_sessions_.load()) + " requests still in flight after " +
+              std::to_string(grace_ms) + " ms: cutting them");
+    cutting_.store(true);
+    for (int i = 0; i < workers(); ++i) {
+      asio::post(*contexts_[i], [this, i] {
+        wheels_[static_cast<size_t>(i)]->ExpireAll();
+        error_code ec;
+        for (SessionSlot* s : sessions_[static_cast<size_t>(i)])
+          if (s->idle) s->socket->cancel(ec);
+      });
+    }
+    wait_for_sessions(kCutWaitMs);
+  }
   for (auto& c : contexts_) c->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
@@ -204,8 +256,25 @@ asio::awaitable<void> Server::AcceptLoop(int worker) {
       continue;
     }
     sock.set_option(tcp::no_delay(true), ec);
+    if (active_sessions_.load(std::memory_order_relaxed) >= options_.max_connections) {
+      // Over server.max_connections: a clear refusal now (never a hang), and
+      // the descriptor back at once, so the connections already open keep working.
+      asio::co_spawn(*contexts_[worker], Refuse(worker, std::move(sock)), asio::detached);
+      continue;
+    }
     asio::co_spawn(*contexts_[worker], Session(worker, std::move(sock)), asio::detached);
   }
+}
+
+asio::awaitable<void> Server::Refuse(int worker, tcp::socket socket) {
+  error_code ec;
+  socket.non_blocking(true, ec);
+  Deadline deadline(*wheels_[static_cast<size_t>(worker)], socket);
+  co_await RefuseAndClose(socket, deadline, 503, "too_many_connections",
+                          "the gateway is serving its maximum number of connections "
+                          "(server.max_connections); retry shortly");
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
 }
 
 asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
@@ -228,6 +297,14 @@ asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
     slot.idle = true;
     ec = co_await ReadMessage(socket, buffer, parser, true);
     slot.idle = false;
+    if (!ec && parser.is_header_done()) {
+      if (const char* problem = FramingProblem(parser.get().base())) {
+        // Answer and close: the bytes after this head cannot be trusted to frame anything.
+        deadline.Disarm();
+        co_await RefuseAndClose(socket, deadline, 400, "bad_http", problem);
+        break;
+      }
+    }
     if (!ec && !parser.is_done()) {
       // curl and others send "Expect: 100-continue" with larger bodies and
       // wait (curl: 1 s) for a go-ahead before sending the body.

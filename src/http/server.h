@@ -102,6 +102,9 @@ struct ServerOptions {
   int threads = 2;
   int64_t max_body_bytes = 10 << 20;
   int64_t idle_timeout_ms = 120000;
+  // Open client connections at once; a connection past it gets a 503 and is
+  // closed, so the process keeps file descriptors to serve the ones it has.
+  int64_t max_connections = 4096;
 };
 
 class Server {
@@ -119,12 +122,24 @@ class Server {
   int workers() const { return static_cast<int>(contexts_.size()); }
   // Runs the workers on their threads and returns immediately.
   void Start();
-  // Stops accepting, then stops the loops after `grace_ms` for in-flight requests; joins threads.
+  // Stops accepting and closes idle connections; waits up to `grace_ms` for
+  // in-flight requests; then cuts the rest (cutting() turns true and every
+  // socket with an armed deadline is cancelled, so a relay waiting on its
+  // upstream ends and records its row) and waits for them to finish, at most
+  // kCutWaitMs more; then stops the loops and joins the threads.
   void Stop(int grace_ms);
+  // True once Stop() has given up waiting and is cutting in-flight requests.
+  // Any thread.
+  bool cutting() const { return cutting_.load(std::memory_order_relaxed); }
+  // Client connections open now (all workers). Any thread.
+  int active_connections() const { return active_sessions_.load(std::memory_order_relaxed); }
+  static constexpr int kCutWaitMs = 3000;
 
  private:
   asio::awaitable<void> AcceptLoop(int worker);
   asio::awaitable<void> Session(int worker, asio::ip::tcp::socket socket);
+  // Answers a connection over max_connections with a 503 and closes it.
+  asio::awaitable<void> Refuse(int worker, asio::ip::tcp::socket socket);
 
   ServerOptions options_;
   Handler handler_;
@@ -137,6 +152,7 @@ class Server {
   std::vector<std::thread> threads_;
   std::atomic<int> active_sessions_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> cutting_{false};
   // Per worker: its open sessions, each saying whether it waits for its next
   // request. Touched only on that worker's thread, so Stop() can close the
   // idle ones at once instead of waiting.

@@ -1,13 +1,13 @@
 #include "pricing/catalog.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
 
+#include "common/json.h"
 #include "common/embedded.h"
 
 namespace tollgate::pricing {
@@ -81,10 +81,10 @@ Result<std::unique_ptr<PriceCatalog>> PriceCatalog::FromCatalogJson(std::string_
                                                                     const std::string& source,
                                                                     const std::string& today) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError())
-    return Status::InvalidArgument(source + ": invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +
-                                   ": " + rapidjson::GetParseError_En(doc.GetParseError()));
+  const JsonParse doc_json = ParseJson(doc, json);
+  if (!doc_json.ok)
+    return Status::InvalidArgument(source + ": invalid JSON at offset " + std::to_string(doc_json.offset) +
+                                   ": " + doc_json.message);
   if (!doc.IsObject() || !doc.HasMember("models") || !doc["models"].IsArray())
     return Status::InvalidArgument(source + ": expected an object with a \"models\" array (see docs/pricing.md)");
   auto cat = std::make_unique<PriceCatalog>();
@@ -138,10 +138,10 @@ Result<std::unique_ptr<PriceCatalog>> PriceCatalog::FromCatalogJson(std::string_
 
 Status PriceCatalog::MergeLiteLlm(std::string_view json, const std::string& source) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError())
-    return Status::InvalidArgument(source + ": invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +
-                                   ": " + rapidjson::GetParseError_En(doc.GetParseError()));
+  const JsonParse doc_json = ParseJson(doc, json);
+  if (!doc_json.ok)
+    return Status::InvalidArgument(source + ": invalid JSON at offset " + std::to_string(doc_json.offset) +
+                                   ": " + doc_json.message);
   if (!doc.IsObject()) return Status::InvalidArgument(source + ": expected a JSON object of model entries");
   for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
     const auto& v = it->value;

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/json.h"
 #include "providers/adapter.h"
 #include "providers/sse.h"
 #include "providers/openai_wire.h"
@@ -216,8 +217,8 @@ Status AssistantToolCallsToBlocks(const Value& tool_calls, Value* blocks, Alloc&
     if (args.empty()) {
       input.SetObject();
     } else {
-      input.Parse(args.data(), args.size());
-      if (input.HasParseError() || !input.IsObject())
+      const JsonParse input_json = ParseJson(input, args);
+      if (!input_json.ok || !input.IsObject())
         return Status::InvalidArgument("tool_calls[].function.arguments must be a JSON object");
     }
     Value block(kObjectType);
@@ -1224,9 +1225,9 @@ Result<std::string> ChatResponseToAnthropic(const rapidjson::Value& completion,
       const Value* fn = Member(tc, "function");
       std::string_view args = Str(fn ? Member(*fn, "arguments") : nullptr);
       Document input;
-      input.Parse(args.data(), args.size());
+      const JsonParse input_json = ParseJson(input, args);
       // Anthropic's input must be an object; arguments cut off by max_tokens are not.
-      if (input.HasParseError() || !input.IsObject()) input.SetObject();
+      if (!input_json.ok || !input.IsObject()) input.SetObject();
       Value block(kObjectType);
       block.AddMember("type", "tool_use", a);
       block.AddMember("id", S(AnthropicToolId(Str(Member(tc, "id"))), a), a);

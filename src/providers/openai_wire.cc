@@ -1,5 +1,7 @@
 #include "providers/openai_wire.h"
 
+#include "common/json.h"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -87,8 +89,8 @@ bool UsageFromOpenAi(const rapidjson::Value& usage, pricing::Usage* out) {
 ChunkInfo InspectChunk(std::string_view json) {
   ChunkInfo info;
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return info;
+  const JsonParse doc_json = ParseJson(doc, json);
+  if (!doc_json.ok || !doc.IsObject()) return info;
   info.parsed = true;
   if (Member(doc, "error")) info.is_error = true;
   if (const auto* m = Member(doc, "model"); m && m->IsString()) info.model = m->GetString();

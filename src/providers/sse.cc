@@ -1,5 +1,7 @@
 #include "providers/sse.h"
 
+#include "common/json.h"
+
 namespace tollgate::providers {
 
 std::string_view SseData(std::string_view ev, std::string* scratch) {
@@ -29,8 +31,7 @@ std::string_view SseData(std::string_view ev, std::string* scratch) {
 
 bool ParseJsonObject(std::string_view data, rapidjson::Document* doc) {
   if (data.empty() || data.front() != '{') return false;
-  doc->Parse(data.data(), data.size());
-  return !doc->HasParseError() && doc->IsObject();
+  return ParseJson(*doc, data).ok && doc->IsObject();
 }
 
 size_t FindSseEventEnd(const std::string& buf, size_t from, size_t* sep) {

@@ -7,7 +7,6 @@
 #endif
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/schema.h>
 #include <rapidjson/stringbuffer.h>
 
@@ -15,6 +14,7 @@
 #include <cmath>
 #include <regex>
 
+#include "common/json.h"
 #include "common/util.h"
 
 namespace tollgate::router {
@@ -56,15 +56,15 @@ std::optional<double> ParseDouble(std::string_view s) {
 
 CheckResult JsonSchemaCheck(const CheckSpec& spec, std::string_view answer) {
   rapidjson::Document schema_doc;
-  schema_doc.Parse(spec.json_schema.data(), spec.json_schema.size());
-  if (schema_doc.HasParseError()) return {false, "schema is not valid JSON"};
+  const JsonParse schema_doc_json = ParseJson(schema_doc, spec.json_schema);
+  if (!schema_doc_json.ok) return {false, "schema is not valid JSON"};
   rapidjson::SchemaDocument schema(schema_doc);
   std::string_view body = Trim(answer);
   if (body.empty() || (body.front() != '{' && body.front() != '[')) body = Trim(FencedBlock(answer));
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError())
-    return {false, std::string("answer is not JSON: ") + rapidjson::GetParseError_En(doc.GetParseError())};
+  const JsonParse doc_json = ParseJson(doc, body);
+  if (!doc_json.ok)
+    return {false, std::string("answer is not JSON: ") + doc_json.message};
   rapidjson::SchemaValidator validator(schema);
   if (!doc.Accept(validator)) {
     rapidjson::StringBuffer where;
@@ -174,8 +174,8 @@ Result<CheckSpec> ParseCheckSpec(std::string_view text) {
     spec.kind = CheckKind::kJsonSchema;
     spec.json_schema = std::string(arg);
     rapidjson::Document d;
-    d.Parse(spec.json_schema.data(), spec.json_schema.size());
-    if (d.HasParseError() || !d.IsObject())
+    const JsonParse d_json = ParseJson(d, spec.json_schema);
+    if (!d_json.ok || !d.IsObject())
       return Status::InvalidArgument("json_schema check: the schema is not a JSON object");
   } else {
     return Status::InvalidArgument("unknown check '" + std::string(kind) +

@@ -1,7 +1,8 @@
 #include "router/learned_router.h"
 
+#include "common/json.h"
+
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -311,10 +312,10 @@ Result<LearnedRouter> LearnedRouter::Load(const std::string& path) {
 
 Result<LearnedRouter> LearnedRouter::Parse(std::string_view json, const std::string& source) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError())
-    return Bad(source, std::string("JSON error at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
-                           rapidjson::GetParseError_En(doc.GetParseError()));
+  const JsonParse doc_json = ParseJson(doc, json);
+  if (!doc_json.ok)
+    return Bad(source, std::string("JSON error at offset ") + std::to_string(doc_json.offset) + ": " +
+                           doc_json.message);
   if (!doc.IsObject()) return Bad(source, "not a JSON object");
   auto str = [&](const char* key) -> const rapidjson::Value* {
     auto it = doc.FindMember(key);

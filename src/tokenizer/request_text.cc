@@ -1,7 +1,8 @@
 #include "tokenizer/request_text.h"
 
+#include "common/json.h"
+
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -104,11 +105,11 @@ void AddMessage(const rapidjson::Value& msg, RequestText* out) {
 
 Result<RequestText> ExtractRequestText(std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError()) {
+  const JsonParse doc_json = ParseJson(doc, body);
+  if (!doc_json.ok) {
     return Status::InvalidArgument(std::string("request body is not JSON: ") +
-                                   rapidjson::GetParseError_En(doc.GetParseError()) +
-                                   " at offset " + std::to_string(doc.GetErrorOffset()));
+                                   doc_json.message +
+                                   " at offset " + std::to_string(doc_json.offset));
   }
   if (!doc.IsObject()) return Status::InvalidArgument("request body is not a JSON object");
   RequestText out;

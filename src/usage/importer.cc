@@ -1,7 +1,6 @@
 #include "usage/importer.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +12,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/json.h"
 #include "common/util.h"
 
 namespace tollgate::usage {
@@ -182,11 +182,9 @@ class Importer {
     if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
     if (Trim(line).empty()) return;
     rapidjson::Document doc;
-    doc.ParseInsitu(line.data());
-    if (doc.HasParseError()) {
-      std::string m = std::string("invalid JSON at column ") +
-                      std::to_string(doc.GetErrorOffset() + 1) + ": " +
-                      rapidjson::GetParseError_En(doc.GetParseError());
+    const JsonParse parsed = ParseJson(doc, line);
+    if (!parsed.ok) {
+      std::string m = "invalid JSON at column " + std::to_string(parsed.offset + 1) + ": " + parsed.message;
       if (!complete) m += " (last line is incomplete; is the agent still writing this file?)";
       Diag(f.path, lineno, m + "; skipped");
       return;

@@ -1,0 +1,97 @@
+// Parsing JSON from untrusted bytes (client bodies, upstream answers, files).
+// Every parse in tollgate goes through ParseJson: it parses iteratively (no
+// recursion per nesting level) and stops at the first array or object nested
+// deeper than kMaxJsonDepth, so no input can overflow a stack: neither the
+// parser's nor that of the recursive code that later walks the DOM
+// (serialisers, canonicalisers, translators). One pass, no pre-scan.
+// Thread-safe (no shared state).
+#pragma once
+
+#include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace tollgate {
+
+// Deepest nesting of arrays and objects accepted anywhere. Real requests stay
+// far below it (a JSON schema in response_format rarely passes 20 levels).
+inline constexpr int kMaxJsonDepth = 128;
+
+// Outcome of ParseJson. `ok` false: `offset` is the byte where the problem was
+// found and `message` says what it is (for an error body).
+struct JsonParse {
+  bool ok = true;
+  size_t offset = 0;
+  std::string message;
+};
+
+// Parses `text` into `doc`, replacing what it held (null on failure). Refuses
+// nesting deeper than kMaxJsonDepth ("nesting deeper than 128 levels");
+// otherwise RapidJSON's own errors.
+template <class Document>
+JsonParse ParseJson(Document& doc, std::string_view text);
+
+// The message of a failed parse: "at offset N: <problem>".
+std::string JsonErrorMessage(const JsonParse& p);
+
+namespace json_internal {
+
+JsonParse Failure(rapidjson::ParseErrorCode code, size_t offset, bool too_deep);
+
+// Forwards the reader's events to the document, counting depth.
+template <class Handler>
+struct DepthLimited {
+  Handler& h;
+  int depth = 0;
+  bool too_deep = false;
+  using Ch = char;
+  bool Null() { return h.Null(); }
+  bool Bool(bool b) { return h.Bool(b); }
+  bool Int(int i) { return h.Int(i); }
+  bool Uint(unsigned u) { return h.Uint(u); }
+  bool Int64(int64_t i) { return h.Int64(i); }
+  bool Uint64(uint64_t u) { return h.Uint64(u); }
+  bool Double(double d) { return h.Double(d); }
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) { return h.RawNumber(s, n, copy); }
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy) { return h.String(s, n, copy); }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) { return h.Key(s, n, copy); }
+  bool StartObject() { return Enter() && h.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) { return --depth, h.EndObject(n); }
+  bool StartArray() { return Enter() && h.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return --depth, h.EndArray(n); }
+  bool Enter() {
+    if (++depth <= kMaxJsonDepth) return true;
+    too_deep = true;
+    return false;
+  }
+};
+
+}  // namespace json_internal
+
+template <class Document>
+JsonParse ParseJson(Document& doc, std::string_view text) {
+  doc.SetNull();
+  rapidjson::Reader reader;
+  bool done = false;
+  // Populate hands the document's own handler to the generator and keeps the
+  // value it built only when the generator says it succeeded.
+  auto generate = [&](Document& handler) {
+    json_internal::DepthLimited<Document> limited{handler};
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+    done = !reader.template Parse<rapidjson::kParseIterativeFlag>(is, limited).IsError();
+    return done;
+  };
+  doc.Populate(generate);
+  if (done) return {};
+  doc.SetNull();
+  return json_internal::Failure(reader.GetParseErrorCode(), reader.GetErrorOffset(),
+                                reader.GetParseErrorCode() == rapidjson::kParseErrorTermination);
+}
+
+}  // namespace tollgate
