@@ -46,6 +46,10 @@ export const DEFAULT_ANTHROPIC_BEHAVIOUR = Object.freeze({
   },
   // Model echoed in the answer; null echoes the request's `model`.
   responseModel: null,
+  // Budget tests: report output_tokens = the request's max_tokens (a model that
+  // honours its cap spends all of it). The API requires max_tokens, so a request
+  // without one is still refused with a 400 (see validate()).
+  honourCaps: false,
   // Answer of /v1/messages/count_tokens.
   countTokens: 42,
   // Every /v1/messages request gets `errorStatus` with exactly `errorBody`.
@@ -300,12 +304,14 @@ export class FakeAnthropic {
     const id = `msg_fake${String(this.counter).padStart(6, '0')}`;
     const model = b.responseModel ?? body.model;
     const stopReason = b.stopReason ?? (b.content.some((c) => c.type === 'tool_use') ? 'tool_use' : 'end_turn');
+    const usage = b.honourCaps ? { ...b.usage, output_tokens: body.max_tokens } : b.usage;
+    record.usage = usage;
     if (body.stream === true) {
-      return this.#stream(res, record, messageStreamEvents({ id, model, content: b.content, stopReason, usage: b.usage }));
+      return this.#stream(res, record, messageStreamEvents({ id, model, content: b.content, stopReason, usage }));
     }
     return this.#send(res, record, 200, {
       id, type: 'message', role: 'assistant', model, content: b.content,
-      stop_reason: stopReason, stop_sequence: null, usage: b.usage,
+      stop_reason: stopReason, stop_sequence: null, usage,
     });
   }
 

@@ -29,6 +29,11 @@ export const DEFAULT_GEMINI_BEHAVIOUR = Object.freeze({
   errorBody: null,
   // SSE line endings: Google frames events with CRLF ("data: {...}\r\n\r\n").
   crlf: true,
+  // Budget tests: report candidatesTokenCount = the request's
+  // generationConfig.maxOutputTokens (a model that honours its cap spends all of
+  // it), or `uncappedOutputTokens` when it set none. Thoughts are then 0.
+  honourCaps: false,
+  uncappedOutputTokens: 50000,
 });
 
 function pieces(text) {
@@ -155,12 +160,18 @@ export class FakeGemini {
       return this.#json(res, record, 400, googleError(400, 'INVALID_ARGUMENT', '* GenerateContentRequest.contents: contents is not specified'));
     }
 
+    let u = b.usage;
+    if (b.honourCaps) {
+      const cap = body.generationConfig?.maxOutputTokens;
+      u = { ...b.usage, candidatesTokenCount: Number.isInteger(cap) && cap > 0 ? cap : b.uncappedOutputTokens, thoughtsTokenCount: 0 };
+    }
+    record.usage = u;
     const modelVersion = b.modelVersion ?? m[1];
     const responseId = `fakeResp${String(this.counter).padStart(6, '0')}`;
     if (m[2] === 'generateContent') {
       return this.#json(res, record, 200, {
         candidates: [{ content: { parts: [{ text: b.text }], role: 'model' }, finishReason: 'STOP', index: 0 }],
-        usageMetadata: usageMetadata(b.usage),
+        usageMetadata: usageMetadata(u),
         modelVersion,
         responseId,
       });
@@ -170,11 +181,11 @@ export class FakeGemini {
     const words = pieces(b.text);
     const chunkObjs = words.map((w, i) => {
       const last = i === words.length - 1;
-      const running = last ? b.usage.candidatesTokenCount : Math.max(1, Math.floor((b.usage.candidatesTokenCount * (i + 1)) / words.length));
+      const running = last ? u.candidatesTokenCount : Math.max(1, Math.floor((u.candidatesTokenCount * (i + 1)) / words.length));
       const cand = { content: { parts: [{ text: w }], role: 'model' } };
       if (last) cand.finishReason = 'STOP';
       cand.index = 0;
-      return { candidates: [cand], usageMetadata: usageMetadata(b.usage, running), modelVersion, responseId };
+      return { candidates: [cand], usageMetadata: usageMetadata(u, running), modelVersion, responseId };
     });
     if (url.searchParams.get('alt') !== 'sse') {
       // Without alt=sse Google streams one JSON array.

@@ -30,6 +30,12 @@ export const DEFAULT_BEHAVIOUR = Object.freeze({
   usage: { prompt_tokens: 1000, completion_tokens: 500, cached_tokens: 0, reasoning_tokens: 0 },
   // Model name echoed in responses; null echoes the `model` of the request.
   responseModel: null,
+  // Budget tests: report completion_tokens = the output cap the request carried
+  // (max_completion_tokens, else max_tokens; a model that honours its cap spends
+  // all of it), or `uncappedOutputTokens` when it carried none (a runaway answer).
+  // Reasoning tokens are then 0. Prompt and cached tokens still come from `usage`.
+  honourCaps: false,
+  uncappedOutputTokens: 50000,
 
   // Transient failures (retry tests): the first `failFirst` API requests fail,
   // either with `failStatus` and an OpenAI error body (failMode 'status') or by
@@ -221,8 +227,10 @@ export class FakeOpenAI {
     }
 
     const chat = path === '/v1/chat/completions';
+    const usage = this.#usageFor(body, chat);
+    record.usage = usage;
     if (body.stream === true) {
-      return this.#stream(res, record, { chat, id, model, includeUsage: body.stream_options?.include_usage === true });
+      return this.#stream(res, record, { chat, id, model, usage, includeUsage: body.stream_options?.include_usage === true });
     }
     if (chat) {
       return this.#json(res, 200, {
@@ -232,7 +240,7 @@ export class FakeOpenAI {
           message: { role: 'assistant', content: b.content, refusal: null, annotations: [] },
           logprobs: null, finish_reason: 'stop',
         }],
-        usage: usageObject(b.usage),
+        usage: usageObject(usage),
         service_tier: 'default',
         system_fingerprint: 'fp_fake',
       });
@@ -240,8 +248,17 @@ export class FakeOpenAI {
     return this.#json(res, 200, {
       id, object: 'text_completion', created: CREATED, model,
       choices: [{ text: b.content, index: 0, logprobs: null, finish_reason: 'stop' }],
-      usage: { prompt_tokens: b.usage.prompt_tokens, completion_tokens: b.usage.completion_tokens, total_tokens: b.usage.prompt_tokens + b.usage.completion_tokens },
+      usage: { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.prompt_tokens + usage.completion_tokens },
     });
+  }
+
+  /** The usage to report for one request: `usage`, or with honourCaps the cap it carried. */
+  #usageFor(body, chat) {
+    const b = this.behaviour;
+    if (!b.honourCaps) return b.usage;
+    const caps = chat ? [body.max_completion_tokens, body.max_tokens] : [body.max_tokens];
+    const cap = caps.find((v) => Number.isInteger(v) && v > 0);
+    return { ...b.usage, completion_tokens: cap ?? b.uncappedOutputTokens, reasoning_tokens: 0 };
   }
 
   /** Non-stream JSON response, pretty-printed like OpenAI's. */
@@ -256,7 +273,7 @@ export class FakeOpenAI {
   }
 
   /** SSE stream in OpenAI's framing: `data: <json>\n\n` ... `data: [DONE]\n\n`. */
-  async #stream(res, record, { chat, id, model, includeUsage }) {
+  async #stream(res, record, { chat, id, model, usage, includeUsage }) {
     const b = this.behaviour;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -277,14 +294,14 @@ export class FakeOpenAI {
         events.push({ ...base, choices: [{ index: 0, delta: { content: p }, logprobs: null, finish_reason: null }], ...usageField });
       }
       events.push({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }], ...usageField });
-      if (includeUsage) events.push({ ...base, choices: [], usage: usageObject(b.usage) });
+      if (includeUsage) events.push({ ...base, choices: [], usage: usageObject(usage) });
     } else {
       for (const p of pieces(b.content)) {
         events.push({ ...base, choices: [{ text: p, index: 0, logprobs: null, finish_reason: null }], ...usageField });
       }
       events.push({ ...base, choices: [{ text: '', index: 0, logprobs: null, finish_reason: 'stop' }], ...usageField });
       if (includeUsage) {
-        events.push({ ...base, choices: [], usage: { prompt_tokens: b.usage.prompt_tokens, completion_tokens: b.usage.completion_tokens, total_tokens: b.usage.prompt_tokens + b.usage.completion_tokens } });
+        events.push({ ...base, choices: [], usage: { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
       }
     }
 
