@@ -13,6 +13,8 @@
 #include <rapidjson/reader.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +40,15 @@ JsonParse ParseJson(Document& doc, std::string_view text);
 
 // The message of a failed parse: "at offset N: <problem>".
 std::string JsonErrorMessage(const JsonParse& p);
+
+// Largest token count believed from a provider (a trillion: no request comes near).
+inline constexpr int64_t kMaxTokenCount = 1'000'000'000'000;
+
+// A token count read from an untrusted usage object. Absent or null: 0. A
+// non-negative integer (an integral double too) up to kMaxTokenCount: its
+// value. Anything else (negative, fractional, huge, a string, an object):
+// nullopt, and the caller treats the whole usage object as missing.
+std::optional<int64_t> TokenCount(const rapidjson::Value* v);
 
 namespace json_internal {
 

@@ -1325,7 +1325,8 @@ awaitable<bool> Gateway::RelayStream(Call& call, http::UpstreamCall& up, provide
   }
   if (!client_gone && !broken) up.Finish();
   ApplyMeter(call, adapter.meter());
-  if ((client_gone || broken || !adapter.meter().complete) && call.have_usage) {
+  if ((client_gone || broken || !adapter.meter().complete || adapter.meter().usage_provisional) &&
+      call.have_usage) {
     // A cut stream's usage is provisional (Anthropic reports output_tokens: 1 in
     // message_start): bill at least what the text received implies.
     const int64_t seen = providers::EstimateTokensFromChars(call.text_chars);

@@ -1,5 +1,7 @@
 #include "gateway/metrics.h"
 
+#include <algorithm>
+
 #include <sstream>
 
 namespace tollgate::gateway {
@@ -53,7 +55,8 @@ void Metrics::Record(const ledger::Row& row) {
   s.cache_write_tokens.fetch_add(static_cast<uint64_t>(row.usage.cache_write_5m + row.usage.cache_write_1h), r);
   s.output_tokens.fetch_add(static_cast<uint64_t>(row.usage.output), r);
   s.reasoning_tokens.fetch_add(static_cast<uint64_t>(row.usage.reasoning), r);
-  if (row.cost_known) s.cost_micro_usd.fetch_add(static_cast<uint64_t>(row.cost.Total() * 1e6 + 0.5), r);
+  // Costs are never negative (usage counts are validated), but a counter must not wrap if one were.
+  if (row.cost_known) s.cost_micro_usd.fetch_add(static_cast<uint64_t>(std::max(0.0, row.cost.Total()) * 1e6 + 0.5), r);
   else s.unknown_cost.fetch_add(1, r);
   latency_[p].Observe(row.latency_ms);
   if (row.ttft_ms) ttft_[p].Observe(*row.ttft_ms);

@@ -6,6 +6,8 @@
 #include "providers/adapter.h"
 #include "providers/sse.h"
 
+#include "common/json.h"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -26,12 +28,16 @@ const Value* Member(const Value& obj, const char* key) {
   return it == obj.MemberEnd() ? nullptr : &it->value;
 }
 
-int64_t Int(const Value* v) {
-  if (!v || !v->IsNumber()) return 0;
-  return v->IsInt64() ? v->GetInt64() : static_cast<int64_t>(v->GetDouble());
-}
-
-int64_t IntAt(const Value& obj, const char* key) { return Int(Member(obj, key)); }
+// Reads token counts from one usage object; any implausible count (negative,
+// fractional, huge, not a number) makes the whole object invalid.
+struct CountReader {
+  bool valid = true;
+  int64_t operator()(const Value& obj, const char* key) {
+    std::optional<int64_t> n = TokenCount(Member(obj, key));
+    valid = valid && n.has_value();
+    return n.value_or(0);
+  }
+};
 
 std::string_view Str(const Value* v) {
   return v && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength())
@@ -55,15 +61,24 @@ size_t SerializedLen(const Value& v) {
 struct AnthropicCounts {
   int64_t input = 0, cache_read = 0, cache_creation = 0, write_5m = 0, write_1h = 0, output = 0;
 
-  void MergeMax(const Value& usage) {
-    input = std::max(input, IntAt(usage, "input_tokens"));
-    cache_read = std::max(cache_read, IntAt(usage, "cache_read_input_tokens"));
-    cache_creation = std::max(cache_creation, IntAt(usage, "cache_creation_input_tokens"));
-    output = std::max(output, IntAt(usage, "output_tokens"));
+  // Merges a valid usage object (false, and nothing merged, for an invalid one).
+  bool MergeMax(const Value& usage) {
+    CountReader count;
+    const int64_t in = count(usage, "input_tokens"), read = count(usage, "cache_read_input_tokens"),
+                  creation = count(usage, "cache_creation_input_tokens"), out = count(usage, "output_tokens");
+    int64_t w5 = 0, w1 = 0;
     if (const Value* cc = Member(usage, "cache_creation"); cc && cc->IsObject()) {
-      write_5m = std::max(write_5m, IntAt(*cc, "ephemeral_5m_input_tokens"));
-      write_1h = std::max(write_1h, IntAt(*cc, "ephemeral_1h_input_tokens"));
+      w5 = count(*cc, "ephemeral_5m_input_tokens");
+      w1 = count(*cc, "ephemeral_1h_input_tokens");
     }
+    if (!count.valid) return false;
+    input = std::max(input, in);
+    cache_read = std::max(cache_read, read);
+    cache_creation = std::max(cache_creation, creation);
+    output = std::max(output, out);
+    write_5m = std::max(write_5m, w5);
+    write_1h = std::max(write_1h, w1);
+    return true;
   }
 
   pricing::Usage ToUsage() const {
@@ -229,10 +244,11 @@ class AnthropicPassthrough final : public StreamAdapter {
     } else if (type == "message_start") {
       if (const Value* msg = Member(doc, "message")) {
         SetModel(Member(*msg, "model"), &meter_);
-        MergeUsage(Member(*msg, "usage"));
+        if (MergeUsage(Member(*msg, "usage"))) meter_.usage_provisional = true;
       }
     } else if (type == "message_delta") {
-      MergeUsage(Member(doc, "usage"));
+      // The closing count; a malformed one leaves the provisional count standing.
+      if (MergeUsage(Member(doc, "usage"))) meter_.usage_provisional = false;
     } else if (type == "content_block_start") {
       // Blocks usually start empty, but a server may put text in the start.
       if (const Value* b = Member(doc, "content_block"))
@@ -265,11 +281,12 @@ class AnthropicPassthrough final : public StreamAdapter {
   }
 
  private:
-  void MergeUsage(const Value* usage) {
-    if (!usage || !usage->IsObject()) return;
-    counts_.MergeMax(*usage);
+  // True when `usage` was a valid usage object and was merged.
+  bool MergeUsage(const Value* usage) {
+    if (!usage || !usage->IsObject() || !counts_.MergeMax(*usage)) return false;
     meter_.usage = counts_.ToUsage();
     meter_.have_usage = true;
+    return true;
   }
 
   AnthropicCounts counts_;
@@ -384,19 +401,20 @@ class GeminiPassthrough final : public StreamAdapter {
 bool UsageFromAnthropic(const rapidjson::Value& usage, pricing::Usage* out) {
   if (!usage.IsObject()) return false;
   AnthropicCounts c;
-  c.MergeMax(usage);
+  if (!c.MergeMax(usage)) return false;
   *out = c.ToUsage();
   return true;
 }
 
 bool UsageFromResponses(const rapidjson::Value& usage, pricing::Usage* out) {
   if (!usage.IsObject()) return false;
-  int64_t input = IntAt(usage, "input_tokens");
-  int64_t output = IntAt(usage, "output_tokens");
+  CountReader count;
+  int64_t input = count(usage, "input_tokens");
+  int64_t output = count(usage, "output_tokens");
   int64_t cached = 0, reasoning = 0;
-  if (const Value* d = Member(usage, "input_tokens_details")) cached = IntAt(*d, "cached_tokens");
-  if (const Value* d = Member(usage, "output_tokens_details"))
-    reasoning = IntAt(*d, "reasoning_tokens");
+  if (const Value* d = Member(usage, "input_tokens_details")) cached = count(*d, "cached_tokens");
+  if (const Value* d = Member(usage, "output_tokens_details")) reasoning = count(*d, "reasoning_tokens");
+  if (!count.valid) return false;
   cached = std::clamp<int64_t>(cached, 0, input);
   reasoning = std::clamp<int64_t>(reasoning, 0, output);
   *out = pricing::Usage{};
@@ -409,15 +427,20 @@ bool UsageFromResponses(const rapidjson::Value& usage, pricing::Usage* out) {
 
 bool UsageFromGemini(const rapidjson::Value& usage_metadata, pricing::Usage* out) {
   if (!usage_metadata.IsObject()) return false;
-  int64_t prompt = IntAt(usage_metadata, "promptTokenCount");
-  int64_t cached = std::clamp<int64_t>(IntAt(usage_metadata, "cachedContentTokenCount"), 0, prompt);
+  CountReader count;
+  const int64_t prompt = count(usage_metadata, "promptTokenCount");
+  const int64_t cached = std::min(count(usage_metadata, "cachedContentTokenCount"), prompt);
+  const int64_t tool_prompt = count(usage_metadata, "toolUsePromptTokenCount");
+  const int64_t candidates = count(usage_metadata, "candidatesTokenCount");
+  const int64_t thoughts = count(usage_metadata, "thoughtsTokenCount");
+  if (!count.valid) return false;
   *out = pricing::Usage{};
   // toolUsePromptTokenCount (e.g. search grounding results fed back to the
   // model) is outside promptTokenCount and billed as input.
-  out->input = prompt - cached + IntAt(usage_metadata, "toolUsePromptTokenCount");
+  out->input = prompt - cached + tool_prompt;
   out->cache_read = cached;
-  out->output = IntAt(usage_metadata, "candidatesTokenCount");
-  out->reasoning = IntAt(usage_metadata, "thoughtsTokenCount");
+  out->output = candidates;
+  out->reasoning = thoughts;
   return true;
 }
 

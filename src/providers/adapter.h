@@ -36,9 +36,16 @@ struct Meter {
   std::string model;         // model the provider says answered
   bool complete = false;     // the stream reached its terminal event
   bool upstream_error = false;  // the provider sent an error event/body
+  // The usage is a provisional count, not the provider's closing one (Anthropic's
+  // message_start says output_tokens: 1 until message_delta says the real number):
+  // the gateway bills at least what the text received implies.
+  bool usage_provisional = false;
 };
 
 // Usage extraction from each provider's usage object, into disjoint classes.
+// Each returns false (and the gateway estimates instead) when the object is
+// not an object or any count in it is implausible: negative, fractional,
+// larger than kMaxTokenCount, or not a number (common/json.h, TokenCount).
 // OpenAI chat/completions/embeddings: see openai_wire.h (UsageFromOpenAi).
 // Anthropic: input_tokens, cache_read_input_tokens and cache_creation_input_tokens are
 // already disjoint; cache_creation.{ephemeral_5m_input_tokens, ephemeral_1h_input_tokens}

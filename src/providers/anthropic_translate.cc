@@ -43,12 +43,14 @@ std::string_view Str(const Value* v) {
                             : std::string_view();
 }
 
+// An absent field reads as an empty view whose data() is null, which RapidJSON
+// asserts against (an abort in a Debug build): empty strings go in as "".
 Value S(std::string_view s, Alloc& a) {
-  return Value(s.data(), static_cast<SizeType>(s.size()), a);
+  return Value(s.empty() ? "" : s.data(), static_cast<SizeType>(s.size()), a);
 }
 
 void WriteString(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<SizeType>(s.size()));
+  w.String(s.empty() ? "" : s.data(), static_cast<SizeType>(s.size()));
 }
 
 

@@ -11,12 +11,6 @@
 namespace tollgate::providers {
 namespace {
 
-int64_t IntField(const rapidjson::Value& obj, const char* key) {
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsNumber()) return 0;
-  return it->value.IsInt64() ? it->value.GetInt64() : static_cast<int64_t>(it->value.GetDouble());
-}
-
 const rapidjson::Value* Member(const rapidjson::Value& obj, const char* key) {
   if (!obj.IsObject()) return nullptr;
   auto it = obj.FindMember(key);
@@ -63,15 +57,24 @@ size_t ContentChars(const rapidjson::Value& content) {
 
 bool UsageFromOpenAi(const rapidjson::Value& usage, pricing::Usage* out) {
   if (!usage.IsObject()) return false;
-  int64_t prompt = IntField(usage, "prompt_tokens");
-  int64_t completion = IntField(usage, "completion_tokens");
+  // Any count that is not a plausible token count voids the whole object: the
+  // caller then estimates, rather than bill a negative or absurd amount.
+  bool valid = true;
+  auto count = [&](const rapidjson::Value& obj, const char* key) {
+    std::optional<int64_t> n = TokenCount(Member(obj, key));
+    valid = valid && n.has_value();
+    return n.value_or(0);
+  };
+  int64_t prompt = count(usage, "prompt_tokens");
+  int64_t completion = count(usage, "completion_tokens");
   int64_t cached = 0, reasoning = 0;
-  if (const auto* d = Member(usage, "prompt_tokens_details"); d && d->IsObject()) cached = IntField(*d, "cached_tokens");
+  if (const auto* d = Member(usage, "prompt_tokens_details"); d && d->IsObject()) cached = count(*d, "cached_tokens");
   // DeepSeek's documented field (prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens).
-  if (cached == 0) cached = IntField(usage, "prompt_cache_hit_tokens");
+  if (cached == 0) cached = count(usage, "prompt_cache_hit_tokens");
   if (const auto* d = Member(usage, "completion_tokens_details"); d && d->IsObject())
-    reasoning = IntField(*d, "reasoning_tokens");
-  const int64_t total = IntField(usage, "total_tokens");
+    reasoning = count(*d, "reasoning_tokens");
+  const int64_t total = count(usage, "total_tokens");
+  if (!valid) return false;
   if (prompt == 0 && completion == 0) prompt = total;  // embeddings
   // xAI counts reasoning_tokens on top of completion_tokens (total_tokens =
   // prompt + completion + reasoning); OpenAI and the rest count them inside.

@@ -361,7 +361,7 @@ std::string RenderSvg(const GroupReport& g) {
   add("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
       "font-size=\"12\">\n",
       W, H);
-  add("<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+  s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s += "<text x=\"" + Fmt("%.0f", L) + "\" y=\"24\" font-size=\"15\" font-weight=\"bold\">" +
        XmlEscape(g.eval_name + " test (" + std::to_string(g.samples) + " prompts): cost vs quality") + "</text>\n";
   add("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n", L, T, pw, ph);

@@ -6,12 +6,15 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <memory>
 #include <string>
 
 #include "common/json.h"
 #include "common/util.h"
 #include "gateway/errors.h"
 #include "gateway/request_checks.h"
+#include "providers/adapter.h"
+#include "providers/openai_wire.h"
 
 namespace tollgate {
 namespace {
@@ -58,7 +61,7 @@ TEST(Json, SyntaxErrorsNameTheOffset) {
   rapidjson::Document d;
   const JsonParse p = ParseJson(d, "{\"a\": tru}");
   ASSERT_FALSE(p.ok);
-  EXPECT_EQ(JsonErrorMessage(p).rfind("at offset 6: ", 0), 0u) << JsonErrorMessage(p);
+  EXPECT_EQ(JsonErrorMessage(p).rfind("at offset 9: ", 0), 0u) << JsonErrorMessage(p);
 }
 
 TEST(Json, IterativeParseKeepsMeaning) {
@@ -200,6 +203,55 @@ TEST(OutputCap, ReadsWhatTheClientSet) {
   EXPECT_EQ(gateway::ClientOutputCap(Api::kOpenAiChat, d), 20);
   ASSERT_TRUE(ParseJson(d, R"({"contents":[],"generationConfig":{"maxOutputTokens":33}})").ok);
   EXPECT_EQ(gateway::ClientOutputCap(Api::kGeminiGenerate, d), 33);
+}
+
+// A provider's usage object with negative, fractional, huge or string counts
+// once billed negative dollars (and UBSan flagged the double-to-int cast):
+// such an object now counts as no usage at all, so the gateway estimates.
+TEST(UsageValidation, ImplausibleCountsVoidTheUsage) {
+  auto parse = [](const char* json) {
+    auto d = std::make_unique<rapidjson::Document>();
+    EXPECT_TRUE(ParseJson(*d, json).ok) << json;
+    return d;
+  };
+  pricing::Usage u;
+  EXPECT_FALSE(providers::UsageFromOpenAi(*parse(R"({"prompt_tokens":-1000,"completion_tokens":5})"), &u));
+  EXPECT_FALSE(providers::UsageFromOpenAi(*parse(R"({"prompt_tokens":10,"completion_tokens":1.5e300})"), &u));
+  EXPECT_FALSE(providers::UsageFromOpenAi(*parse(R"({"prompt_tokens":"10","completion_tokens":5})"), &u));
+  EXPECT_FALSE(providers::UsageFromOpenAi(
+      *parse(R"({"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":2.5}})"), &u));
+  ASSERT_TRUE(providers::UsageFromOpenAi(*parse(R"({"prompt_tokens":10.0,"completion_tokens":5,"total_tokens":15})"), &u));
+  EXPECT_EQ(u.input, 10);
+  EXPECT_EQ(u.output, 5);
+  EXPECT_FALSE(providers::UsageFromAnthropic(*parse(R"({"input_tokens":5,"output_tokens":-3})"), &u));
+  EXPECT_FALSE(providers::UsageFromResponses(*parse(R"({"input_tokens":5,"output_tokens":1e30})"), &u));
+  EXPECT_FALSE(providers::UsageFromGemini(*parse(R"({"promptTokenCount":5,"thoughtsTokenCount":-9.2e18})"), &u));
+  ASSERT_TRUE(providers::UsageFromGemini(*parse(R"({"promptTokenCount":5,"candidatesTokenCount":7})"), &u));
+  EXPECT_EQ(u.output, 7);
+}
+
+TEST(UsageValidation, AnthropicStreamWithoutAValidClosingCountIsProvisional) {
+  auto stream = providers::MakeAnthropicPassthrough();
+  std::string out;
+  stream->OnEvent(R"(event: message_start
+data: {"type":"message_start","message":{"id":"m","model":"claude","usage":{"input_tokens":20,"output_tokens":1}}})",
+                  &out);
+  EXPECT_TRUE(stream->meter().usage_provisional);
+  stream->OnEvent(R"(event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":"many"}})",
+                  &out);
+  stream->OnEvent(R"(event: message_stop
+data: {"type":"message_stop"})",
+                  &out);
+  EXPECT_TRUE(stream->meter().complete);
+  EXPECT_TRUE(stream->meter().usage_provisional);
+  EXPECT_EQ(stream->meter().usage.input, 20);
+
+  auto ok = providers::MakeAnthropicPassthrough();
+  ok->OnEvent(R"(data: {"type":"message_start","message":{"usage":{"input_tokens":20,"output_tokens":1}}})", &out);
+  ok->OnEvent(R"(data: {"type":"message_delta","usage":{"output_tokens":40}})", &out);
+  EXPECT_FALSE(ok->meter().usage_provisional);
+  EXPECT_EQ(ok->meter().usage.output, 40);
 }
 
 }  // namespace
