@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "dashboard/dashboard.h"
+#include "gateway/errors.h"
 #include "gateway/metrics.h"
 #include "governance/governor.h"
 #include "http/server.h"
@@ -22,7 +23,9 @@
 #include "ledger/ledger.h"
 #include "pricing/catalog.h"
 #include "providers/adapter.h"
+#include "providers/provider.h"
 #include "providers/replay.h"
+#include "providers/sim.h"
 #include "router/checks.h"
 #include "router/learned_router.h"
 #include "routing/budget_hint.h"
@@ -50,17 +53,18 @@ struct GatewayStats {
   std::atomic<uint64_t> cache_misses{0};
   std::atomic<uint64_t> embedding_errors{0};
   std::atomic<uint64_t> cascade_escalations{0};
+  std::atomic<uint64_t> abandoned{0};  // calls recorded by Call's destructor
 };
 
 struct ProviderRuntime {
   const config::ProviderConfig* cfg = nullptr;
+  const providers::ProviderType* type = nullptr;  // from the registry, by cfg->type
   http::Endpoint endpoint;  // unused for sim
-  std::string authorization;  // "Bearer ..." or empty
 };
 
 class Gateway {
  public:
-  struct Call;  // per-request state, defined in gateway.cc
+  struct Call;  // per-request state, defined in call.h
   // `cfg`, `prices` and `ledger` must outlive the Gateway.
   static Result<std::unique_ptr<Gateway>> Create(const config::Config& cfg, const pricing::PriceCatalog& prices,
                                                  ledger::Ledger& ledger, governance::Governor& governor);
@@ -90,10 +94,60 @@ class Gateway {
   // OpenAI-encoded requests, the body's byte count otherwise.
   int64_t InputTokensBound(const Call& call, const config::ModelConfig& model) const;
 
+  // Routing (gateway.cc): the answers that are not the API pipeline.
+  boost::asio::awaitable<bool> ServeAdmin(http::Request& req, std::string_view path, std::string_view query,
+                                          http::ClientStream& out);
+  // nullopt: the dashboard does not claim the path.
+  boost::asio::awaitable<std::optional<bool>> ServeDashboard(http::Request& req, std::string_view path,
+                                                             std::string_view query, http::ClientStream& out);
+  boost::asio::awaitable<bool> ServeModels(http::Request& req, std::string_view path, http::ClientStream& out);
+  boost::asio::awaitable<bool> SendText(int status, std::string_view content_type, const std::string& body,
+                                        http::ClientStream& out);
+  // Identify stage (identify.cc): the client's identity, then the body. The
+  // first problem found is returned (a 4xx); nothing is sent.
+  std::optional<ApiError> Identify(Call& call, http::PreError pre);
+  std::optional<ApiError> IdentifyClient(Call& call);
+  std::optional<ApiError> ReadBody(Call& call);
+
   boost::asio::awaitable<bool> Proxy(Call& call, http::ClientStream& out);
-  // Admission and the deployments of a real (non-routed) model.
+  // A routed model's real model (rules, then the learned router, then the
+  // default), or nullptr when its cascade is to run. Sets call.row.route.
+  const config::ModelConfig* ChooseRoute(Call& call, const config::ModelConfig& routed);
+  // The learned router's pick, or nullptr when no candidate clears the threshold.
+  const config::ModelConfig* LearnedTarget(Call& call, const config::ModelConfig& routed);
+  // Govern stage (govern.cc): reserve the worst case on every budget, or the denial.
+  std::optional<ApiError> Admit(Call& call, const config::ModelConfig& model);
+  // Forward stage (forward.cc): admission, then the deployments of a real
+  // (non-routed) model in order until one answers.
+  struct Failure;
   boost::asio::awaitable<bool> Forward(Call& call, const config::ModelConfig& model, http::ClientStream& out);
+  // One deployment, with its retries: the answer sent (true/false: keep the
+  // connection), or nullopt with `failure` set (try the next one).
+  boost::asio::awaitable<std::optional<bool>> TryDeployment(Call& call, const config::ModelConfig& model, size_t d,
+                                                            Failure& failure, http::ClientStream& out);
+  // One upstream attempt; same contract as TryDeployment.
+  boost::asio::awaitable<std::optional<bool>> Attempt(Call& call, const ProviderRuntime& p, providers::Api papi,
+                                                      providers::Bridge bridge, const std::string& target,
+                                                      const std::string& payload, Failure& failure,
+                                                      http::ClientStream& out);
+  void ApplyOutputCap(Call& call, const providers::ProviderType& type);
+  // The upstream body (*use_raw: the client's bytes as they are), or a 400 when it cannot be translated.
+  std::optional<ApiError> UpstreamBody(Call& call, const config::Deployment& dep, providers::Api papi,
+                                       providers::Bridge bridge, std::string* rewritten, bool* use_raw);
+  // Every deployment failed before anything reached the client.
+  boost::asio::awaitable<bool> SendFailure(Call& call, const Failure& failure, http::ClientStream& out);
+  // An upstream 4xx: the client's to see, unchanged.
+  boost::asio::awaitable<bool> RelayUpstreamError(Call& call, http::UpstreamCall& up, http::ClientStream& out);
   boost::asio::awaitable<bool> RunCascade(Call& call, const config::ModelConfig& routed, http::ClientStream& out);
+  // Whether cascade step i's captured answer passes every check (*reason: why not).
+  boost::asio::awaitable<bool> StepAccepted(Call& call, const config::ModelConfig& routed, size_t i,
+                                            const http::ClientStream& cap, std::string* reason);
+  // The judge model's 0-10 grade of `answer` (-1 when it gave none); records the judge's row.
+  boost::asio::awaitable<double> JudgeScore(Call& call, const config::CascadeConfig& cc, const std::string& step,
+                                            const std::string& answer);
+  // Sends an accepted step's answer to the client, under the step's row.
+  boost::asio::awaitable<bool> SendAccepted(Call& call, ledger::Row& srow, const std::string& body,
+                                            const std::string& step, http::ClientStream& out);
   // Runs `body` (the client's API shape) against `model` as a non-streamed
   // sub-request whose ledger row is returned unrecorded in *row.
   boost::asio::awaitable<http::ClientStream> SubRequest(Call& parent, const config::ModelConfig& model,
@@ -117,6 +171,9 @@ class Gateway {
                                           std::string_view extra_value, http::ClientStream& out);
   boost::asio::awaitable<bool> ServeSim(Call& call, const ProviderRuntime& p, const std::string& model,
                                         http::ClientStream& out);
+  boost::asio::awaitable<bool> StreamSim(Call& call, const config::ProviderConfig& cfg, const std::string& model,
+                                         const providers::SimAnswer& a, bool chat, bool to_anthropic,
+                                         http::ClientStream& out);
   boost::asio::awaitable<bool> RelayStream(Call& call, http::UpstreamCall& up, providers::StreamAdapter& adapter,
                                            http::ClientStream& out);
   boost::asio::awaitable<bool> RelayWhole(Call& call, http::UpstreamCall& up, providers::Api provider_api,
@@ -124,9 +181,13 @@ class Gateway {
   boost::asio::awaitable<bool> CountTokens(Call& call, http::ClientStream& out);
   // Takes usage from the provider's meter, or estimates it (and marks the row estimated).
   void ApplyMeter(Call& call, const providers::Meter& m);
-  boost::asio::awaitable<bool> SendError(Call& call, const struct ApiError& e, http::ClientStream& out);
+  boost::asio::awaitable<bool> SendError(Call& call, const ApiError& e, http::ClientStream& out);
   boost::asio::awaitable<bool> SendJson(int status, const std::string& body, http::ClientStream& out);
+  // Prices the call and queues its ledger row; only the first call per request
+  // does anything (Call::recorded).
   void PriceAndRecord(Call& call);
+  // Records a call that ended without an answer (Call's destructor).
+  void RecordAbandoned(Call& call);
   void Record(ledger::Row& row);
   Status InitSavings();  // builds the savings engine from config (Create)  // appends a finished sub-request's row
 

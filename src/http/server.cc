@@ -242,6 +242,12 @@ void Server::Stop(int grace_ms) {
   threads_.clear();
 }
 
+void Server::DestroyLoops() {
+  Stop(0);
+  acceptors_.clear();
+  contexts_.clear();  // destroys suspended coroutine frames; wheels_ outlive them
+}
+
 asio::awaitable<void> Server::AcceptLoop(int worker) {
   auto& acc = *acceptors_[worker];
   for (;;) {

@@ -128,6 +128,11 @@ class Server {
   // upstream ends and records its row) and waits for them to finish, at most
   // kCutWaitMs more; then stops the loops and joins the threads.
   void Stop(int grace_ms);
+  // After Stop() and after the per-worker state on the loops (upstream pools)
+  // is gone: destroys the loops, and with them any request coroutine still
+  // suspended there, so its destructors (the gateway's Call records its row)
+  // run now, while the ledger is still open, not when the Server is destroyed.
+  void DestroyLoops();
   // True once Stop() has given up waiting and is cutting in-flight requests.
   // Any thread.
   bool cutting() const { return cutting_.load(std::memory_order_relaxed); }

@@ -53,6 +53,14 @@ class HeadBuilder {
     fields_.append("\r\n", 2);
   }
   void set(bhttp::field name, std::string_view value) { set(bhttp::to_string(name), value); }
+  // A value in two parts ("Bearer " + key) without building it first.
+  void set(std::string_view name, std::string_view prefix, std::string_view value) {
+    fields_.append(name);
+    fields_.append(": ", 2);
+    fields_.append(prefix);
+    fields_.append(value);
+    fields_.append("\r\n", 2);
+  }
   // The fields so far, each line ending in CRLF.
   const std::string& fields() const { return fields_; }
 
