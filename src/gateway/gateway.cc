@@ -222,15 +222,9 @@ std::string Gateway::RenderMetrics() {
   auto c = [&](const char* name, const char* help, const std::atomic<uint64_t>& v) {
     os << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n" << name << " " << v.load() << "\n";
   };
-  c("tollgate_bad_client_input_total", "Requests refused for malformed input.", stats_.bad_client_input);
-  c("tollgate_client_disconnects_total", "Streams the client abandoned.", stats_.client_disconnects);
-  c("tollgate_streams_broken_total", "Streams the upstream broke.", stats_.streams_broken);
-  c("tollgate_unknown_price_total", "Requests whose model has no known price.", stats_.unknown_price);
-  c("tollgate_cache_misses_total", "Cacheable requests not found in the cache.", stats_.cache_misses);
-  c("tollgate_embedding_errors_total", "Semantic-cache embedding calls that failed.", stats_.embedding_errors);
-  c("tollgate_cascade_escalations_total", "Cascade steps whose answer failed a check.", stats_.cascade_escalations);
-  c("tollgate_requests_abandoned_total", "Requests that ended without an answer (recorded as abandoned).",
-    stats_.abandoned);
+#define TOLLGATE_RENDER_COUNTER(field, name, help) c(name, help, stats_.field);
+  TOLLGATE_GATEWAY_COUNTERS(TOLLGATE_RENDER_COUNTER)
+#undef TOLLGATE_RENDER_COUNTER
   os << "# HELP tollgate_ledger_failed_rows_total Ledger rows that could not be written.\n"
         "# TYPE tollgate_ledger_failed_rows_total counter\ntollgate_ledger_failed_rows_total "
      << ledger_.failed_rows() << "\n";

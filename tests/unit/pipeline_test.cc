@@ -201,6 +201,15 @@ TEST_F(PipelineTest, ACallDestroyedMidStreamStillWritesItsRow) {
   EXPECT_EQ(rows[0].requested_model, "sim-slow");
 }
 
+TEST_F(PipelineTest, EveryDeclaredCounterIsExported) {
+  const Answer m = Send("/metrics", "");
+  ASSERT_EQ(m.status, 200);
+#define EXPECT_EXPORTED(field, name, help) \
+  EXPECT_NE(m.body.find(std::string("# HELP ") + name + " " + help), std::string::npos) << name;
+  TOLLGATE_GATEWAY_COUNTERS(EXPECT_EXPORTED)
+#undef EXPECT_EXPORTED
+}
+
 TEST_F(PipelineTest, PathsOutsideTheApiWriteNoRow) {
   EXPECT_EQ(Send("/healthz", "").status, 200);
   EXPECT_EQ(Send("/v1/nope", "{}").status, 404);
