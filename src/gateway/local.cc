@@ -148,18 +148,13 @@ awaitable<bool> Gateway::CountTokens(Call& call, http::ClientStream& out) {
   if (counted->route) counted = models_.at(baseline_.at(counted->name));  // count as the baseline model would
   const config::Deployment& dep = counted->deployments.front();
   const ProviderRuntime& p = providers_.at(dep.provider);
-  if (p.cfg->type == "anthropic") {
-    std::string payload = providers::RewriteRequest(call.body, dep.model, false);
-    bhttp::request<bhttp::string_body> up{bhttp::verb::post, p.endpoint.url.path + "/messages/count_tokens", 11};
+  if (std::optional<std::string> target = p.type->CountTokensTarget(p.endpoint.url.path)) {
+    const std::string payload = providers::RewriteRequest(call.body, dep.model, false);
+    http::RequestHead up(bhttp::verb::post, *target);
     up.set(bhttp::field::content_type, "application/json");
-    if (!p.cfg->api_key.empty()) up.set("x-api-key", p.cfg->api_key);
-    auto v = HeaderValue(call.req, "anthropic-version");
-    up.set("anthropic-version", v.empty() ? std::string_view(p.cfg->api_version) : v);
-    if (auto beta = HeaderValue(call.req, "anthropic-beta"); !beta.empty()) up.set("anthropic-beta", beta);
-    up.keep_alive(true);
-    up.body() = std::move(payload);
+    p.type->SetHeaders(*p.cfg, call.req, up);
     http::UpstreamCall ucall(*pools_[static_cast<size_t>(call.worker)], p.endpoint);
-    Status st = co_await ucall.Start(up);
+    const Status st = co_await ucall.Start(up, payload);
     if (!st.ok()) {
       ApiError e = UpstreamUnreachable(p.cfg->name, st.message());
       {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,9 @@ class ProviderType {
   // provider-specific headers (anthropic-version, openai-organization…) pass through.
   virtual void SetHeaders(const config::ProviderConfig& cfg, const http::Request& client,
                           http::RequestHead& up) const = 0;
+  // The target of the provider's own token-counting endpoint, or nullopt when
+  // it has none (tollgate then answers count_tokens with its estimate).
+  virtual std::optional<std::string> CountTokensTarget(std::string_view base_path) const { return std::nullopt; }
   // Chat's output cap field: max_completion_tokens (OpenAI's own API, whose
   // reasoning models refuse max_tokens) or max_tokens (everyone else).
   virtual bool wants_max_completion_tokens() const { return false; }

@@ -15,6 +15,9 @@ class Anthropic final : public ProviderType {
                      bool) const override {
     return std::string(base_path) + "/messages";
   }
+  std::optional<std::string> CountTokensTarget(std::string_view base_path) const override {
+    return std::string(base_path) + "/messages/count_tokens";
+  }
   void SetHeaders(const config::ProviderConfig& cfg, const http::Request& client,
                   http::RequestHead& up) const override {
     if (!cfg.api_key.empty()) up.set("x-api-key", cfg.api_key);
