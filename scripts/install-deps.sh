@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libboost-dev libssl-dev libsqlite3-dev libyaml-cpp-dev rapidjson-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhnswlib-dev
   sqlite3 openssl ca-certificates nodejs npm chromium

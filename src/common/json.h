@@ -12,6 +12,7 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -33,8 +34,10 @@ struct JsonParse {
 };
 
 // Parses `text` into `doc`, replacing what it held (null on failure). Refuses
-// nesting deeper than kMaxJsonDepth ("nesting deeper than 128 levels");
-// otherwise RapidJSON's own errors.
+// nesting deeper than kMaxJsonDepth ("nesting deeper than 128 levels") and
+// numbers beyond a double's range (RapidJSON reads 1e309 as an error but
+// 2e308 as infinity, which no JSON writer can write back); otherwise
+// RapidJSON's own errors.
 template <class Document>
 JsonParse ParseJson(Document& doc, std::string_view text);
 
@@ -60,6 +63,7 @@ struct DepthLimited {
   Handler& h;
   int depth = 0;
   bool too_deep = false;
+  bool too_big = false;  // a number that overflowed to infinity
   using Ch = char;
   bool Null() { return h.Null(); }
   bool Bool(bool b) { return h.Bool(b); }
@@ -67,7 +71,11 @@ struct DepthLimited {
   bool Uint(unsigned u) { return h.Uint(u); }
   bool Int64(int64_t i) { return h.Int64(i); }
   bool Uint64(uint64_t u) { return h.Uint64(u); }
-  bool Double(double d) { return h.Double(d); }
+  bool Double(double d) {
+    if (std::isfinite(d)) return h.Double(d);
+    too_big = true;
+    return false;
+  }
   bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) { return h.RawNumber(s, n, copy); }
   bool String(const Ch* s, rapidjson::SizeType n, bool copy) { return h.String(s, n, copy); }
   bool Key(const Ch* s, rapidjson::SizeType n, bool copy) { return h.Key(s, n, copy); }
@@ -88,7 +96,7 @@ template <class Document>
 JsonParse ParseJson(Document& doc, std::string_view text) {
   doc.SetNull();
   rapidjson::Reader reader;
-  bool done = false;
+  bool done = false, too_deep = false, too_big = false;
   // Populate hands the document's own handler to the generator and keeps the
   // value it built only when the generator says it succeeded.
   auto generate = [&](Document& handler) {
@@ -96,13 +104,15 @@ JsonParse ParseJson(Document& doc, std::string_view text) {
     rapidjson::MemoryStream ms(text.data(), text.size());
     rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
     done = !reader.template Parse<rapidjson::kParseIterativeFlag>(is, limited).IsError();
+    too_deep = limited.too_deep;
+    too_big = limited.too_big;
     return done;
   };
   doc.Populate(generate);
   if (done) return {};
   doc.SetNull();
-  return json_internal::Failure(reader.GetParseErrorCode(), reader.GetErrorOffset(),
-                                reader.GetParseErrorCode() == rapidjson::kParseErrorTermination);
+  return json_internal::Failure(too_big ? rapidjson::kParseErrorNumberTooBig : reader.GetParseErrorCode(),
+                                reader.GetErrorOffset(), too_deep);
 }
 
 }  // namespace tollgate
