@@ -88,6 +88,8 @@ asio::awaitable<void> Connection(FuzzStream& stream, uint64_t body_limit) {
     parser.header_limit(64 * 1024);
     parser.eager(true);
     error_code ec = co_await ReadMessage(stream, buffer, parser, true);
+    // As the server: framing that could hide a second request is a 400 and a close.
+    if (!ec && parser.is_header_done() && RequestFramingProblem(parser.get().base()) != nullptr) co_return;
     if (!ec && !parser.is_done()) ec = co_await ReadMessage(stream, buffer, parser, false);
     if (ec) co_return;  // 400, 413 or a closed connection: the server closes too
     auto& req = parser.get();

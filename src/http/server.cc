@@ -37,20 +37,6 @@ asio::awaitable<void> RefuseAndClose(tcp::socket& socket, Deadline& deadline, in
   (void)co_await out.Write(res);
 }
 
-// Request framing that RFC 9112 says a server must refuse, or that lets one
-// request hide another (smuggling): any Transfer-Encoding other than exactly
-// "chunked", and Transfer-Encoding together with Content-Length. Beast would
-// frame such a request by its Content-Length and keep the connection.
-const char* FramingProblem(const bhttp::fields& h) {
-  auto te = h.find(bhttp::field::transfer_encoding);
-  if (te == h.end()) return nullptr;
-  if (h.count(bhttp::field::transfer_encoding) > 1 ||
-      !beast::iequals(Trim(std::string_view(te->value().data(), te->value().size())), "chunked"))
-    return "Transfer-Encoding other than chunked is not supported";
-  if (h.find(bhttp::field::content_length) != h.end())
-    return "Transfer-Encoding and Content-Length must not both be sent";
-  return nullptr;
-}
 }  // namespace
 
 void ClientStream::Tee(std::string_view data) {
@@ -304,7 +290,7 @@ asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
     ec = co_await ReadMessage(socket, buffer, parser, true);
     slot.idle = false;
     if (!ec && parser.is_header_done()) {
-      if (const char* problem = FramingProblem(parser.get().base())) {
+      if (const char* problem = RequestFramingProblem(parser.get().base())) {
         // Answer and close: the bytes after this head cannot be trusted to frame anything.
         deadline.Disarm();
         co_await RefuseAndClose(socket, deadline, 400, "bad_http", problem);

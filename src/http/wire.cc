@@ -1,5 +1,7 @@
 #include "http/wire.h"
 
+#include "common/util.h"
+
 #include <array>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -98,6 +100,17 @@ asio::awaitable<error_code> SendRest(asio::ip::tcp::socket& s, Gather& g, Deadli
   deadline.Disarm();
   g.sent += n;
   co_return ec;
+}
+
+const char* RequestFramingProblem(const bhttp::fields& h) {
+  auto te = h.find(bhttp::field::transfer_encoding);
+  if (te == h.end()) return nullptr;
+  if (h.count(bhttp::field::transfer_encoding) > 1 ||
+      !beast::iequals(Trim(std::string_view(te->value().data(), te->value().size())), "chunked"))
+    return "Transfer-Encoding other than chunked is not supported";
+  if (h.find(bhttp::field::content_length) != h.end())
+    return "Transfer-Encoding and Content-Length must not both be sent";
+  return nullptr;
 }
 
 }  // namespace tollgate::http

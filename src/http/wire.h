@@ -87,6 +87,13 @@ struct RequestHead : HeadBuilder {
 ResponseHead HeadOf(const bhttp::response_header<>& head);
 RequestHead HeadOf(const bhttp::request_header<>& head);
 
+// Request framing that RFC 9112 says a server must refuse, or that lets one
+// request hide another (smuggling): any Transfer-Encoding other than exactly
+// "chunked", and Transfer-Encoding together with Content-Length (Beast would
+// frame such a request by its Content-Length and keep the connection). The
+// problem, for a 400 that closes the connection, or nullptr.
+const char* RequestFramingProblem(const bhttp::fields& h);
+
 // Appends a complete response head: status line, fields, then
 // "Content-Length: body_size" or, with `chunked`, "Transfer-Encoding: chunked",
 // and the blank line. Statuses without a body (1xx, 204, 304) get neither.
