@@ -144,6 +144,9 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   log::Info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
   server.Stop(static_cast<int>(cfg->server.drain_timeout_ms));
   g->DetachWorkers();
+  // Requests still suspended on the loops are destroyed now, while the ledger
+  // is open: a Call destroyed without its row records itself (gateway/call.h).
+  server.DestroyLoops();
   if (Status cs = g->Close(); !cs.ok()) log::Error("cache: " + cs.message());
   (*gov)->Stop();
   Status closed = (*ledger)->Close();
