@@ -11,13 +11,16 @@
 #include "governance/serialize.h"
 #include "governance/store.h"
 #include "governance/window.h"
+#include "ledger/storage.h"
 
 namespace tollgate::cli {
 namespace {
 
 void AddDbOptions(CLI::App* cmd, std::string* db, std::string* config) {
-  cmd->add_option("--db", *db, "State/ledger database (default: ledger.path of --config, or ./tollgate.db)");
-  cmd->add_option("-c,--config", *config, "Config whose ledger.path to use")->check(CLI::ExistingFile);
+  cmd->add_option("--db", *db,
+                  "Ledger holding the state: a file path or sqlite:// URL (default: ledger.url/path of --config, "
+                  "or ./tollgate.db)");
+  cmd->add_option("-c,--config", *config, "Config whose ledger to use")->check(CLI::ExistingFile);
 }
 
 int Fail(const Status& st) {
@@ -104,7 +107,7 @@ std::string GovernanceCommands::DbPath() const {
     auto c = config::LoadConfigFile(config_);
     if (c.ok()) {
       (void)governance::SetTimezone(c->governance.timezone);
-      return c->ledger.path;
+      return c->ledger.url;
     }
   }
   return "./tollgate.db";
@@ -299,9 +302,11 @@ int GovernanceCommands::Audit() {
 }
 
 int GovernanceCommands::Reconcile() {
-  auto store = governance::Store::Open(DbPath());
+  auto storage = ledger::OpenLedger(DbPath());
+  if (!storage.ok()) return Fail(storage.status());
+  auto store = governance::Store::Open(**storage);
   if (!store.ok()) return Fail(store.status());
-  auto lines = governance::Reconcile(**store, repair_);
+  auto lines = governance::Reconcile(**store, *(*storage)->OpenReader(), repair_);
   if (!lines.ok()) return Fail(lines.status());
   int bad = 0;
   std::printf("%-24s %-26s %14s %14s %9s %9s  %s\n", "BUDGET", "WINDOW", "COUNTER_USD", "LEDGER_USD", "COUNTER_N",

@@ -1,7 +1,7 @@
 // CLI for governance: `tollgate keys ...`, `tollgate budgets ...`,
-// `tollgate audit` and `tollgate reconcile`. They work directly on the state
-// database (the ledger file), so they run with or without a live server; a
-// running server picks changes up within governance.reload_interval_ms.
+// `tollgate audit` and `tollgate reconcile`. They work directly on the stored
+// state (the ledger's, opened by its URL), so they run with or without a live
+// server; a running server picks changes up within governance.reload_interval_ms.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -23,7 +23,8 @@
 #include "gateway/gateway.h"
 #include "governance/governor.h"
 #include "http/server.h"
-#include "ledger/ledger.h"
+#include "governance/counters.h"
+#include "ledger/storage.h"
 #include "pricing/catalog.h"
 #include "report/report.h"
 
@@ -70,20 +71,28 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   }
   for (const auto& w : cfg->warnings) log::Warn("config: " + w);
   if (!listen.empty()) cfg->server.listen = listen;
-  if (!db.empty()) cfg->ledger.path = db;
+  if (!db.empty()) cfg->ledger.url = db;
 
   auto prices = pricing::PriceCatalog::Build(cfg->pricing, FormatDateUtc(NowUnixMs()));
   if (!prices.ok()) {
     std::fprintf(stderr, "pricing: %s\n", prices.status().message().c_str());
     return 2;
   }
-  auto ledger = ledger::OpenSqliteLedger({cfg->ledger.path, cfg->ledger.batch_size, cfg->ledger.flush_interval_ms,
-                                          cfg->ledger.max_queue_rows});
+  // The composition root: the storage chosen by ledger.url, the counters, and
+  // who gets which of them.
+  auto storage = ledger::OpenLedger(
+      cfg->ledger.url, {cfg->ledger.batch_size, cfg->ledger.flush_interval_ms, cfg->ledger.max_queue_rows});
+  if (!storage.ok()) {
+    std::fprintf(stderr, "%s\n", storage.status().message().c_str());
+    return 2;
+  }
+  auto ledger = (*storage)->OpenWriter();
   if (!ledger.ok()) {
     std::fprintf(stderr, "%s\n", ledger.status().message().c_str());
     return 1;
   }
-  auto gov = governance::Governor::Create(*cfg, cfg->ledger.path);
+  governance::LocalCounterStore counters;
+  auto gov = governance::Governor::Create(*cfg, **storage, counters);
   if (!gov.ok()) {
     std::fprintf(stderr, "governance: %s\n", gov.status().message().c_str());
     return gov.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
@@ -117,7 +126,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   so.idle_timeout_ms = cfg->server.client_idle_timeout_ms;
   so.max_connections = ConnectionLimit(cfg->server.max_connections);
   gateway::Gateway* g = gw->get();
-  auto dash = dashboard::Dashboard::Create(*cfg, **gov);
+  auto dash = dashboard::Dashboard::Create(*cfg, **gov, (*storage)->OpenReader());
   if (!dash.ok()) {
     std::fprintf(stderr, "%s\n", dash.status().message().c_str());
     return 1;
@@ -136,7 +145,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   std::string host = so.host.find(':') != std::string::npos ? "[" + so.host + "]" : so.host;
   std::printf("tollgate listening on http://%s:%u\n", host.c_str(), server.port());
   std::fflush(stdout);
-  log::Info("config " + cfg->source + ", ledger " + cfg->ledger.path + ", " + std::to_string((*prices)->size()) +
+  log::Info("config " + cfg->source + ", ledger " + cfg->ledger.url + ", " + std::to_string((*prices)->size()) +
             " priced models (catalog " + (*prices)->version() + ")");
 
   int sig = 0;
@@ -159,7 +168,12 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
 }
 
 int Report(const report::ReportOptions& o, const std::string& format, bool savings) {
-  auto r = report::BuildReport(o);
+  auto storage = ledger::OpenLedger(o.db_path);
+  if (!storage.ok()) {
+    std::fprintf(stderr, "error: %s\n", storage.status().message().c_str());
+    return 2;
+  }
+  auto r = report::BuildReport(*(*storage)->OpenReader(), o);
   if (!r.ok()) {
     std::fprintf(stderr, "error: %s\n", r.status().message().c_str());
     return r.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
@@ -229,14 +243,15 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run the gateway");
   serve->add_option("-c,--config", config_path, "YAML config file (default: the bundled config)")->check(CLI::ExistingFile);
   serve->add_option("--listen", listen, "HOST:PORT to listen on (overrides server.listen)");
-  serve->add_option("--db", db, "SQLite ledger path (overrides ledger.path)");
+  serve->add_option("--db", db, "Ledger: a file path or sqlite:// URL (overrides ledger.url and ledger.path)");
 
   report::ReportOptions ro;
   std::string format = "table", report_config;
   bool report_savings = false;
   auto* rep = app.add_subcommand("report", "Spend, tokens and requests from the ledger");
-  rep->add_option("--db", ro.db_path, "SQLite ledger path (default: ledger.path of --config, or ./tollgate.db)");
-  rep->add_option("-c,--config", report_config, "Config whose ledger.path to read")->check(CLI::ExistingFile);
+  rep->add_option("--db", ro.db_path,
+                  "Ledger: a file path or sqlite:// URL (default: ledger.url/path of --config, or ./tollgate.db)");
+  rep->add_option("-c,--config", report_config, "Config whose ledger to read")->check(CLI::ExistingFile);
   rep->add_option("--by", ro.by, "day|week|month|model|provider|key|user|project|tag|lever (lever: by savings lever)")
       ->check(CLI::IsMember({"day", "week", "month", "model", "provider", "key", "user", "project", "tag", "lever"}));
   rep->add_option("--from", ro.from, "First day, YYYY-MM-DD (UTC, default 30 days ago)");
@@ -291,7 +306,7 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "%s\n", c.status().message().c_str());
           return 2;
         }
-        ro.db_path = c->ledger.path;
+        ro.db_path = c->ledger.url;
       }
     }
     return Report(ro, format, report_savings);

@@ -10,8 +10,7 @@
 
 #include "common/util.h"
 #include "config/config.h"
-#include "ledger/ledger.h"
-#include "ledger/schema.h"
+#include "ledger/storage.h"
 #include "pricing/catalog.h"
 #include "usage/importer.h"
 #include "usage/ledger_export.h"
@@ -68,20 +67,13 @@ class ProgressBar {
   int64_t last_us_ = 0;
 };
 
-// Rows the ledger holds for agent usage; 0 if the file does not exist yet.
-int64_t CountAgentRows(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return 0;
-  auto db = ledger::OpenReadOnly(path);
-  if (!db.ok()) return 0;
-  sqlite3_stmt* s = nullptr;
+// Rows the ledger holds for agent usage; 0 if it does not exist yet.
+int64_t CountAgentRows(const ledger::LedgerReader& reader) {
+  auto by_endpoint = reader.TotalsByGroup(ledger::GroupKey::kEndpoint, {});
+  if (!by_endpoint.ok()) return 0;
   int64_t n = 0;
-  if (sqlite3_prepare_v2(*db, "SELECT COUNT(*) FROM requests WHERE endpoint LIKE 'agent.%'", -1, &s,
-                         nullptr) == SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    n = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  sqlite3_close(*db);
+  for (const auto& g : *by_endpoint)
+    if (g.key.rfind("agent.", 0) == 0) n += g.requests;
   return n;
 }
 
@@ -106,7 +98,8 @@ UsageCommand::UsageCommand(CLI::App& app) {
   cmd_->add_flag("--into-ledger", into_ledger_,
                  "Write the usage into the ledger instead of printing a report");
   cmd_->add_option("--db", db_,
-                   "Ledger for --into-ledger (default: ledger.path of --config, or ./tollgate.db)");
+                   "Ledger for --into-ledger: a file path or sqlite:// URL (default: ledger.url/path of "
+                   "--config, or ./tollgate.db)");
   cmd_->add_option("-c,--config", config_, "Config whose pricing (and ledger.path) to use")
       ->check(CLI::ExistingFile);
   cmd_->add_flag("--no-progress", no_progress_, "Never draw the progress bar");
@@ -135,7 +128,7 @@ std::optional<int> UsageCommand::Run() {
       return 2;
     }
     pricing_cfg = c->pricing;
-    if (db_path.empty()) db_path = c->ledger.path;
+    if (db_path.empty()) db_path = c->ledger.url;
   }
   if (db_path.empty()) db_path = "./tollgate.db";
 
@@ -203,14 +196,17 @@ std::optional<int> UsageCommand::Run() {
                static_cast<unsigned long long>(result.diagnostics_total));
 
   if (into_ledger_) {
-    int64_t before = CountAgentRows(db_path);
-    auto ledger = ledger::OpenSqliteLedger({db_path});
+    auto storage = ledger::OpenLedger(db_path);
+    if (!storage.ok()) return Fail(2, storage.status().message());
+    const std::unique_ptr<ledger::LedgerReader> reader = (*storage)->OpenReader();
+    int64_t before = CountAgentRows(*reader);
+    auto ledger = (*storage)->OpenWriter();
     if (!ledger.ok()) return Fail(1, ledger.status().message());
     Status written = usage::WriteToLedger(result.entries, (*catalog)->version(), **ledger);
     Status closed = (*ledger)->Close();
     if (!written.ok()) return Fail(1, written.message());
     if (!closed.ok()) return Fail(1, closed.message());
-    int64_t added = CountAgentRows(db_path) - before;
+    int64_t added = CountAgentRows(*reader) - before;
     int64_t unknown = 0;
     for (const auto& e : result.entries) unknown += e.cost_known ? 0 : 1;
     if (format_ == "json") {

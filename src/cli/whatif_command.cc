@@ -3,7 +3,6 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <sqlite3.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -18,10 +17,10 @@
 #include "common/util.h"
 #include "config/config.h"
 #include "gateway/gateway.h"
+#include "governance/counters.h"
 #include "governance/governor.h"
 #include "http/server.h"
-#include "ledger/ledger.h"
-#include "ledger/schema.h"
+#include "ledger/storage.h"
 #include "pricing/catalog.h"
 #include "providers/replay.h"
 #include "router/routerbench.h"
@@ -119,17 +118,24 @@ int WhatifCommand::RunDataset() {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   cfg->ledger.path = (dir / "ledger.db").string();
+  cfg->ledger.url = cfg->ledger.path;
   cfg->cache.path = "";
   cfg->auth.enabled = false;
   cfg->server.threads = 1;
   auto prices = pricing::PriceCatalog::Build(cfg->pricing, FormatDateUtc(NowUnixMs()));
-  auto ledger = ledger::OpenSqliteLedger({cfg->ledger.path, 2048, 50, 1000000});
+  auto storage = ledger::OpenLedger(cfg->ledger.url, {2048, 50, 1000000});
+  if (!storage.ok()) {
+    std::fprintf(stderr, "error: %s\n", storage.status().message().c_str());
+    return 1;
+  }
+  auto ledger = (*storage)->OpenWriter();
   if (!prices.ok() || !ledger.ok()) {
     std::fprintf(stderr, "error: %s\n",
                  (!prices.ok() ? prices.status() : ledger.status()).message().c_str());
     return 1;
   }
-  auto gov = governance::Governor::Create(*cfg, cfg->ledger.path);
+  governance::LocalCounterStore counters;
+  auto gov = governance::Governor::Create(*cfg, **storage, counters);
   if (!gov.ok()) {
     std::fprintf(stderr, "error: %s\n", gov.status().message().c_str());
     return 2;
@@ -229,15 +235,8 @@ int WhatifCommand::RunDataset() {
   (void)(*ledger)->Close();
   // Every upstream call the policy made (cascade steps and judges included) is in the ledger.
   policy.cost = 0;
-  if (auto db = ledger::OpenReadOnly(cfg->ledger.path); db.ok()) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(*db, "SELECT COALESCE(SUM(cost_usd), 0) FROM requests", -1, &st,
-                           nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-      policy.cost = sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(*db);
-  }
+  if (auto all = (*storage)->OpenReader()->TotalsByGroup(ledger::GroupKey::kAll, {}); all.ok())
+    for (const auto& g : *all) policy.cost += g.cost_usd;
   std::filesystem::remove_all(dir, ec);
   const std::string& bname = data->models[static_cast<size_t>(baseline)];
   if (json_) {
@@ -303,10 +302,10 @@ int WhatifCommand::RunLedger() {
     std::fprintf(stderr, "pricing: %s\n", prices.status().message().c_str());
     return 2;
   }
-  auto db = ledger::OpenReadOnly(ledger_);
-  if (!db.ok()) {
-    std::fprintf(stderr, "error: %s\n", db.status().message().c_str());
-    return 1;
+  auto storage = ledger::OpenLedger(ledger_);
+  if (!storage.ok()) {
+    std::fprintf(stderr, "error: %s\n", storage.status().message().c_str());
+    return 2;
   }
   const int64_t to_ms =
       (to_.empty() ? ParseDateUtcMs(FormatDateUtc(NowUnixMs())) : ParseDateUtcMs(to_)).value_or(-1);
@@ -314,23 +313,8 @@ int WhatifCommand::RunLedger() {
       from_.empty() ? to_ms - 29LL * 86400000 : ParseDateUtcMs(from_).value_or(-1);
   if (to_ms < 0 || from_ms < 0) {
     std::fprintf(stderr, "error: --from/--to must be dates YYYY-MM-DD\n");
-    sqlite3_close(*db);
     return 2;
   }
-  sqlite3_stmt* st = nullptr;
-  const char* sql =
-      "SELECT requested_model, COALESCE(served_model, ''), COALESCE(tags, ''), input_tokens, "
-      "cache_read_tokens,"
-      " cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_usd"
-      " FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ? AND status = 200";
-  if (sqlite3_prepare_v2(*db, sql, -1, &st, nullptr) != SQLITE_OK) {
-    std::fprintf(stderr, "error: %s is not a tollgate ledger: %s\n", ledger_.c_str(),
-                 sqlite3_errmsg(*db));
-    sqlite3_close(*db);
-    return 1;
-  }
-  sqlite3_bind_int64(st, 1, from_ms);
-  sqlite3_bind_int64(st, 2, to_ms + 86400000);
   routing::LatencyStats latency(cfg->models);
   std::map<std::string, std::unique_ptr<routing::RouteRules>> rules;
   struct Agg {
@@ -341,75 +325,69 @@ int WhatifCommand::RunLedger() {
   std::map<std::string, Agg> by_model;
   Agg total;
   int64_t unmatched = 0;
-  auto text = [&](int col) {
-    const unsigned char* t = sqlite3_column_text(st, col);
-    return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
-  };
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    const std::string requested = text(0), served_before = text(1), tags = text(2);
-    pricing::Usage u;
-    u.input = sqlite3_column_int64(st, 3);
-    u.cache_read = sqlite3_column_int64(st, 4);
-    u.cache_write_5m = sqlite3_column_int64(st, 5);
-    u.cache_write_1h = sqlite3_column_int64(st, 6);
-    u.output = sqlite3_column_int64(st, 7);
-    u.reasoning = sqlite3_column_int64(st, 8);
-    const double before =
-        sqlite3_column_type(st, 9) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 9);
-    // Where the policy sends it: rules that can be decided from the ledger
-    // (tags, prompt tokens), else the route's default; for a plain model its
-    // first deployment under its strategy.
-    const config::ModelConfig* m = cfg->FindModel(requested);
-    std::string after_model = served_before;
-    if (m == nullptr) {
-      ++unmatched;
-    } else {
-      if (m->route) {
-        const config::ModelConfig* target = nullptr;
-        routing::RequestFeatures f;
-        f.prompt_tokens = u.PromptTotal();
-        for (size_t p = 0, c; p <= tags.size() && !tags.empty(); p = c + 1) {
-          c = tags.find(',', p);
-          if (c == std::string::npos) c = tags.size();
-          f.tags.push_back(tags.substr(p, c - p));
+  Status scanned = (*storage)->OpenReader()->ScanRange(
+      {from_ms, to_ms + 86400000}, [&](const ledger::UsageRow& row) {
+        if (row.status != 200) return;
+        const std::string requested(row.requested_model), served_before(row.served_model),
+            tags(row.tags);
+        const pricing::Usage& u = row.usage;
+        const double before = row.cost_usd.value_or(0);
+        // Where the policy sends it: rules that can be decided from the ledger
+        // (tags, prompt tokens), else the route's default; for a plain model its
+        // first deployment under its strategy.
+        const config::ModelConfig* m = cfg->FindModel(requested);
+        std::string after_model = served_before;
+        if (m == nullptr) {
+          ++unmatched;
+        } else {
+          if (m->route) {
+            const config::ModelConfig* target = nullptr;
+            routing::RequestFeatures f;
+            f.prompt_tokens = u.PromptTotal();
+            for (size_t p = 0, c; p <= tags.size() && !tags.empty(); p = c + 1) {
+              c = tags.find(',', p);
+              if (c == std::string::npos) c = tags.size();
+              f.tags.push_back(tags.substr(p, c - p));
+            }
+            for (const auto& r : m->route->rules) {
+              if (!r.regex.empty() || r.has_tools || r.has_images)
+                continue;  // not decidable from the ledger
+              if (r.min_prompt_tokens && f.prompt_tokens < *r.min_prompt_tokens) continue;
+              if (r.max_prompt_tokens && f.prompt_tokens > *r.max_prompt_tokens) continue;
+              bool any = r.tags_any.empty();
+              for (const auto& want : r.tags_any)
+                for (const auto& have : f.tags) any = any || want == have;
+              if (!any) continue;
+              target = cfg->FindModel(r.to);
+              break;
+            }
+            if (target == nullptr && !m->route->default_model.empty())
+              target = cfg->FindModel(m->route->default_model);
+            if (target == nullptr && m->route->cascade)
+              target = cfg->FindModel(m->route->cascade->steps.front());
+            if (target == nullptr && !m->route->baseline.empty())
+              target = cfg->FindModel(m->route->baseline);
+            m = target;
+          }
+          if (m != nullptr && !m->deployments.empty())
+            after_model =
+                m->deployments[routing::PlanDeployments(*m, latency, **prices, 0.0).order.front()]
+                    .model;
         }
-        for (const auto& r : m->route->rules) {
-          if (!r.regex.empty() || r.has_tools || r.has_images)
-            continue;  // not decidable from the ledger
-          if (r.min_prompt_tokens && f.prompt_tokens < *r.min_prompt_tokens) continue;
-          if (r.max_prompt_tokens && f.prompt_tokens > *r.max_prompt_tokens) continue;
-          bool any = r.tags_any.empty();
-          for (const auto& want : r.tags_any)
-            for (const auto& have : f.tags) any = any || want == have;
-          if (!any) continue;
-          target = cfg->FindModel(r.to);
-          break;
+        const pricing::ModelPrice* p = (*prices)->Find(after_model);
+        const double after = p ? pricing::ComputeCost(*p, u).Total() : before;
+        Agg& a = by_model[requested + " -> " + after_model];
+        for (Agg* x : {&a, &total}) {
+          ++x->n;
+          x->before += before;
+          x->after += after;
+          if (!p) ++x->unpriced;
         }
-        if (target == nullptr && !m->route->default_model.empty())
-          target = cfg->FindModel(m->route->default_model);
-        if (target == nullptr && m->route->cascade)
-          target = cfg->FindModel(m->route->cascade->steps.front());
-        if (target == nullptr && !m->route->baseline.empty())
-          target = cfg->FindModel(m->route->baseline);
-        m = target;
-      }
-      if (m != nullptr && !m->deployments.empty())
-        after_model =
-            m->deployments[routing::PlanDeployments(*m, latency, **prices, 0.0).order.front()]
-                .model;
-    }
-    const pricing::ModelPrice* p = (*prices)->Find(after_model);
-    const double after = p ? pricing::ComputeCost(*p, u).Total() : before;
-    Agg& a = by_model[requested + " -> " + after_model];
-    for (Agg* x : {&a, &total}) {
-      ++x->n;
-      x->before += before;
-      x->after += after;
-      if (!p) ++x->unpriced;
-    }
+      });
+  if (!scanned.ok()) {
+    std::fprintf(stderr, "error: %s\n", scanned.message().c_str());
+    return 1;
   }
-  sqlite3_finalize(st);
-  sqlite3_close(*db);
   std::printf("%-56s %8s  %12s  %12s  %8s\n", "requested -> under the policy", "requests",
               "cost_before", "cost_after", "delta");
   for (const auto& [k, a] : by_model)

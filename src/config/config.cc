@@ -162,7 +162,26 @@ Status ParseLedger(const Parser& p, const YAML::Node& node, LedgerConfig* out,
   TG_RETURN_IF_ERROR(p.CheckKeys(node, {TOLLGATE_LEDGER_SETTINGS(TG_KEY_NAME)}, "ledger"));
   TOLLGATE_LEDGER_SETTINGS(TG_READ_FIELD)
   if (out->batch_size < 1) return p.Error(node["batch_size"], "ledger.batch_size must be >= 1", "set batch_size: 2048");
-  if (out->path.empty()) return p.Error(node["path"], "ledger.path is empty", "set path: ./tollgate.db");
+  const bool has_url = node["url"].IsDefined() && !node["url"].IsNull();
+  if (has_url && node["path"].IsDefined() && !node["path"].IsNull())
+    return p.Error(node["url"], "ledger.url and ledger.path are both set", "keep one: url: sqlite://PATH replaces path: PATH");
+  if (!has_url) {
+    if (out->path.empty()) return p.Error(node["path"], "ledger.path is empty", "set path: ./tollgate.db");
+    out->url = out->path;  // a plain path is a SQLite file (ledger/storage.h)
+    return Status::Ok();
+  }
+  // The backends ledger/storage.h opens; this is where a bad URL is named with its line.
+  constexpr std::string_view kSqlite = "sqlite://";
+  const size_t scheme_end = out->url.find("://");
+  if (scheme_end == std::string::npos)
+    return p.Error(node["url"], "ledger.url '" + out->url + "' has no scheme",
+                   "write url: sqlite:///absolute/path.db or url: sqlite://relative/path.db");
+  if (out->url.compare(0, kSqlite.size(), kSqlite) != 0)
+    return p.Error(node["url"], "ledger.url has an unknown scheme '" + out->url.substr(0, scheme_end) + "'",
+                   "the only backend is SQLite: url: sqlite:///absolute/path.db or url: sqlite://relative/path.db");
+  if (out->url.size() == kSqlite.size())
+    return p.Error(node["url"], "ledger.url names no file", "write url: sqlite://./tollgate.db");
+  out->path = out->url.substr(kSqlite.size());
   return Status::Ok();
 }
 
@@ -647,6 +666,7 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
     if (root["rate_limits"]) TG_RETURN_IF_ERROR(ParseRateLimits(p, root["rate_limits"], &cfg));
     if (root["server"]) TG_RETURN_IF_ERROR(ParseServer(p, root["server"], &cfg.server, &cfg.warnings));
     if (root["ledger"]) TG_RETURN_IF_ERROR(ParseLedger(p, root["ledger"], &cfg.ledger, &cfg.warnings));
+    if (cfg.ledger.url.empty()) cfg.ledger.url = cfg.ledger.path;  // no ledger section: the default file
     if (root["pricing"]) TG_RETURN_IF_ERROR(ParsePricing(p, root["pricing"], &cfg.pricing, &cfg.warnings));
     if (!root["providers"]) return p.ErrorAt(1, 1, "no providers: section", "declare at least one provider");
     TG_RETURN_IF_ERROR(ParseProviders(p, root["providers"], &cfg));

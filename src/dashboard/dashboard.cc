@@ -2,7 +2,6 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <charconv>
@@ -18,7 +17,6 @@
 #include "governance/serialize.h"
 #include "governance/store.h"
 #include "governance/window.h"
-#include "ledger/schema.h"
 #include "report/report.h"
 
 namespace tollgate::dashboard {
@@ -159,64 +157,26 @@ void Str(JsonWriter& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
-std::string_view ColumnText(sqlite3_stmt* s, int i) {
-  const unsigned char* t = sqlite3_column_text(s, i);
-  return t ? std::string_view(reinterpret_cast<const char*>(t),
-                              static_cast<size_t>(sqlite3_column_bytes(s, i)))
-           : std::string_view();
-}
-
-// Writes column `i` as its SQLite type (NULL stays null, never "" or 0).
-void WriteColumn(JsonWriter& w, sqlite3_stmt* s, int i) {
-  switch (sqlite3_column_type(s, i)) {
-    case SQLITE_INTEGER:
-      w.Int64(sqlite3_column_int64(s, i));
+// Writes a stored value as its stored type (NULL stays null, never "" or 0).
+void WriteValue(JsonWriter& w, const ledger::Value& v) {
+  switch (v.kind) {
+    case ledger::Value::Kind::kInteger:
+      w.Int64(v.integer);
       break;
-    case SQLITE_FLOAT: {
-      double d = sqlite3_column_double(s, i);
-      if (std::isfinite(d))
-        w.Double(d);
+    case ledger::Value::Kind::kReal:
+      if (std::isfinite(v.real))
+        w.Double(v.real);
       else
         w.Null();
       break;
-    }
-    case SQLITE_NULL:
+    case ledger::Value::Kind::kNull:
       w.Null();
       break;
-    default:
-      Str(w, ColumnText(s, i));
+    case ledger::Value::Kind::kText:
+      Str(w, v.text);
       break;
   }
 }
-
-// A read-only ledger handle and its statements, closed on scope exit.
-class ReadTxn {
- public:
-  ~ReadTxn() {
-    for (sqlite3_stmt* s : stmts_) sqlite3_finalize(s);
-    if (db_) sqlite3_close(db_);
-  }
-  Status Open(const std::string& path) {
-    TG_ASSIGN_OR_RETURN(db_, ledger::OpenReadOnly(path));
-    return Status::Ok();
-  }
-  Result<sqlite3_stmt*> Prepare(const char* sql) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
-      return Status::IoError(std::string("dashboard: ") + sqlite3_errmsg(db_) +
-                             " (is this a tollgate ledger?)");
-    stmts_.push_back(s);
-    return s;
-  }
-  Status Done(int rc) const {
-    if (rc == SQLITE_DONE) return Status::Ok();
-    return Status::IoError(std::string("dashboard: query failed: ") + sqlite3_errmsg(db_));
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-  std::vector<sqlite3_stmt*> stmts_;
-};
 
 // A date range, inclusive UTC days, with the same defaults as `tollgate report`.
 struct Range {
@@ -276,22 +236,39 @@ void WriteAgg(JsonWriter& w, const Agg& a, const std::string* group) {
   w.EndObject();
 }
 
-// The columns of a request shown in lists (top, live feed).
-constexpr const char* kListColumns =
-    "rowid, id, ts_start_ms, endpoint, requested_model, provider, api_key, user, project, status, "
-    "error_class,"
-    " input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens + "
-    "output_tokens +"
-    " reasoning_tokens, cost_usd, latency_ms, streamed";
-
-void WriteListRow(JsonWriter& w, sqlite3_stmt* s) {
-  static const char* const kNames[] = {
-      "seq",     "id",     "ts_start_ms", "endpoint", "model",    "provider",   "api_key", "user",
-      "project", "status", "error_class", "tokens",   "cost_usd", "latency_ms", "streamed"};
+// A request as lists show it (top, live feed): some of its columns, and its
+// tokens summed over the six disjoint classes.
+void WriteListRow(JsonWriter& w, const ledger::Record& r) {
+  static const std::pair<const char*, const char*> kShown[] = {
+      {"id", "id"},         {"ts_start_ms", "ts_start_ms"}, {"endpoint", "endpoint"}, {"model", "requested_model"},
+      {"provider", "provider"}, {"api_key", "api_key"},     {"user", "user"},         {"project", "project"},
+      {"status", "status"}, {"error_class", "error_class"}};
+  static const char* const kTokenColumns[] = {"input_tokens",  "cache_read_tokens", "cache_write_5m_tokens",
+                                              "cache_write_1h_tokens", "output_tokens", "reasoning_tokens"};
+  auto column = [&](const char* name) {
+    const ledger::Value* v = r.Find(name);
+    WriteValue(w, v ? *v : ledger::Value::Null());
+  };
   w.StartObject();
-  for (int i = 0; i < static_cast<int>(std::size(kNames)); ++i) {
-    w.Key(kNames[i]);
-    WriteColumn(w, s, i);
+  w.Key("seq");
+  w.Int64(r.seq);
+  for (const auto& [key, name] : kShown) {
+    w.Key(key);
+    column(name);
+  }
+  w.Key("tokens");
+  int64_t tokens = 0;
+  bool known = true;
+  for (const char* name : kTokenColumns) {
+    const ledger::Value* v = r.Find(name);
+    if (!v || v->kind != ledger::Value::Kind::kInteger) known = false;
+    else tokens += v->integer;
+  }
+  if (known) w.Int64(tokens);
+  else w.Null();
+  for (const char* name : {"cost_usd", "latency_ms", "streamed"}) {
+    w.Key(name);
+    column(name);
   }
   w.EndObject();
 }
@@ -320,9 +297,10 @@ std::string_view ContentType(std::string_view path) {
 
 class LedgerDashboard final : public Dashboard {
  public:
-  LedgerDashboard(const config::Config& cfg, governance::Governor& governor)
-      : db_path_(cfg.ledger.path),
-        rollup_(cfg.ledger.path),
+  LedgerDashboard(const config::Config& cfg, governance::Governor& governor,
+                  std::unique_ptr<const ledger::LedgerReader> ledger)
+      : ledger_(std::move(ledger)),
+        rollup_(*ledger_),
         protected_(cfg.auth.enabled || !cfg.auth.master_key.empty()),
         has_master_key_(!cfg.auth.master_key.empty()),
         cache_enabled_(cfg.cache.enabled),
@@ -415,11 +393,10 @@ class LedgerDashboard final : public Dashboard {
 
   Result<report::Report> RunReport(const Range& r, const std::string& by) const {
     report::ReportOptions o;
-    o.db_path = db_path_;
     o.by = by;
     o.from = r.from;
     o.to = r.to;
-    return report::BuildReport(o);
+    return report::BuildReport(*ledger_, o);
   }
 
   // Refreshes the rollup with the rows written since the last call.
@@ -440,30 +417,11 @@ class LedgerDashboard final : public Dashboard {
     WriteRange(w, *range);
     w.Key("totals");
     WriteAgg(w, totals, nullptr);
-    // Cache and savings from the rows the savings engine touched (a partial index keeps this cheap).
-    int64_t lookups = 0, hits = 0, touched = 0;
-    double saved = 0, baseline = 0;
-    if (auto db = ledger::OpenReadOnly(db_path_); db.ok()) {
-      sqlite3_stmt* q = nullptr;
-      const char* sql =
-          "SELECT COALESCE(SUM(cache IN ('hit', 'semantic_hit')), 0), COALESCE(SUM(cache IN ('hit', 'semantic_hit', 'miss')), 0),"
-          " COALESCE(SUM(COALESCE(baseline_cost_usd, cost_usd, 0) - COALESCE(cost_usd, 0)), 0),"
-          " COALESCE(SUM(COALESCE(baseline_cost_usd, cost_usd, 0)), 0), COUNT(*)"
-          " FROM requests WHERE (cache IS NOT NULL OR savings_lever IS NOT NULL) AND ts_start_ms >= ? AND ts_start_ms < ?";
-      if (sqlite3_prepare_v2(*db, sql, -1, &q, nullptr) == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, range->from_ms);
-        sqlite3_bind_int64(q, 2, range->end_ms);
-        if (sqlite3_step(q) == SQLITE_ROW) {
-          hits = sqlite3_column_int64(q, 0);
-          lookups = sqlite3_column_int64(q, 1);
-          saved = sqlite3_column_double(q, 2);
-          baseline = sqlite3_column_double(q, 3);
-          touched = sqlite3_column_int64(q, 4);
-        }
-      }
-      sqlite3_finalize(q);
-      sqlite3_close(*db);
-    }
+    // Cache and savings from the rows the savings engine touched (none when unreadable).
+    auto savings = ledger_->Savings({range->from_ms, range->end_ms});
+    const ledger::SavingsTotals sv = savings.ok() ? *savings : ledger::SavingsTotals{};
+    const int64_t lookups = sv.cache_lookups, hits = sv.cache_hits, touched = sv.requests;
+    const double saved = sv.saved_usd, baseline = sv.baseline_usd;
     w.Key("cache");
     w.StartObject();
     w.Key("enabled");
@@ -571,7 +529,7 @@ class LedgerDashboard final : public Dashboard {
   // Every budget with its spend in the current window (the governor's live
   // counters, the same figures the request path enforces) and its reset time.
   Response Budgets() const {
-    auto store = governance::Store::Open(governor_.db_path());
+    auto store = governor_.OpenStore();
     if (!store.ok()) return FromStatus(store.status());
     auto budgets = (*store)->ListBudgets();
     if (!budgets.ok()) return FromStatus(budgets.status());
@@ -601,41 +559,26 @@ class LedgerDashboard final : public Dashboard {
     if (!limit.ok()) return FromStatus(limit.status());
     Status st = Fresh();
     if (!st.ok()) return FromStatus(st);
-    const auto rowids = rollup_.TopRowids(range->from_ms / kDayMs, range->end_ms / kDayMs - 1,
-                                          static_cast<size_t>(*limit));
+    const auto seqs = rollup_.TopSeqs(range->from_ms / kDayMs, range->end_ms / kDayMs - 1,
+                                      static_cast<size_t>(*limit));
     rapidjson::StringBuffer sb;
     JsonWriter w(sb);
     w.StartObject();
     WriteRange(w, *range);
     w.Key("rows");
     w.StartArray();
-    if (!rowids.empty()) {
-      ReadTxn txn;
-      st = txn.Open(db_path_);
-      if (!st.ok()) return FromStatus(st);
-      std::string sql = std::string("SELECT ") + kListColumns + " FROM requests WHERE rowid IN (";
-      for (size_t i = 0; i < rowids.size(); ++i) sql += i ? ",?" : "?";
-      sql += ")";
-      auto s = txn.Prepare(sql.c_str());
-      if (!s.ok()) return FromStatus(s.status());
-      for (size_t i = 0; i < rowids.size(); ++i)
-        sqlite3_bind_int64(*s, static_cast<int>(i + 1), rowids[i]);
-      // Rows come back in rowid order: buffer each, then write them in rank order.
-      std::unordered_map<int64_t, std::string> by_rowid;
-      int rc;
-      while ((rc = sqlite3_step(*s)) == SQLITE_ROW) {
-        rapidjson::StringBuffer one;
-        JsonWriter ow(one);
-        WriteListRow(ow, *s);
-        by_rowid.emplace(sqlite3_column_int64(*s, 0), std::string(one.GetString(), one.GetSize()));
-      }
-      st = txn.Done(rc);
-      if (!st.ok()) return FromStatus(st);
-      for (int64_t id : rowids) {
-        auto it = by_rowid.find(id);
-        if (it != by_rowid.end())
-          w.RawValue(it->second.data(), it->second.size(), rapidjson::kObjectType);
-      }
+    // Rows come back in seq order: buffer each, then write them in rank order.
+    std::unordered_map<int64_t, std::string> by_seq;
+    st = ledger_->RecordsWithSeqs(seqs, [&](const ledger::Record& r) {
+      rapidjson::StringBuffer one;
+      JsonWriter ow(one);
+      WriteListRow(ow, r);
+      by_seq.emplace(r.seq, std::string(one.GetString(), one.GetSize()));
+    });
+    if (!st.ok()) return FromStatus(st);
+    for (int64_t seq : seqs) {
+      auto it = by_seq.find(seq);
+      if (it != by_seq.end()) w.RawValue(it->second.data(), it->second.size(), rapidjson::kObjectType);
     }
     w.EndArray();
     w.EndObject();
@@ -646,42 +589,36 @@ class LedgerDashboard final : public Dashboard {
   Response Request(const Params& p) const {
     std::string id = Param(p, "id");
     if (id.empty()) return Error(400, "invalid_request", "id is required");
-    ReadTxn txn;
-    Status st = txn.Open(db_path_);
-    if (!st.ok()) return FromStatus(st);
-    auto s = txn.Prepare("SELECT * FROM requests WHERE id = ?");
-    if (!s.ok()) return FromStatus(s.status());
-    sqlite3_bind_text(*s, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
-    int rc = sqlite3_step(*s);
-    if (rc == SQLITE_DONE) return Error(404, "not_found", "no request " + id + " in the ledger");
-    if (rc != SQLITE_ROW) return FromStatus(txn.Done(rc));
     rapidjson::StringBuffer sb;
     JsonWriter w(sb);
-    w.StartObject();
-    w.Key("row");
-    w.StartObject();
-    for (int i = 0; i < sqlite3_column_count(*s); ++i) {
-      w.Key(sqlite3_column_name(*s, i));
-      WriteColumn(w, *s, i);
-    }
-    w.EndObject();
+    bool found = false;
+    Status st = ledger_->RecordWithId(id, [&](const ledger::Record& r) {
+      found = true;
+      w.StartObject();
+      w.Key("row");
+      w.StartObject();
+      for (size_t i = 0; i < r.names.size(); ++i) {
+        Str(w, r.names[i]);
+        WriteValue(w, r.values[i]);
+      }
+      w.EndObject();
+    });
+    if (!st.ok()) return FromStatus(st);
+    if (!found) return Error(404, "not_found", "no request " + id + " in the ledger");
     w.Key("budget_charges");
     w.StartArray();
-    auto c = txn.Prepare(
-        "SELECT c.budget_id, b.name, c.window_start_ms FROM budget_charges c"
-        " LEFT JOIN budgets b ON b.id = c.budget_id WHERE c.request_id = ?");
-    if (c.ok()) {  // absent in a v1 ledger: no charges to show
-      sqlite3_bind_text(*c, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
-      while (sqlite3_step(*c) == SQLITE_ROW) {
-        w.StartObject();
-        w.Key("budget_id");
-        WriteColumn(w, *c, 0);
-        w.Key("name");
-        WriteColumn(w, *c, 1);
-        w.Key("window_start_ms");
-        WriteColumn(w, *c, 2);
-        w.EndObject();
-      }
+    // A v1 ledger has no charges: none to show.
+    auto charges = ledger_->ChargesOf(id);
+    for (const auto& c : charges.ok() ? *charges : std::vector<ledger::RequestCharge>{}) {
+      w.StartObject();
+      w.Key("budget_id");
+      Str(w, c.budget_id);
+      w.Key("name");
+      if (c.budget_name) Str(w, *c.budget_name);
+      else w.Null();
+      w.Key("window_start_ms");
+      w.Int64(c.window_start_ms);
+      w.EndObject();
     }
     w.EndArray();
     w.EndObject();
@@ -696,32 +633,21 @@ class LedgerDashboard final : public Dashboard {
     if (!limit.ok()) return FromStatus(limit.status());
     auto after = IntParam(p, "after", 0, INT64_MAX);
     if (!after.ok()) return FromStatus(after.status());
-    ReadTxn txn;
-    Status st = txn.Open(db_path_);
-    if (!st.ok()) return FromStatus(st);
-    std::string sql = std::string("SELECT ") + kListColumns +
-                      " FROM requests WHERE rowid > ? ORDER BY rowid DESC LIMIT ?";
-    auto s = txn.Prepare(sql.c_str());
-    if (!s.ok()) return FromStatus(s.status());
-    sqlite3_bind_int64(*s, 1, *after);
-    sqlite3_bind_int64(*s, 2, *limit);
     rapidjson::StringBuffer sb;
     JsonWriter w(sb);
     w.StartObject();
     w.Key("rows");
     w.StartArray();
     int64_t cursor = *after;
-    int rc;
-    while ((rc = sqlite3_step(*s)) == SQLITE_ROW) {
-      cursor = std::max<int64_t>(cursor, sqlite3_column_int64(*s, 0));
-      WriteListRow(w, *s);
-    }
+    Status st = ledger_->RecordsAfter(*after, *limit, [&](const ledger::Record& r) {
+      cursor = std::max<int64_t>(cursor, r.seq);
+      WriteListRow(w, r);
+    });
+    if (!st.ok()) return FromStatus(st);
     w.EndArray();
     w.Key("cursor");
     w.Int64(cursor);
     w.EndObject();
-    st = txn.Done(rc);
-    if (!st.ok()) return FromStatus(st);
     return Json(200, sb);
   }
 
@@ -789,57 +715,44 @@ class LedgerDashboard final : public Dashboard {
     }
     auto limit = IntParam(p, "limit", 100000, 1000000);
     if (!limit.ok()) return FromStatus(limit.status());
-    ReadTxn txn;
-    Status st = txn.Open(db_path_);
-    if (!st.ok()) return FromStatus(st);
-    auto s = txn.Prepare(
-        "SELECT * FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ? ORDER BY ts_start_ms "
-        "LIMIT ?");
-    if (!s.ok()) return FromStatus(s.status());
-    sqlite3_bind_int64(*s, 1, range->from_ms);
-    sqlite3_bind_int64(*s, 2, range->end_ms);
-    sqlite3_bind_int64(*s, 3, *limit + 1);
-    const int n = sqlite3_column_count(*s);
-    for (int i = 0; i < n; ++i) r.body += (i ? "," : "") + std::string(sqlite3_column_name(*s, i));
+    auto columns = ledger_->Columns();
+    if (!columns.ok()) return FromStatus(columns.status());
+    for (size_t i = 0; i < columns->size(); ++i) r.body += (i ? "," : "") + (*columns)[i];
     r.body += "\n";
     int64_t rows = 0;
-    int rc;
-    while ((rc = sqlite3_step(*s)) == SQLITE_ROW) {
-      if (++rows > *limit) {
-        r.headers.emplace_back("x-tollgate-truncated", "true");
-        rc = SQLITE_DONE;
-        break;
-      }
-      for (int i = 0; i < n; ++i) {
+    Status st = ledger_->RecordsInRange({range->from_ms, range->end_ms}, *limit + 1, [&](const ledger::Record& rec) {
+      if (++rows > *limit) return;  // one past the limit: the export is cut
+      for (size_t i = 0; i < rec.values.size(); ++i) {
         if (i) r.body += ',';
-        switch (sqlite3_column_type(*s, i)) {
-          case SQLITE_NULL:
+        const ledger::Value& v = rec.values[i];
+        switch (v.kind) {
+          case ledger::Value::Kind::kNull:
             break;
-          case SQLITE_INTEGER:
-            r.body += std::to_string(sqlite3_column_int64(*s, i));
+          case ledger::Value::Kind::kInteger:
+            r.body += std::to_string(v.integer);
             break;
-          case SQLITE_FLOAT: {
+          case ledger::Value::Kind::kReal: {
             // Shortest text that reads back as the same double.
             char buf[32];
-            auto res = std::to_chars(buf, buf + sizeof buf, sqlite3_column_double(*s, i));
+            auto res = std::to_chars(buf, buf + sizeof buf, v.real);
             r.body.append(buf, res.ptr);
             break;
           }
-          default:
-            r.body += CsvField(ColumnText(*s, i));
+          case ledger::Value::Kind::kText:
+            r.body += CsvField(v.text);
             break;
         }
       }
       r.body += '\n';
-    }
-    st = txn.Done(rc);
+    });
     if (!st.ok()) return FromStatus(st);
+    if (rows > *limit) r.headers.emplace_back("x-tollgate-truncated", "true");
     r.headers.emplace_back("content-disposition", "attachment; filename=\"tollgate-requests-" +
                                                       range->from + "-to-" + range->to + ".csv\"");
     return r;
   }
 
-  const std::string db_path_;
+  const std::unique_ptr<const ledger::LedgerReader> ledger_;
   mutable LedgerRollup rollup_;
   const bool protected_;
   const bool has_master_key_;
@@ -852,10 +765,11 @@ class LedgerDashboard final : public Dashboard {
 }  // namespace
 
 Result<std::unique_ptr<Dashboard>> Dashboard::Create(const config::Config& cfg,
-                                                     governance::Governor& governor) {
+                                                     governance::Governor& governor,
+                                                     std::unique_ptr<const ledger::LedgerReader> ledger) {
   if (!FindWebAsset("index.html"))
     return Status::Internal("dashboard: index.html is not embedded (the web build did not run)");
-  return std::unique_ptr<Dashboard>(new LedgerDashboard(cfg, governor));
+  return std::unique_ptr<Dashboard>(new LedgerDashboard(cfg, governor, std::move(ledger)));
 }
 
 }  // namespace tollgate::dashboard

@@ -2,10 +2,10 @@
 // compiled into the binary) served at /, and the JSON API under /api/ that the
 // page reads (totals, daily spend by model, breakdowns, budgets, savings,
 // most expensive requests, live feed, cache hit rate, latency percentiles, CSV
-// export). Queries run on the ledger read-only. Handle() blocks on SQLite, so
-// the gateway calls it off the worker threads (on its blocking pool).
-// Thread-safe: Handle may run concurrently; each call opens its own read handle
-// (or uses a pool guarded by a mutex).
+// export). It reads the ledger through a ledger::LedgerReader and the budgets
+// through the Governor; it opens no file itself. Handle() blocks on the store,
+// so the gateway calls it off the worker threads (on its blocking pool).
+// Thread-safe: Handle may run concurrently (the reader is thread-safe).
 #pragma once
 
 #include <memory>
@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "config/config.h"
 #include "governance/governor.h"
+#include "ledger/reader.h"
 
 namespace tollgate::dashboard {
 
@@ -30,8 +31,10 @@ struct Response {
 
 class Dashboard {
  public:
-  // `governor` gives budgets (and the master key check when auth is on).
-  static Result<std::unique_ptr<Dashboard>> Create(const config::Config& cfg, governance::Governor& governor);
+  // `governor` gives budgets (and the master key check when auth is on);
+  // `ledger` is what every view reads.
+  static Result<std::unique_ptr<Dashboard>> Create(const config::Config& cfg, governance::Governor& governor,
+                                                   std::unique_ptr<const ledger::LedgerReader> ledger);
   virtual ~Dashboard() = default;
   // Serves `path` if it belongs to the dashboard ("/", "/index.html", "/assets/...",
   // "/api/..."); nullopt otherwise. `authorization` is the raw Authorization header:

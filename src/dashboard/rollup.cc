@@ -1,11 +1,8 @@
 #include "dashboard/rollup.h"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <cmath>
 
-#include "ledger/schema.h"
 
 namespace tollgate::dashboard {
 namespace {
@@ -16,13 +13,6 @@ const double kLogStep = std::log(1.01);
 constexpr size_t kMaxBucket = 2400;  // 1.01^2400 ms is far beyond any deadline
 
 int64_t DayOf(int64_t ts_ms) { return ts_ms >= 0 ? ts_ms / kDayMs : (ts_ms - kDayMs + 1) / kDayMs; }
-
-std::string_view Text(sqlite3_stmt* s, int i) {
-  const unsigned char* t = sqlite3_column_text(s, i);
-  return t ? std::string_view(reinterpret_cast<const char*>(t),
-                              static_cast<size_t>(sqlite3_column_bytes(s, i)))
-           : std::string_view();
-}
 
 }  // namespace
 
@@ -83,12 +73,18 @@ uint32_t LedgerRollup::Intern(std::string_view s) {
   return id;
 }
 
+LedgerRollup::LedgerRollup(const ledger::LedgerReader& ledger) : ledger_(ledger) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Reset();
+}
+
 void LedgerRollup::Reset() {
-  last_rowid_ = 0;
+  last_seq_ = 0;
   rows_seen_ = 0;
   days_.clear();
   names_.clear();
   ids_.clear();
+  Intern("(none)");  // kNone
 }
 
 int64_t LedgerRollup::rows_seen() const {
@@ -98,92 +94,58 @@ int64_t LedgerRollup::rows_seen() const {
 
 Status LedgerRollup::Refresh() {
   std::lock_guard<std::mutex> lock(mu_);
-  TG_ASSIGN_OR_RETURN(sqlite3 * db, ledger::OpenReadOnly(db_path_));
-  // One read transaction, so the shrink check and the scan see the same rows.
-  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-  sqlite3_stmt* s = nullptr;
-  auto fail = [&](const char* what) {
-    Status st = Status::IoError(std::string("dashboard: ") + what + ": " + sqlite3_errmsg(db));
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return st;
-  };
-  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(rowid), 0) FROM requests", -1, &s, nullptr) !=
-      SQLITE_OK)
-    return fail("reading the ledger (is this a tollgate ledger?)");
-  if (sqlite3_step(s) != SQLITE_ROW) return fail("reading the ledger");
-  if (sqlite3_column_int64(s, 0) < last_rowid_) Reset();  // replaced or truncated: start over
-  sqlite3_finalize(s);
-  s = nullptr;
-  if (sqlite3_prepare_v2(
-          db,
-          "SELECT rowid, ts_start_ms, requested_model, provider, api_key, user, project, tags,"
-          " cost_usd,"
-          " input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens,"
-          " output_tokens + reasoning_tokens, error_class IS NOT NULL, latency_ms, ttft_ms"
-          " FROM requests WHERE rowid > ? ORDER BY rowid",
-          -1, &s, nullptr) != SQLITE_OK)
-    return fail("reading the ledger");
-  sqlite3_bind_int64(s, 1, last_rowid_);
-  const uint32_t none = Intern("(none)");
+  // One snapshot: a ledger that shrank (was replaced) restarts the rollup.
+  return ledger_.ScanAfter(
+      last_seq_, [this] { Reset(); }, [this](const ledger::SummaryRow& row) { Fold(row); });
+}
+
+void LedgerRollup::Fold(const ledger::SummaryRow& row) {
+  const uint32_t none = kNone;
   auto id_of = [&](std::string_view v) { return v.empty() ? none : Intern(v); };
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    const int64_t rowid = sqlite3_column_int64(s, 0);
-    const int64_t ts = sqlite3_column_int64(s, 1);
-    Agg a;
-    const bool priced = sqlite3_column_type(s, 8) != SQLITE_NULL;
-    a.cost_usd = priced ? sqlite3_column_double(s, 8) : 0.0;
-    a.unknown_cost = priced ? 0 : 1;
-    a.input_tokens = sqlite3_column_int64(s, 9);
-    a.output_tokens = sqlite3_column_int64(s, 10);
-    a.requests = 1;
-    a.errors = sqlite3_column_int(s, 11);
-    Day& d = days_[DayOf(ts)];
-    d.total.Add(a);
-    const uint32_t provider = id_of(Text(s, 3));
-    d.groups[static_cast<int>(Dim::kModel)][id_of(Text(s, 2))].Add(a);
-    d.groups[static_cast<int>(Dim::kProvider)][provider].Add(a);
-    d.groups[static_cast<int>(Dim::kKey)][id_of(Text(s, 4))].Add(a);
-    d.groups[static_cast<int>(Dim::kUser)][id_of(Text(s, 5))].Add(a);
-    d.groups[static_cast<int>(Dim::kProject)][id_of(Text(s, 6))].Add(a);
-    // Tags are stored comma-joined; a request counts once under each (as in the report).
-    std::string_view tags = Text(s, 7);
-    auto& by_tag = d.groups[static_cast<int>(Dim::kTag)];
-    if (tags.empty()) by_tag[none].Add(a);
-    for (size_t pos = 0; pos < tags.size();) {
-      size_t c = tags.find(',', pos);
-      by_tag[Intern(
-                 tags.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos))]
-          .Add(a);
-      if (c == std::string_view::npos) break;
-      pos = c + 1;
-    }
-    if (!a.errors && sqlite3_column_type(s, 12) != SQLITE_NULL) {
-      d.latency[provider].Add(sqlite3_column_double(s, 12));
-      if (sqlite3_column_type(s, 13) != SQLITE_NULL)
-        d.ttft[provider].Add(sqlite3_column_double(s, 13));
-    }
-    if (priced) {
-      TopEntry e{a.cost_usd, ts, rowid};
-      auto min_first = [](const TopEntry& x, const TopEntry& y) { return x > y; };
-      if (d.top.size() < kTopPerDay) {
-        d.top.push_back(e);
-        std::push_heap(d.top.begin(), d.top.end(), min_first);
-      } else if (e > d.top.front()) {
-        std::pop_heap(d.top.begin(), d.top.end(), min_first);
-        d.top.back() = e;
-        std::push_heap(d.top.begin(), d.top.end(), min_first);
-      }
-    }
-    last_rowid_ = rowid;
-    ++rows_seen_;
+  Agg a;
+  const bool priced = row.cost_usd.has_value();
+  a.cost_usd = row.cost_usd.value_or(0.0);
+  a.unknown_cost = priced ? 0 : 1;
+  a.input_tokens = row.input_tokens;
+  a.output_tokens = row.output_tokens;
+  a.requests = 1;
+  a.errors = row.failed ? 1 : 0;
+  Day& d = days_[DayOf(row.ts_start_ms)];
+  d.total.Add(a);
+  const uint32_t provider = id_of(row.provider);
+  d.groups[static_cast<int>(Dim::kModel)][id_of(row.requested_model)].Add(a);
+  d.groups[static_cast<int>(Dim::kProvider)][provider].Add(a);
+  d.groups[static_cast<int>(Dim::kKey)][id_of(row.api_key)].Add(a);
+  d.groups[static_cast<int>(Dim::kUser)][id_of(row.user)].Add(a);
+  d.groups[static_cast<int>(Dim::kProject)][id_of(row.project)].Add(a);
+  // Tags are stored comma-joined; a request counts once under each (as in the report).
+  std::string_view tags = row.tags;
+  auto& by_tag = d.groups[static_cast<int>(Dim::kTag)];
+  if (tags.empty()) by_tag[none].Add(a);
+  for (size_t pos = 0; pos < tags.size();) {
+    size_t c = tags.find(',', pos);
+    by_tag[Intern(tags.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos))].Add(a);
+    if (c == std::string_view::npos) break;
+    pos = c + 1;
   }
-  if (rc != SQLITE_DONE) return fail("reading the ledger");
-  sqlite3_finalize(s);
-  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-  sqlite3_close(db);
-  return Status::Ok();
+  if (!a.errors && row.latency_ms) {
+    d.latency[provider].Add(*row.latency_ms);
+    if (row.ttft_ms) d.ttft[provider].Add(*row.ttft_ms);
+  }
+  if (priced) {
+    TopEntry e{a.cost_usd, row.ts_start_ms, row.seq};
+    auto min_first = [](const TopEntry& x, const TopEntry& y) { return x > y; };
+    if (d.top.size() < kTopPerDay) {
+      d.top.push_back(e);
+      std::push_heap(d.top.begin(), d.top.end(), min_first);
+    } else if (e > d.top.front()) {
+      std::pop_heap(d.top.begin(), d.top.end(), min_first);
+      d.top.back() = e;
+      std::push_heap(d.top.begin(), d.top.end(), min_first);
+    }
+  }
+  last_seq_ = row.seq;
+  ++rows_seen_;
 }
 
 Agg LedgerRollup::Totals(int64_t from_day, int64_t to_day) const {
@@ -267,7 +229,7 @@ std::vector<ProviderLatency> LedgerRollup::Latency(int64_t from_day, int64_t to_
   return out;
 }
 
-std::vector<int64_t> LedgerRollup::TopRowids(int64_t from_day, int64_t to_day, size_t limit) const {
+std::vector<int64_t> LedgerRollup::TopSeqs(int64_t from_day, int64_t to_day, size_t limit) const {
   std::vector<TopEntry> all;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -278,7 +240,7 @@ std::vector<int64_t> LedgerRollup::TopRowids(int64_t from_day, int64_t to_day, s
   std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(limit), all.end(),
                     [](const TopEntry& a, const TopEntry& b) { return a > b; });
   std::vector<int64_t> out;
-  for (size_t i = 0; i < limit; ++i) out.push_back(all[i].rowid);
+  for (size_t i = 0; i < limit; ++i) out.push_back(all[i].seq);
   return out;
 }
 

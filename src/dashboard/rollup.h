@@ -1,7 +1,7 @@
 // LedgerRollup: the dashboard's in-memory aggregate of the ledger, per UTC day,
 // so that every view over a million-row ledger answers in milliseconds. It
-// reads the `requests` table read-only and incrementally: rows are
-// append-only, so each Refresh() reads only the rows whose rowid is past the
+// reads the ledger through a ledger::LedgerReader, incrementally: rows are
+// append-only, so each Refresh() reads only the rows whose seq is past the
 // last one seen (all rows the first time). Thread-safe: one mutex guards the
 // aggregates; Refresh and every query take it.
 #pragma once
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ledger/reader.h"
 
 namespace tollgate::dashboard {
 
@@ -49,7 +50,8 @@ struct ProviderLatency {
 
 class LedgerRollup {
  public:
-  explicit LedgerRollup(std::string db_path) : db_path_(std::move(db_path)) {}
+  // `ledger` must outlive the rollup.
+  explicit LedgerRollup(const ledger::LedgerReader& ledger);
 
   // Folds in the rows appended since the last call. NotFound if the ledger is
   // missing, IoError if it cannot be read. If the table shrank (the file was
@@ -72,9 +74,9 @@ class LedgerRollup {
   // (error_class NULL), from histograms with 1% wide buckets: each figure is
   // within 0.5% of the exact nearest-rank percentile. Sorted by provider.
   std::vector<ProviderLatency> Latency(int64_t from_day, int64_t to_day) const;
-  // Rowids of the `limit` most expensive priced requests (limit <= kTopPerDay),
+  // Seqs of the `limit` most expensive priced requests (limit <= kTopPerDay),
   // most expensive first; ties: the later request first.
-  std::vector<int64_t> TopRowids(int64_t from_day, int64_t to_day, size_t limit) const;
+  std::vector<int64_t> TopSeqs(int64_t from_day, int64_t to_day, size_t limit) const;
 
   static constexpr size_t kTopPerDay = 500;
   int64_t rows_seen() const;
@@ -91,11 +93,11 @@ class LedgerRollup {
   struct TopEntry {
     double cost;
     int64_t ts;
-    int64_t rowid;
+    int64_t seq;
     bool operator>(const TopEntry& o) const {
       if (cost != o.cost) return cost > o.cost;
       if (ts != o.ts) return ts > o.ts;
-      return rowid > o.rowid;
+      return seq > o.seq;
     }
   };
   struct Day {
@@ -109,12 +111,14 @@ class LedgerRollup {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
-  uint32_t Intern(std::string_view s);  // REQUIRES: mu_ held
-  void Reset();                         // REQUIRES: mu_ held
+  static constexpr uint32_t kNone = 0;   // the interned "(none)", always first
+  uint32_t Intern(std::string_view s);   // REQUIRES: mu_ held
+  void Reset();                          // REQUIRES: mu_ held
+  void Fold(const ledger::SummaryRow& row);  // REQUIRES: mu_ held
 
-  const std::string db_path_;
+  const ledger::LedgerReader& ledger_;
   mutable std::mutex mu_;
-  int64_t last_rowid_ = 0;                                                      // GUARDED_BY(mu_)
+  int64_t last_seq_ = 0;                                                        // GUARDED_BY(mu_)
   int64_t rows_seen_ = 0;                                                       // GUARDED_BY(mu_)
   std::map<int64_t, Day> days_;                                                 // GUARDED_BY(mu_)
   std::vector<std::string> names_;                                              // GUARDED_BY(mu_)

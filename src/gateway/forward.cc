@@ -22,7 +22,8 @@ bool InjectUsage(const Gateway::Call& call) {
 
 awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, http::ClientStream& out) {
   call.model_cfg = &model;
-  if (std::optional<ApiError> denied = Admit(call, model)) {
+  std::optional<ApiError> denied = co_await Admit(call, model);
+  if (denied) {
     const ApiError err = std::move(*denied);
     co_return co_await SendError(call, err, out);
   }

@@ -127,7 +127,8 @@ class Gateway {
   // The learned router's pick, or nullptr when no candidate clears the threshold.
   const config::ModelConfig* LearnedTarget(Call& call, const config::ModelConfig& routed);
   // Govern stage (govern.cc): reserve the worst case on every budget, or the denial.
-  std::optional<ApiError> Admit(Call& call, const config::ModelConfig& model);
+  // Awaits the counter store (at once when it is the in-process one).
+  boost::asio::awaitable<std::optional<ApiError>> Admit(Call& call, const config::ModelConfig& model);
   // Forward stage (forward.cc): admission, then the deployments of a real
   // (non-routed) model in order until one answers.
   struct Failure;

@@ -50,10 +50,12 @@ int64_t Gateway::InputTokensBound(const Call& call, const config::ModelConfig& m
   return std::min(most, byte_bound);
 }
 
-std::optional<ApiError> Gateway::Admit(Call& call, const config::ModelConfig& model) {
+awaitable<std::optional<ApiError>> Gateway::Admit(Call& call, const config::ModelConfig& model) {
   const governance::Principal* principal = call.authenticated ? &call.principal : nullptr;
   if (governor_.Active(principal)) {
-    if (auto denial = governor_.Admit(principal, BudgetFacts(call, model), &call.admission)) return FromDenial(*denial);
+    const governance::RequestFacts facts = BudgetFacts(call, model);  // a named local in a co_await (GCC 12)
+    std::optional<governance::Denial> denial = co_await governor_.AdmitAsync(principal, facts, &call.admission);
+    if (denial) co_return FromDenial(*denial);
   }
   // The cap forwarded upstream is the one reserved for: the budget may pay for
   // fewer output tokens than asked (clamp), and a request that sets none is
@@ -62,7 +64,7 @@ std::optional<ApiError> Gateway::Admit(Call& call, const config::ModelConfig& mo
                       !ClientOutputCap(call.api, call.body);
   if (call.admission.clamped_max_tokens >= 0) call.output_cap = call.admission.clamped_max_tokens;
   else if (call.cap_injected) call.output_cap = cfg_.governance.default_max_tokens;
-  return std::nullopt;
+  co_return std::nullopt;
 }
 
 governance::RequestFacts Gateway::BudgetFacts(const Call& call, const config::ModelConfig& model) const {

@@ -4,6 +4,11 @@
 
 namespace tollgate::governance {
 
+double CounterStore::Spent(const std::string& budget_id, int64_t window_start_ms) {
+  return WaitFor<double>(
+      [&](Completion<double> done) { Spent(budget_id, window_start_ms, std::move(done)); });
+}
+
 void LocalCounterStore::Seed(const std::string& budget_id, int64_t window_start_ms, double spent) {
   std::lock_guard<std::mutex> lock(mu_);
   counters_[Key(budget_id, window_start_ms)].spent = spent;
@@ -32,7 +37,8 @@ ReserveResult LocalCounterStore::Reserve(const std::vector<BudgetSlot>& slots, d
   return r;
 }
 
-std::vector<size_t> LocalCounterStore::Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual) {
+std::vector<size_t> LocalCounterStore::Settle(const std::vector<BudgetSlot>& slots, double reserved,
+                                              double actual) {
   std::vector<size_t> crossed;
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -41,13 +47,22 @@ std::vector<size_t> LocalCounterStore::Settle(const std::vector<BudgetSlot>& slo
     c.reserved -= reserved;
     if (c.reserved < 1e-12) c.reserved = 0;  // float dust
     c.spent += actual;
-    if (slots[i].soft_limit_usd >= 0 && before < slots[i].soft_limit_usd && c.spent >= slots[i].soft_limit_usd)
+    if (slots[i].soft_limit_usd >= 0 && before < slots[i].soft_limit_usd &&
+        c.spent >= slots[i].soft_limit_usd)
       crossed.push_back(i);
   }
   return crossed;
 }
 
-double LocalCounterStore::Spent(const std::string& budget_id, int64_t window_start_ms) {
+void LocalCounterStore::Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual,
+                               Completion<std::vector<SoftLimitCrossing>> done) {
+  std::vector<SoftLimitCrossing> crossings;
+  for (size_t i : Settle(slots, reserved, actual))
+    crossings.push_back({slots[i], SpentNow(slots[i].budget_id, slots[i].window_start_ms)});
+  done(std::move(crossings));
+}
+
+double LocalCounterStore::SpentNow(const std::string& budget_id, int64_t window_start_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = counters_.find(Key(budget_id, window_start_ms));
   return it == counters_.end() ? 0 : it->second.spent;
@@ -63,6 +78,28 @@ double LocalCounterStore::Headroom(const std::vector<BudgetSlot>& slots) {
     h = std::min(h, s.limit_usd - used);
   }
   return h;
+}
+
+void LocalCounterStore::AdmitRates(const std::vector<RateSubject>& subjects, int64_t tokens,
+                                   double usd, int64_t now_ms, Completion<RateOutcome> done) {
+  RateOutcome out;
+  for (size_t i = 0; i < subjects.size(); ++i) {
+    out.decision = rates_.Admit(subjects[i].name, subjects[i].limits, tokens, usd, now_ms);
+    if (out.decision.ok) continue;
+    // Give back what the earlier subjects already counted for this request.
+    for (size_t k = 0; k < i; ++k)
+      rates_.Adjust(subjects[k].name, RateLimiter::MinuteOf(now_ms), -1, -tokens, -usd);
+    out.ok = false;
+    out.failed_subject = i;
+    break;
+  }
+  done(std::move(out));
+}
+
+void LocalCounterStore::AdjustRates(const std::vector<std::string>& subjects, int64_t minute,
+                                    int64_t requests_delta, int64_t tokens_delta,
+                                    double usd_delta) {
+  for (const auto& s : subjects) rates_.Adjust(s, minute, requests_delta, tokens_delta, usd_delta);
 }
 
 }  // namespace tollgate::governance

@@ -1,15 +1,24 @@
-// Spend counters behind one narrow interface, so budgets can be shared by
-// several replicas (a Redis store) without touching the request path. The
-// local store keeps counters in memory, seeded from the SQLite budget_spend
-// table; the ledger writer persists each charge in the same transaction as the
-// request's row. Thread-safe: one mutex, held for a few map operations.
+// Spend counters and rate-limit windows behind one interface, so that budgets
+// and rate limits can be shared by several replicas (a Redis store) without
+// touching the request path. Every operation completes through a callback: the
+// in-process store (LocalCounterStore, the default) calls it before returning;
+// a networked one calls it later, from its own thread, and the Governor resumes
+// the request's coroutine on its event loop (Governor::AdmitAsync), so no
+// store ever blocks a worker. The store is built by the composition root
+// (src/cli) and injected into the Governor.
+// Thread safety: every method may be called from any thread at once.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "governance/rate_limiter.h"
 
 namespace tollgate::governance {
 
@@ -27,41 +36,129 @@ struct ReserveResult {
   bool ok = true;
   size_t failed_slot = 0;  // which slot refused, when !ok
   double spent = 0;        // that slot's spend + reservations at the time
-  double headroom = 0;     // min over hard-limited slots of limit - (spent + reserved), before this reservation
+  double headroom =
+      0;  // min over hard-limited slots of limit - (spent + reserved), before this reservation
 };
+
+// A slot whose settled spend crossed its soft limit, and the spend after it.
+struct SoftLimitCrossing {
+  BudgetSlot slot;
+  double spent = 0;
+};
+
+// A rate-limited subject ("key:<id>", "model:<name>") and its limits.
+struct RateSubject {
+  std::string name;
+  RateLimits limits;
+};
+
+// The outcome of charging one request to several rate-limit subjects.
+struct RateOutcome {
+  bool ok = true;
+  size_t failed_subject = 0;  // which subject refused, when !ok
+  RateDecision decision;      // that subject's decision (the last subject's when ok)
+};
+
+// Called exactly once with an operation's result: before the call returns, or
+// later from another thread. It must not block.
+template <class T>
+using Completion = std::function<void(T)>;
 
 class CounterStore {
  public:
   virtual ~CounterStore() = default;
+
+  // Sets one window's settled spend, at start-up (from the state store's
+  // budget_spend), before any request. May block.
+  virtual void Seed(const std::string& budget_id, int64_t window_start_ms, double spent) = 0;
   // Atomically: if every hard-limited slot has room for `amount`, reserves it
-  // on all of them. Otherwise reserves nothing and says which slot refused.
-  virtual ReserveResult Reserve(const std::vector<BudgetSlot>& slots, double amount) = 0;
-  // Replaces a reservation by the actual cost. Returns the slots whose spend
-  // crossed their soft limit with this settlement (for alerts).
-  virtual std::vector<size_t> Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual) = 0;
+  // on all of them; otherwise reserves nothing and says which slot refused.
+  virtual void Reserve(const std::vector<BudgetSlot>& slots, double amount,
+                       Completion<ReserveResult> done) = 0;
+  // Replaces a reservation by the actual cost; completes with the slots whose
+  // spend crossed their soft limit with this settlement (for alerts).
+  virtual void Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual,
+                      Completion<std::vector<SoftLimitCrossing>> done) = 0;
   // Spend (settled) in a budget's window.
-  virtual double Spent(const std::string& budget_id, int64_t window_start_ms) = 0;
-  // Headroom of the tightest hard-limited slot (infinite when none).
-  virtual double Headroom(const std::vector<BudgetSlot>& slots) = 0;
+  virtual void Spent(const std::string& budget_id, int64_t window_start_ms,
+                     Completion<double> done) = 0;
+  // Charges one request of `tokens` and `usd` to every subject's current
+  // minute, all or nothing: a refusal by any subject charges none of them.
+  virtual void AdmitRates(const std::vector<RateSubject>& subjects, int64_t tokens, double usd,
+                          int64_t now_ms, Completion<RateOutcome> done) = 0;
+  // Adds (possibly negative) corrections to `minute` of every subject; nothing
+  // waits for it, and a minute that is over is left alone.
+  virtual void AdjustRates(const std::vector<std::string>& subjects, int64_t minute,
+                           int64_t requests_delta, int64_t tokens_delta, double usd_delta) = 0;
+
+  // Spend() for callers that may wait (the CLI, the admin API, the dashboard's
+  // blocking pool, /metrics): at once from the in-process store; a networked
+  // store blocks the calling thread until it answers.
+  double Spent(const std::string& budget_id, int64_t window_start_ms);
 };
 
+// Runs `start(done)` and waits for `done`: at once when the store completes
+// inline, otherwise blocking this thread. Never on an event loop with a
+// networked store (use Governor::AdmitAsync's way there).
+template <class T, class Start>
+T WaitFor(Start&& start) {
+  // Lives on this stack until `done` has run: this function does not return before.
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<T> value;
+  } st;
+  start([&st](T v) {
+    std::lock_guard<std::mutex> lock(st.mu);
+    st.value = std::move(v);
+    st.cv
+        .notify_one();  // under the lock: the waiter cannot return (and free st) before we are done
+  });
+  std::unique_lock<std::mutex> lock(st.mu);
+  st.cv.wait(lock, [&] { return st.value.has_value(); });
+  return std::move(*st.value);
+}
+
+// The in-process store: counters and rate windows in this process's memory.
+// Completes every operation before returning. The sync methods below are its
+// own (tests, and the interface's implementation).
 class LocalCounterStore final : public CounterStore {
  public:
-  // Seeds settled spend for one window (at start-up, from budget_spend).
-  void Seed(const std::string& budget_id, int64_t window_start_ms, double spent);
-  ReserveResult Reserve(const std::vector<BudgetSlot>& slots, double amount) override;
-  std::vector<size_t> Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual) override;
-  double Spent(const std::string& budget_id, int64_t window_start_ms) override;
-  double Headroom(const std::vector<BudgetSlot>& slots) override;
+  using CounterStore::Spent;
+  void Seed(const std::string& budget_id, int64_t window_start_ms, double spent) override;
+  void Reserve(const std::vector<BudgetSlot>& slots, double amount,
+               Completion<ReserveResult> done) override {
+    done(Reserve(slots, amount));
+  }
+  void Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual,
+              Completion<std::vector<SoftLimitCrossing>> done) override;
+  void Spent(const std::string& budget_id, int64_t window_start_ms,
+             Completion<double> done) override {
+    done(SpentNow(budget_id, window_start_ms));
+  }
+  void AdmitRates(const std::vector<RateSubject>& subjects, int64_t tokens, double usd,
+                  int64_t now_ms, Completion<RateOutcome> done) override;
+  void AdjustRates(const std::vector<std::string>& subjects, int64_t minute, int64_t requests_delta,
+                   int64_t tokens_delta, double usd_delta) override;
+
+  ReserveResult Reserve(const std::vector<BudgetSlot>& slots, double amount);
+  // Returns the indices of the slots that crossed their soft limit.
+  std::vector<size_t> Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual);
+  double SpentNow(const std::string& budget_id, int64_t window_start_ms);
+  // Headroom of the tightest hard-limited slot (infinite when none).
+  double Headroom(const std::vector<BudgetSlot>& slots);
 
  private:
   struct Counter {
     double spent = 0;
     double reserved = 0;
   };
-  static std::string Key(const std::string& id, int64_t start) { return id + "@" + std::to_string(start); }
+  static std::string Key(const std::string& id, int64_t start) {
+    return id + "@" + std::to_string(start);
+  }
   std::mutex mu_;
   std::unordered_map<std::string, Counter> counters_;  // GUARDED_BY(mu_)
+  RateLimiter rates_;
 };
 
 }  // namespace tollgate::governance

@@ -5,6 +5,8 @@
 #include <rapidjson/writer.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -13,6 +15,9 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "common/log.h"
@@ -22,6 +27,55 @@
 
 namespace tollgate::governance {
 namespace {
+
+namespace asio = boost::asio;
+
+// Resumes the awaiting coroutine with the result `start` passes to its
+// completion: without suspending when that runs inline (the in-process
+// store), otherwise from the coroutine's own executor once the store answers
+// on its thread. The completion runs exactly once.
+template <class T, class Start>
+asio::awaitable<T> AwaitCompletion(Start start) {
+  // In this coroutine's frame, which outlives the completion: the coroutine
+  // does not return before the completion has run.
+  struct Pending {
+    std::mutex mu;
+    std::optional<T> value;             // GUARDED_BY(mu): the result, when it came first
+    std::function<void(T)> resume;      // GUARDED_BY(mu): set when the coroutine suspended first
+  } pending;
+  start([&pending](T v) {
+    std::unique_lock<std::mutex> lock(pending.mu);
+    if (!pending.resume) {
+      pending.value = std::move(v);
+      return;
+    }
+    auto resume = std::move(pending.resume);
+    lock.unlock();
+    resume(std::move(v));
+  });
+  {
+    std::lock_guard<std::mutex> lock(pending.mu);
+    if (pending.value) co_return std::move(*pending.value);
+  }
+  auto initiate = [&pending](auto handler) {
+    // The handler is move-only; a std::function needs a copyable target.
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    auto resume = [h](T v) {
+      asio::post(asio::get_associated_executor(*h), [h, v = std::move(v)]() mutable { (*h)(std::move(v)); });
+    };
+    std::unique_lock<std::mutex> lock(pending.mu);
+    if (!pending.value) {
+      pending.resume = std::move(resume);
+      return;
+    }
+    T v = std::move(*pending.value);
+    lock.unlock();
+    resume(std::move(v));  // posted: a handler never runs inside its initiation
+  };
+  asio::awaitable<T> answered =
+      asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(std::move(initiate), asio::use_awaitable);
+  co_return co_await std::move(answered);
+}
 
 std::string Money(double v) {
   char buf[32];
@@ -108,12 +162,12 @@ Denial RateDenial(const RateDecision& d, const std::string& subject) {
 
 }  // namespace
 
-Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, const std::string& db_path) {
+Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, ledger::Storage& storage,
+                                                  CounterStore& counters) {
   TG_RETURN_IF_ERROR(SetTimezone(cfg.governance.timezone));
-  std::unique_ptr<Governor> g(new Governor(cfg, db_path));
-  g->counters_ = std::make_unique<LocalCounterStore>();
+  std::unique_ptr<Governor> g(new Governor(cfg, storage, counters));
   for (const auto& r : cfg.rate_limits) g->model_limits_[r.model] = RateLimits{r.rpm, r.tpm, r.usd_per_minute};
-  TG_ASSIGN_OR_RETURN(g->store_, Store::Open(db_path));
+  TG_ASSIGN_OR_RETURN(g->store_, Store::Open(storage));
   // Config budgets are the declared state: create or update them by name.
   TG_ASSIGN_OR_RETURN(std::vector<Budget> existing, g->store_->ListBudgets());
   for (const auto& bc : cfg.budgets) {
@@ -132,8 +186,17 @@ Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, co
     if (same == existing.end()) TG_RETURN_IF_ERROR(g->store_->PutBudget(b, "config").status());
   }
   TG_ASSIGN_OR_RETURN(std::vector<SpendRow> spend, g->store_->ListSpend());
-  for (const auto& s : spend) g->counters_->Seed(s.budget_id, s.window_start_ms, s.spent_usd);
+  for (const auto& s : spend) counters.Seed(s.budget_id, s.window_start_ms, s.spent_usd);
   TG_RETURN_IF_ERROR(g->Reload(*g->store_));
+  return g;
+}
+
+Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, const std::string& ledger_url) {
+  TG_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Storage> storage, ledger::OpenLedger(ledger_url));
+  auto counters = std::make_unique<LocalCounterStore>();
+  TG_ASSIGN_OR_RETURN(std::unique_ptr<Governor> g, Create(cfg, *storage, *counters));
+  g->owned_storage_ = std::move(storage);
+  g->owned_counters_ = std::move(counters);
   return g;
 }
 
@@ -159,7 +222,7 @@ std::vector<std::pair<Budget, double>> Governor::BudgetStatus() {
   std::vector<std::pair<Budget, double>> out;
   const int64_t now = NowUnixMs();
   for (const Budget& b : snapshot()->budgets)
-    out.emplace_back(b, counters_->Spent(b.id, WindowStart(b.window, now)));
+    out.emplace_back(b, counters_.Spent(b.id, WindowStart(b.window, now)));
   return out;
 }
 
@@ -243,31 +306,68 @@ std::optional<Denial> Governor::CheckModel(const Principal& p, const std::string
                 "API key " + p.key_id + " may not use model '" + model + "'. Allowed: " + list + ".", -1, {}};
 }
 
+// One admission in flight: what its steps share. Lives in the caller's frame
+// (Admit's stack, AdmitAsync's coroutine) until `done` has run.
+struct Governor::AdmitOp {
+  const Principal* p = nullptr;
+  const RequestFacts* f = nullptr;
+  Admission* out = nullptr;
+  Completion<std::optional<Denial>> done;
+  int64_t now = 0;
+  double input_cost = 0;
+  double worst = 0;  // what is being reserved
+  int64_t tokens = 0;
+  std::vector<RateSubject> subjects;
+  int64_t fit = -1;  // >= 0: the lowered max_tokens being reserved for
+};
+
 std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f, Admission* out) {
-  const int64_t now = NowUnixMs();
-  const double input_cost = static_cast<double>(f.input_tokens_bound) * f.input_usd_per_token;
-  double worst = input_cost + static_cast<double>(f.max_output_tokens) * f.output_usd_per_token;
-  const int64_t tokens = f.input_tokens_bound + f.max_output_tokens;
+  AdmitOp op{p, &f, out};
+  return WaitFor<std::optional<Denial>>([&](Completion<std::optional<Denial>> done) {
+    op.done = std::move(done);
+    StartAdmit(op);
+  });
+}
+
+asio::awaitable<std::optional<Denial>> Governor::AdmitAsync(const Principal* p, const RequestFacts& f,
+                                                            Admission* out) {
+  AdmitOp op{p, &f, out};
+  auto start = [this, &op](Completion<std::optional<Denial>> done) {
+    op.done = std::move(done);
+    StartAdmit(op);
+  };
+  // Named locals, not temporaries, in a co_await (GCC 12, docs/ARCHITECTURE.md).
+  asio::awaitable<std::optional<Denial>> admitted = AwaitCompletion<std::optional<Denial>>(std::move(start));
+  co_return co_await std::move(admitted);
+}
+
+void Governor::StartAdmit(AdmitOp& op) {
+  const RequestFacts& f = *op.f;
+  op.now = NowUnixMs();
+  op.input_cost = static_cast<double>(f.input_tokens_bound) * f.input_usd_per_token;
+  op.worst = op.input_cost + static_cast<double>(f.max_output_tokens) * f.output_usd_per_token;
+  op.tokens = f.input_tokens_bound + f.max_output_tokens;
 
   // Rate limits: the key's, then the model's.
-  out->rate_minute = RateLimiter::MinuteOf(now);
-  out->rate_tokens = tokens;
-  out->rate_usd = worst;
-  struct Subject { std::string name; RateLimits limits; };
-  std::vector<Subject> subjects;
-  if (p && p->limits.any()) subjects.push_back({"key:" + p->key_id, p->limits});
+  op.out->rate_minute = RateLimiter::MinuteOf(op.now);
+  op.out->rate_tokens = op.tokens;
+  op.out->rate_usd = op.worst;
+  if (op.p && op.p->limits.any()) op.subjects.push_back({"key:" + op.p->key_id, op.p->limits});
   if (auto it = model_limits_.find(f.model); it != model_limits_.end() && it->second.any())
-    subjects.push_back({"model:" + f.model, it->second});
-  for (const auto& s : subjects) {
-    RateDecision d = rate_limiter_.Admit(s.name, s.limits, tokens, worst, now);
-    if (!d.ok) {
-      // Give back what earlier subjects already counted for this request.
-      for (const auto& prev : out->rate_subjects) rate_limiter_.Adjust(prev, out->rate_minute, -1, -tokens, -worst);
-      out->rate_subjects.clear();
-      return RateDenial(d, s.name.substr(0, 3) == "key" ? "key " + p->key_id : "model " + f.model);
-    }
-    out->rate_subjects.push_back(s.name);
+    op.subjects.push_back({"model:" + f.model, it->second});
+  if (op.subjects.empty()) return AfterRates(op, RateOutcome{});
+  counters_.AdmitRates(op.subjects, op.tokens, op.worst, op.now,
+                       [this, &op](RateOutcome r) { AfterRates(op, r); });
+}
+
+void Governor::AfterRates(AdmitOp& op, const RateOutcome& r) {
+  const RequestFacts& f = *op.f;
+  Admission* out = op.out;
+  if (!r.ok) {
+    const bool key = op.subjects[r.failed_subject].name.rfind("key", 0) == 0;
+    return op.done(RateDenial(r.decision, key ? "key " + op.p->key_id : "model " + f.model));
   }
+  for (const auto& s : op.subjects) out->rate_subjects.push_back(s.name);
 
   // Budgets: reserve the worst case on every budget this request falls under.
   auto snap = snapshot();
@@ -276,30 +376,36 @@ std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f,
     BudgetSlot slot;
     slot.budget_id = b.id;
     slot.budget_name = b.name;
-    slot.window_start_ms = WindowStart(b.window, now);
-    slot.window_end_ms = WindowEnd(b.window, now);
+    slot.window_start_ms = WindowStart(b.window, op.now);
+    slot.window_end_ms = WindowEnd(b.window, op.now);
     slot.limit_usd = b.limit_usd.value_or(-1);
     slot.soft_limit_usd = b.soft_limit_usd.value_or(-1);
     out->slots.push_back(std::move(slot));
   }
   out->active = true;
-  out->reserved_usd = worst;
-  if (out->slots.empty()) return std::nullopt;
-  ReserveResult r = counters_->Reserve(out->slots, worst);
-  if (!r.ok && cfg_.governance.clamp_max_tokens && f.output_usd_per_token > 0) {
+  out->reserved_usd = op.worst;
+  if (out->slots.empty()) return op.done(std::nullopt);
+  counters_.Reserve(out->slots, op.worst, [this, &op](ReserveResult rr) { AfterReserve(op, rr); });
+}
+
+void Governor::AfterReserve(AdmitOp& op, const ReserveResult& r) {
+  const RequestFacts& f = *op.f;
+  Admission* out = op.out;
+  if (!r.ok && op.fit < 0 && cfg_.governance.clamp_max_tokens && f.output_usd_per_token > 0) {
     // Lower max_tokens to what the tightest budget can still pay for.
-    double room = r.headroom - input_cost;
+    double room = r.headroom - op.input_cost;
     auto fit = static_cast<int64_t>(std::floor(room / f.output_usd_per_token));
     if (fit >= 1) {
-      fit = std::min(fit, f.max_output_tokens);
-      worst = input_cost + static_cast<double>(fit) * f.output_usd_per_token;
-      r = counters_->Reserve(out->slots, worst);
-      if (r.ok) out->clamped_max_tokens = fit;
+      op.fit = std::min(fit, f.max_output_tokens);
+      op.worst = op.input_cost + static_cast<double>(op.fit) * f.output_usd_per_token;
+      return counters_.Reserve(out->slots, op.worst, [this, &op](ReserveResult rr) { AfterReserve(op, rr); });
     }
   }
+  if (r.ok && op.fit >= 0) out->clamped_max_tokens = op.fit;
   if (!r.ok) {
     // A refused request does not count against the rate limits either.
-    for (const auto& s : out->rate_subjects) rate_limiter_.Adjust(s, out->rate_minute, -1, -tokens, -out->rate_usd);
+    if (!out->rate_subjects.empty())
+      counters_.AdjustRates(out->rate_subjects, out->rate_minute, -1, -op.tokens, -out->rate_usd);
     const BudgetSlot& s = out->slots[r.failed_slot];
     out->active = false;
     Denial d;
@@ -307,14 +413,14 @@ std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f,
     d.type = "insufficient_quota";
     d.code = "budget_exceeded";
     d.message = "Budget '" + s.budget_name + "' exceeded: $" + Money(r.spent) + " spent or reserved of its $" +
-                Money(s.limit_usd) + " limit; this request could cost up to $" + Money(worst) +
+                Money(s.limit_usd) + " limit; this request could cost up to $" + Money(op.worst) +
                 ". The window resets at " + FormatLocalTime(s.window_end_ms) + ".";
     if (s.window_end_ms != INT64_MAX)
-      d.retry_after_s = static_cast<int>(std::max<int64_t>((s.window_end_ms - now + 999) / 1000, 1));
-    return d;
+      d.retry_after_s = static_cast<int>(std::max<int64_t>((s.window_end_ms - op.now + 999) / 1000, 1));
+    return op.done(std::move(d));
   }
-  out->reserved_usd = worst;
-  return std::nullopt;
+  out->reserved_usd = op.worst;
+  op.done(std::nullopt);
 }
 
 bool Governor::Active(const Principal* p) const {
@@ -323,11 +429,12 @@ bool Governor::Active(const Principal* p) const {
 
 void Governor::Settle(const Admission& a, double actual_usd, int64_t actual_tokens) {
   if (!a.active) return;
-  for (const auto& s : a.rate_subjects)
-    rate_limiter_.Adjust(s, a.rate_minute, 0, actual_tokens - a.rate_tokens, actual_usd - a.rate_usd);
+  if (!a.rate_subjects.empty())
+    counters_.AdjustRates(a.rate_subjects, a.rate_minute, 0, actual_tokens - a.rate_tokens, actual_usd - a.rate_usd);
   if (a.slots.empty()) return;
-  for (size_t i : counters_->Settle(a.slots, a.reserved_usd, actual_usd))
-    Alert(a.slots[i], counters_->Spent(a.slots[i].budget_id, a.slots[i].window_start_ms));
+  counters_.Settle(a.slots, a.reserved_usd, actual_usd, [this](std::vector<SoftLimitCrossing> crossed) {
+    for (const auto& c : crossed) Alert(c.slot, c.spent);
+  });
 }
 
 void Governor::Alert(const BudgetSlot& slot, double spent) {

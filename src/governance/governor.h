@@ -2,10 +2,14 @@
 // virtual keys, checks model permissions, applies rate limits, and reserves a
 // request's worst-case cost against every budget it falls under before the
 // request is forwarded, settling the reservation to the actual cost after.
+// Its state comes from a ledger::Storage and its counters from a CounterStore,
+// both built by the composition root (src/cli) and injected.
 // Thread-safety: every public method may be called from any worker. Keys and
 // budgets are an immutable snapshot swapped by the reloader thread; counters
-// and rate windows live behind their own short mutexes.
+// and rate windows live behind the CounterStore.
 #pragma once
+
+#include <boost/asio/awaitable.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -22,6 +26,7 @@
 #include "governance/counters.h"
 #include "governance/rate_limiter.h"
 #include "governance/store.h"
+#include "ledger/storage.h"
 
 namespace tollgate::governance {
 
@@ -63,10 +68,20 @@ struct Admission {
 };
 
 class Governor {
+  // Set only by the Create overload that builds its own storage and counters;
+  // declared first, so they are destroyed after everything that uses them.
+  std::unique_ptr<ledger::Storage> owned_storage_;
+  std::unique_ptr<CounterStore> owned_counters_;
+
  public:
-  // Opens the state database, syncs config budgets into it, and seeds the
-  // counters. IoError / InvalidArgument on failure.
-  static Result<std::unique_ptr<Governor>> Create(const config::Config& cfg, const std::string& db_path);
+  // Opens the state store of `storage`, syncs config budgets into it, and
+  // seeds `counters` from its budget_spend. `storage` and `counters` must
+  // outlive the Governor. IoError / InvalidArgument on failure.
+  static Result<std::unique_ptr<Governor>> Create(const config::Config& cfg, ledger::Storage& storage,
+                                                  CounterStore& counters);
+  // The same over the ledger at `ledger_url` (storage.h) with an in-process
+  // counter store, both owned by the Governor: for tests and offline tools.
+  static Result<std::unique_ptr<Governor>> Create(const config::Config& cfg, const std::string& ledger_url);
   ~Governor();
 
   bool auth_enabled() const { return cfg_.auth.enabled; }
@@ -81,11 +96,19 @@ class Governor {
   std::optional<Denial> CheckModel(const Principal& p, const std::string& model) const;
   // Rate limits, then budget reservation. On success fills *out (Settle it
   // exactly once). Denial 429 with Retry-After and x-ratelimit-* headers.
+  // `p`, `f` and `out` must stay valid until it completes. AdmitAsync never
+  // blocks the event loop: with the in-process store it completes without
+  // suspending; with a networked one it suspends until the store answers and
+  // resumes on the caller's executor. Admit waits for the store (at once for
+  // the in-process one), so it is for callers off the event loop.
+  boost::asio::awaitable<std::optional<Denial>> AdmitAsync(const Principal* p, const RequestFacts& f,
+                                                           Admission* out);
   std::optional<Denial> Admit(const Principal* p, const RequestFacts& f, Admission* out);
   // Whether any budget or rate limit could apply to `p`'s requests; when not,
   // Admit() can be skipped (and the request's facts need not be computed).
   bool Active(const Principal* p) const;
-  // Replaces the reservation by the actual cost and tokens.
+  // Replaces the reservation by the actual cost and tokens. Never waits: a
+  // networked store applies it when it can (soft-limit alerts follow then).
   void Settle(const Admission& a, double actual_usd, int64_t actual_tokens);
 
   // Every budget with its spend in the current window (for /metrics and the dashboard).
@@ -96,25 +119,34 @@ class Governor {
   // Starts / stops the thread that picks up changes made by the CLI.
   void Start();
   void Stop();
-  const std::string& db_path() const { return db_path_; }
-  CounterStore& counters() { return *counters_; }
+  // A Store on this governor's storage (one per thread: the admin API and the
+  // dashboard open one per call).
+  Result<std::unique_ptr<Store>> OpenStore() { return Store::Open(storage_); }
+  // The ledger URL (the admin API opens its Store and report from it).
+  const std::string& db_path() const { return storage_.url(); }
+  CounterStore& counters() { return counters_; }
 
  private:
+  struct AdmitOp;
   struct Snapshot {
     std::unordered_map<std::string, VirtualKey> keys_by_hash;
     std::vector<Budget> budgets;
     int64_t version = -1;
   };
-  Governor(const config::Config& cfg, std::string db_path) : cfg_(cfg), db_path_(std::move(db_path)) {}
+  Governor(const config::Config& cfg, ledger::Storage& storage, CounterStore& counters)
+      : cfg_(cfg), storage_(storage), counters_(counters) {}
   std::shared_ptr<const Snapshot> snapshot() const;
+  // Admit's steps, one per counter store call; the last one calls op.done.
+  void StartAdmit(AdmitOp& op);
+  void AfterRates(AdmitOp& op, const RateOutcome& r);
+  void AfterReserve(AdmitOp& op, const ReserveResult& r);
   Status Reload(Store& store);
   void Alert(const BudgetSlot& slot, double spent);
   void ReloaderLoop();
 
   const config::Config& cfg_;
-  std::string db_path_;
-  std::unique_ptr<LocalCounterStore> counters_;
-  RateLimiter rate_limiter_;
+  ledger::Storage& storage_;
+  CounterStore& counters_;
   std::unordered_map<std::string, RateLimits> model_limits_;  // immutable after Create
 
   // A snapshot is shared so readers keep using the one they took while the

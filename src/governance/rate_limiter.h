@@ -1,6 +1,8 @@
 // Per-minute rate limits (requests, tokens, dollars) per key and per model, in
-// fixed one-minute windows. Admit() charges the estimate up front; Adjust()
-// corrects tokens and dollars once the actual usage is known.
+// fixed one-minute windows, in this process's memory: the rate half of the
+// in-process LocalCounterStore (counters.h), through which the Governor uses
+// it. Admit() charges the estimate up front; Adjust() corrects tokens and
+// dollars once the actual usage is known.
 // Thread-safe: one mutex around a small hash map.
 #pragma once
 

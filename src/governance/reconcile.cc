@@ -5,7 +5,7 @@
 
 namespace tollgate::governance {
 
-Result<std::vector<ReconcileLine>> Reconcile(Store& store, bool repair) {
+Result<std::vector<ReconcileLine>> Reconcile(Store& store, const ledger::LedgerReader& ledger, bool repair) {
   std::map<std::pair<std::string, int64_t>, ReconcileLine> lines;
   TG_ASSIGN_OR_RETURN(std::vector<SpendRow> spend, store.ListSpend());
   for (const auto& s : spend) {
@@ -13,18 +13,12 @@ Result<std::vector<ReconcileLine>> Reconcile(Store& store, bool repair) {
     l.counter_usd = s.spent_usd;
     l.counter_requests = s.requests;
   }
-  sqlite3_stmt* st = nullptr;
-  const char* sql =
-      "SELECT c.budget_id, c.window_start_ms, SUM(COALESCE(r.cost_usd, 0)), COUNT(*)"
-      " FROM budget_charges c JOIN requests r ON r.id = c.request_id GROUP BY 1, 2";
-  if (sqlite3_prepare_v2(store.db(), sql, -1, &st, nullptr) != SQLITE_OK)
-    return Status::IoError(std::string("reconcile: ") + sqlite3_errmsg(store.db()));
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    auto& l = lines[{reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), sqlite3_column_int64(st, 1)}];
-    l.ledger_usd = sqlite3_column_double(st, 2);
-    l.ledger_requests = sqlite3_column_int64(st, 3);
+  TG_ASSIGN_OR_RETURN(std::vector<ledger::ChargeTotals> charged, ledger.ChargesByWindow());
+  for (const auto& c : charged) {
+    auto& l = lines[{c.budget_id, c.window_start_ms}];
+    l.ledger_usd = c.cost_usd;
+    l.ledger_requests = c.requests;
   }
-  sqlite3_finalize(st);
   TG_ASSIGN_OR_RETURN(std::vector<Budget> budgets, store.ListBudgets());
   std::vector<ReconcileLine> out;
   for (auto& [k, l] : lines) {

@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "governance/store.h"
+#include "ledger/reader.h"
 
 namespace tollgate::governance {
 
@@ -20,7 +21,8 @@ struct ReconcileLine {
   bool agrees = true;
 };
 
-// Compares (and with `repair`, fixes) every counter. IoError on database failure.
-Result<std::vector<ReconcileLine>> Reconcile(Store& store, bool repair);
+// Compares (and with `repair`, fixes) every counter in `store` with the
+// charges `ledger` holds. IoError on database failure.
+Result<std::vector<ReconcileLine>> Reconcile(Store& store, const ledger::LedgerReader& ledger, bool repair);
 
 }  // namespace tollgate::governance

@@ -1,10 +1,10 @@
-// Governance state at rest: virtual keys (only a SHA-256 of each secret is
-// kept), budgets, spend counters and the audit log, in the ledger's SQLite
-// file. Used by the CLI, the admin API and the server's reloader. A Store owns
-// one connection and is not thread-safe; open one per thread.
+// Governance state and its rules: creating keys (the secret is generated here
+// and only its SHA-256 is stored), rotating and revoking them, validated
+// budgets, and an audit entry and a state-version bump for every change. The
+// state itself is a ledger::StateStore (ledger/state_store.h), opened from the
+// configured storage. Used by the CLI, the admin API and the server's reloader.
+// A Store owns one state store connection and is not thread-safe; open one per thread.
 #pragma once
-
-#include <sqlite3.h>
 
 #include <cstdint>
 #include <memory>
@@ -13,51 +13,20 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ledger/state_store.h"
+#include "ledger/storage.h"
 
 namespace tollgate::governance {
 
-struct VirtualKey {
-  std::string id;             // key_<hex>, public
-  std::string name;
-  std::string secret_prefix;  // first characters of the secret, for recognition
-  std::string owner, user, project, team;
-  std::vector<std::string> tags;
-  std::vector<std::string> allowed_models;  // empty = all
-  std::optional<int64_t> expires_at_ms;
-  int64_t rpm = 0, tpm = 0;   // 0 = unlimited
-  double usd_per_minute = 0;  // 0 = unlimited
-  int64_t created_at_ms = 0;
-  std::optional<int64_t> revoked_at_ms;
-  std::string secret_hash;    // hex SHA-256 of the secret; never the secret
-};
-
-enum class Window { kDaily, kWeekly, kMonthly, kLifetime };
-const char* WindowName(Window w);
-std::optional<Window> ParseWindow(std::string_view s);
-
-struct Budget {
-  std::string id;
-  std::string name;
-  std::string scope;    // global | key | user | project | team
-  std::string subject;  // key id, user, project or team; empty for global
-  std::string model;    // empty = every model
-  Window window = Window::kDaily;
-  std::optional<double> limit_usd;       // hard: requests are refused past it
-  std::optional<double> soft_limit_usd;  // soft: an alert when crossed
-  int64_t created_at_ms = 0;
-};
-
-struct SpendRow {
-  std::string budget_id;
-  int64_t window_start_ms = 0;
-  double spent_usd = 0;
-  int64_t requests = 0;
-};
-
-struct AuditEntry {
-  int64_t ts_ms = 0;
-  std::string actor, action, target, detail;
-};
+// The records are the storage layer's (ledger/state_store.h); governance
+// names them as its own.
+using ledger::AuditEntry;
+using ledger::Budget;
+using ledger::ParseWindow;
+using ledger::SpendRow;
+using ledger::VirtualKey;
+using ledger::Window;
+using ledger::WindowName;
 
 // Input to CreateKey; validated by the Store.
 struct KeySpec {
@@ -70,9 +39,13 @@ struct KeySpec {
 
 class Store {
  public:
-  // Opens (creating/migrating) the database at `path`. IoError on failure.
-  static Result<std::unique_ptr<Store>> Open(const std::string& path);
-  ~Store();
+  explicit Store(std::unique_ptr<ledger::StateStore> state) : state_(std::move(state)) {}
+  // Opens the state of `storage` (creating and migrating it as needed). IoError on failure.
+  static Result<std::unique_ptr<Store>> Open(ledger::Storage& storage);
+  // Opens the state of the ledger at `url` (storage.h: a sqlite:// URL or a
+  // file path). For callers that hold no Storage (the admin API); IoError on
+  // failure, InvalidArgument for an unknown scheme.
+  static Result<std::unique_ptr<Store>> Open(const std::string& url);
 
   // Creates a key; returns it and sets *secret to the only copy of the secret.
   Result<VirtualKey> CreateKey(const KeySpec& spec, const std::string& actor, std::string* secret);
@@ -95,12 +68,9 @@ class Store {
                const std::string& detail);
   // Monotonic counter bumped by every change to keys or budgets.
   Result<int64_t> StateVersion();
-  sqlite3* db() { return db_; }
 
  private:
-  explicit Store(sqlite3* db) : db_(db) {}
-  Status BumpVersion();
-  sqlite3* db_;
+  std::unique_ptr<ledger::StateStore> state_;
 };
 
 // Creates a key and, when `budget` is given, a key-scoped budget named

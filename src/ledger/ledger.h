@@ -1,6 +1,7 @@
-// Ledger: one row per request, written off the request path. The Ledger
-// interface is deliberately narrow (Append / Flush / Close) so that another
-// store (PostgreSQL for fleets of replicas) can stand behind it.
+// The ledger's write side: one row per request, written off the request path.
+// LedgerWriter is deliberately narrow (Append / Flush / Close) so that another
+// store (PostgreSQL for fleets of replicas) can stand behind it; the read side
+// is `reader.h`, and `storage.h` opens both for a ledger URL.
 // Thread safety: Append may be called from any thread concurrently.
 #pragma once
 
@@ -63,9 +64,12 @@ struct Row {
   std::optional<double> quality;  // replay provider: the recorded score of the answer served
 };
 
-class Ledger {
+// The savings levers, as stored in requests.savings_lever (docs/ledger.md).
+inline constexpr const char* kSavingsLevers[5] = {"cache", "semantic_cache", "routing", "cascade", "budget_hint"};
+
+class LedgerWriter {
  public:
-  virtual ~Ledger() = default;
+  virtual ~LedgerWriter() = default;
   // Queues a row; never waits on disk. Rows appended before Close() are
   // guaranteed to be written by Flush() or Close().
   virtual void Append(Row row) = 0;
@@ -76,6 +80,8 @@ class Ledger {
   // Rows that could not be written (disk errors), for metrics and alerts.
   virtual uint64_t failed_rows() const = 0;
 };
+// The name the gateway knows the writer by.
+using Ledger = LedgerWriter;
 
 struct SqliteOptions {
   std::string path;
@@ -85,8 +91,9 @@ struct SqliteOptions {
 };
 
 // Opens (creating and migrating as needed) a SQLite ledger in WAL mode and
-// starts its background writer thread.
-Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options);
+// starts its background writer thread. The SQLite backend's writer
+// (sqlite_ledger.cc); the server gets it through OpenLedger(url) (storage.h).
+Result<std::unique_ptr<LedgerWriter>> OpenSqliteLedger(const SqliteOptions& options);
 
 // The schema version this build writes; see docs/ledger.md.
 constexpr int kSchemaVersion = 3;

@@ -1,4 +1,4 @@
-// SQLite implementation of Ledger: a queue swapped under a short mutex and a
+// SQLite implementation of LedgerWriter: a queue swapped under a short mutex and a
 // single writer thread that inserts batches inside one transaction each.
 #include <sqlite3.h>
 
@@ -11,30 +11,27 @@
 #include <vector>
 
 #include "common/log.h"
+#include "ledger/columns.h"
 #include "ledger/ledger.h"
-#include "ledger/schema.h"
+#include "ledger/sqlite_schema.h"
 
 namespace tollgate::ledger {
 namespace {
 
-class SqliteLedger final : public Ledger {
+class SqliteLedger final : public LedgerWriter {
  public:
   explicit SqliteLedger(SqliteOptions options) : options_(std::move(options)) {}
   ~SqliteLedger() override { (void)Close(); }
 
   Status Open() {
     TG_ASSIGN_OR_RETURN(db_, OpenAndMigrate(options_.path));
-    const char* sql =
-        "INSERT INTO requests (id, ts_start_ms, ts_end_ms, endpoint, api_key, user, project, tags,"
-        " requested_model, served_model, provider, status, error_class,"
-        " input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,"
-        " reasoning_tokens, input_cost_usd, cache_read_cost_usd, cache_write_cost_usd, output_cost_usd,"
-        " reasoning_cost_usd, cost_usd, latency_ms, ttft_ms, streamed, estimated, retries, fallbacks,"
-        " price_version, key_id, team, reserved_usd, baseline_model, baseline_cost_usd, cache, route,"
-        " savings_lever, output_tokens_saved, quality)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        " ON CONFLICT(id) DO NOTHING";
-    if (sqlite3_prepare_v2(db_, sql, -1, &insert_, nullptr) != SQLITE_OK)
+    // The columns and their values come from columns.h, shared with every backend.
+    std::string sql = "INSERT INTO requests (";
+    for (size_t i = 0; i < kRowColumnCount; ++i) sql += std::string(i ? "," : "") + kRowColumns[i];
+    sql += ") VALUES (";
+    for (size_t i = 0; i < kRowColumnCount; ++i) sql += i ? ",?" : "?";
+    sql += ") ON CONFLICT(id) DO NOTHING";
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &insert_, nullptr) != SQLITE_OK)
       return Status::IoError(std::string("ledger: prepare insert: ") + sqlite3_errmsg(db_));
     // Budget counters are charged in the same transaction as the row, once per
     // (request, budget): the counters can never drift from the ledger.
@@ -180,56 +177,21 @@ class SqliteLedger final : public Ledger {
     return true;
   }
 
-  void BindText(int i, const std::string& s, bool null_if_empty = false) {
-    if (null_if_empty && s.empty()) sqlite3_bind_null(insert_, i);
-    else sqlite3_bind_text(insert_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-  }
-
   void BindRow(const Row& r) {
-    int i = 1;
-    BindText(i++, r.id);
-    sqlite3_bind_int64(insert_, i++, r.ts_start_ms);
-    sqlite3_bind_int64(insert_, i++, r.ts_end_ms);
-    BindText(i++, r.endpoint);
-    BindText(i++, r.api_key, true);
-    BindText(i++, r.user, true);
-    BindText(i++, r.project, true);
-    BindText(i++, r.tags, true);
-    BindText(i++, r.requested_model, true);
-    BindText(i++, r.served_model, true);
-    BindText(i++, r.provider, true);
-    sqlite3_bind_int(insert_, i++, r.status);
-    BindText(i++, r.error_class, true);
-    for (int64_t v : {r.usage.input, r.usage.cache_read, r.usage.cache_write_5m, r.usage.cache_write_1h,
-                      r.usage.output, r.usage.reasoning})
-      sqlite3_bind_int64(insert_, i++, v);
-    for (double v : {r.cost.input, r.cost.cache_read, r.cost.cache_write, r.cost.output, r.cost.reasoning}) {
-      if (r.cost_known) sqlite3_bind_double(insert_, i++, v);
-      else sqlite3_bind_null(insert_, i++);
+    const std::array<Value, kRowColumnCount> values = RowValues(r);
+    for (size_t k = 0; k < kRowColumnCount; ++k) {
+      const int i = static_cast<int>(k + 1);
+      const Value& v = values[k];
+      switch (v.kind) {
+        case Value::Kind::kNull: sqlite3_bind_null(insert_, i); break;
+        case Value::Kind::kInteger: sqlite3_bind_int64(insert_, i, v.integer); break;
+        case Value::Kind::kReal: sqlite3_bind_double(insert_, i, v.real); break;
+        case Value::Kind::kText:
+          // The row outlives the step: no copy.
+          sqlite3_bind_text(insert_, i, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+          break;
+      }
     }
-    if (r.cost_known) sqlite3_bind_double(insert_, i++, r.cost.Total());
-    else sqlite3_bind_null(insert_, i++);
-    sqlite3_bind_double(insert_, i++, r.latency_ms);
-    if (r.ttft_ms) sqlite3_bind_double(insert_, i++, *r.ttft_ms);
-    else sqlite3_bind_null(insert_, i++);
-    sqlite3_bind_int(insert_, i++, r.streamed ? 1 : 0);
-    sqlite3_bind_int(insert_, i++, r.estimated ? 1 : 0);
-    sqlite3_bind_int(insert_, i++, r.retries);
-    sqlite3_bind_int(insert_, i++, r.fallbacks);
-    BindText(i++, r.price_version, true);
-    BindText(i++, r.key_id, true);
-    BindText(i++, r.team, true);
-    if (r.reserved_usd > 0) sqlite3_bind_double(insert_, i++, r.reserved_usd);
-    else sqlite3_bind_null(insert_, i++);
-    BindText(i++, r.baseline_model, true);
-    if (r.baseline_cost_usd) sqlite3_bind_double(insert_, i++, *r.baseline_cost_usd);
-    else sqlite3_bind_null(insert_, i++);
-    BindText(i++, r.cache, true);
-    BindText(i++, r.route, true);
-    BindText(i++, r.savings_lever, true);
-    sqlite3_bind_int64(insert_, i++, r.output_tokens_saved);
-    if (r.quality) sqlite3_bind_double(insert_, i++, *r.quality);
-    else sqlite3_bind_null(insert_, i++);
   }
 
   SqliteOptions options_;
@@ -255,10 +217,10 @@ class SqliteLedger final : public Ledger {
 
 }  // namespace
 
-Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options) {
+Result<std::unique_ptr<LedgerWriter>> OpenSqliteLedger(const SqliteOptions& options) {
   auto ledger = std::make_unique<SqliteLedger>(options);
   TG_RETURN_IF_ERROR(ledger->Open());
-  return std::unique_ptr<Ledger>(std::move(ledger));
+  return std::unique_ptr<LedgerWriter>(std::move(ledger));
 }
 
 }  // namespace tollgate::ledger

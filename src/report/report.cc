@@ -2,31 +2,29 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "common/util.h"
-#include "ledger/schema.h"
+#include "ledger/storage.h"
 
 namespace tollgate::report {
 namespace {
 
-const char* GroupExpr(const std::string& by) {
-  if (by == "day") return "strftime('%Y-%m-%d', ts_start_ms / 1000, 'unixepoch')";
-  if (by == "week") return "date(ts_start_ms / 1000, 'unixepoch', '-6 days', 'weekday 1')";
-  if (by == "month") return "strftime('%Y-%m', ts_start_ms / 1000, 'unixepoch')";
-  if (by == "model") return "requested_model";
-  if (by == "provider") return "provider";
-  if (by == "key") return "api_key";
-  if (by == "user") return "user";
-  if (by == "project") return "project";
-  if (by == "tag") return "tags";
-  if (by == "lever") return "savings_lever";
-  return nullptr;
+std::optional<ledger::GroupKey> ParseGroupKey(const std::string& by) {
+  using ledger::GroupKey;
+  static const std::pair<const char*, GroupKey> kKeys[] = {
+      {"day", GroupKey::kDay},         {"week", GroupKey::kWeek}, {"month", GroupKey::kMonth},
+      {"model", GroupKey::kModel},     {"provider", GroupKey::kProvider}, {"key", GroupKey::kKey},
+      {"user", GroupKey::kUser},       {"project", GroupKey::kProject}, {"tag", GroupKey::kTag},
+      {"lever", GroupKey::kLever}};
+  for (const auto& [name, key] : kKeys)
+    if (by == name) return key;
+  return std::nullopt;
 }
 
 std::string WithThousands(long long v) {
@@ -107,11 +105,11 @@ void Add(ReportRow& into, const ReportRow& r) {
 
 }  // namespace
 
-Result<Report> BuildReport(const ReportOptions& o) {
+Result<Report> BuildReport(const ledger::LedgerReader& ledger, const ReportOptions& o) {
   Report rep;
   rep.by = o.by;
-  const char* expr = GroupExpr(o.by);
-  if (!expr)
+  const std::optional<ledger::GroupKey> key = ParseGroupKey(o.by);
+  if (!key)
     return Status::InvalidArgument("--by must be one of day, week, month, model, provider, key, user, project, tag, lever (got '" +
                                    o.by + "')");
   rep.to = o.to.empty() ? FormatDateUtc(NowUnixMs()) : o.to;
@@ -122,42 +120,22 @@ Result<Report> BuildReport(const ReportOptions& o) {
   if (!from_ms) return Status::InvalidArgument("--from must be a date YYYY-MM-DD (got '" + rep.from + "')");
   if (*from_ms > *to_ms) return Status::InvalidArgument("--from " + rep.from + " is after --to " + rep.to);
 
-  TG_ASSIGN_OR_RETURN(sqlite3 * db, ledger::OpenReadOnly(o.db_path));
-  std::string sql = std::string("SELECT COALESCE(") + expr +
-                    ", ''), COALESCE(SUM(cost_usd), 0),"
-                    " SUM(input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens),"
-                    " SUM(output_tokens + reasoning_tokens), COUNT(*),"
-                    " SUM(CASE WHEN error_class IS NOT NULL THEN 1 ELSE 0 END),"
-                    " SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END),"
-                    // A row with no baseline (no savings engine, or an unpriced baseline) saved nothing.
-                    " COALESCE(SUM(COALESCE(baseline_cost_usd, cost_usd)), 0), SUM(output_tokens_saved)";
-  for (const char* lever : kLevers)
-    sql += std::string(", COALESCE(SUM(CASE WHEN savings_lever = '") + lever +
-           "' THEN COALESCE(baseline_cost_usd, cost_usd, 0) - COALESCE(cost_usd, 0) ELSE 0 END), 0)";
-  sql += " FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ? GROUP BY 1";
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    std::string m = sqlite3_errmsg(db);
-    sqlite3_close(db);
-    return Status::IoError("report: " + m + " (is " + o.db_path + " a tollgate ledger?)");
-  }
-  sqlite3_bind_int64(stmt, 1, *from_ms);
-  sqlite3_bind_int64(stmt, 2, *to_ms + 86400000);
+  TG_ASSIGN_OR_RETURN(std::vector<ledger::GroupTotals> totals,
+                      ledger.TotalsByGroup(*key, {*from_ms, *to_ms + 86400000}));
   std::map<std::string, ReportRow> groups;
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+  for (const ledger::GroupTotals& g : totals) {
     ReportRow r;
-    r.group = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    r.cost_usd = sqlite3_column_double(stmt, 1);
-    r.input_tokens = sqlite3_column_int64(stmt, 2);
-    r.output_tokens = sqlite3_column_int64(stmt, 3);
+    r.group = g.key;
+    r.cost_usd = g.cost_usd;
+    r.input_tokens = g.input_tokens;
+    r.output_tokens = g.output_tokens;
     r.tokens = r.input_tokens + r.output_tokens;
-    r.requests = sqlite3_column_int64(stmt, 4);
-    r.errors = sqlite3_column_int64(stmt, 5);
-    r.unknown_cost = sqlite3_column_int64(stmt, 6);
-    r.baseline_usd = sqlite3_column_double(stmt, 7);
-    r.output_tokens_saved = sqlite3_column_int64(stmt, 8);
-    for (int i = 0; i < 5; ++i) r.lever_usd[i] = sqlite3_column_double(stmt, 9 + i);
+    r.requests = g.requests;
+    r.errors = g.errors;
+    r.unknown_cost = g.unknown_cost;
+    r.baseline_usd = g.baseline_usd;
+    r.output_tokens_saved = g.output_tokens_saved;
+    for (int i = 0; i < 5; ++i) r.lever_usd[i] = g.lever_usd[i];
     Add(rep.totals, r);
     if (o.by == "tag") {
       // Tags are stored comma-joined; a request counts once under each of its tags.
@@ -181,9 +159,6 @@ Result<Report> BuildReport(const ReportOptions& o) {
       Add(groups[r.group], r);
     }
   }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  if (rc != SQLITE_DONE) return Status::IoError("report: query failed");
   for (auto& [g, r] : groups) {
     r.group = g;
     rep.rows.push_back(r);
@@ -193,6 +168,11 @@ Result<Report> BuildReport(const ReportOptions& o) {
     std::stable_sort(rep.rows.begin(), rep.rows.end(),
                      [](const ReportRow& a, const ReportRow& b) { return a.cost_usd > b.cost_usd; });
   return rep;
+}
+
+Result<Report> BuildReport(const ReportOptions& o) {
+  TG_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Storage> storage, ledger::OpenLedger(o.db_path));
+  return BuildReport(*storage->OpenReader(), o);
 }
 
 std::string RenderTable(const Report& r) {

@@ -1,17 +1,20 @@
 // Reports over the ledger: spend, tokens and requests grouped by a time bucket
 // or a dimension, over a date range, rendered as an aligned table, CSV or JSON.
-// Reads the SQLite ledger read-only; safe while `tollgate serve` writes to it.
+// Reads through a ledger::LedgerReader (the store sums each group); safe while
+// `tollgate serve` writes.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "ledger/ledger.h"
+#include "ledger/reader.h"
 
 namespace tollgate::report {
 
 struct ReportOptions {
-  std::string db_path;
+  std::string db_path;     // the ledger's URL or file path (only for BuildReport(options))
   std::string by = "day";  // day|week|month|model|provider|key|user|project|tag|lever
   std::string from;        // YYYY-MM-DD inclusive (UTC); empty = 30 days before `to`
   std::string to;          // YYYY-MM-DD inclusive (UTC); empty = today
@@ -30,7 +33,7 @@ struct ReportRow {
 };
 
 // The savings levers, as stored in requests.savings_lever.
-inline constexpr const char* kLevers[5] = {"cache", "semantic_cache", "routing", "cascade", "budget_hint"};
+inline constexpr const auto& kLevers = ledger::kSavingsLevers;
 
 struct Report {
   std::string from, to, by;
@@ -39,6 +42,9 @@ struct Report {
 };
 
 // InvalidArgument for a bad --by or date; NotFound if the ledger is missing.
+Result<Report> BuildReport(const ledger::LedgerReader& ledger, const ReportOptions& options);
+// The same over the ledger at options.db_path (for callers that hold no
+// reader: the admin API); InvalidArgument also for an unknown URL scheme.
 Result<Report> BuildReport(const ReportOptions& options);
 
 std::string RenderTable(const Report& r);

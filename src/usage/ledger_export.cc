@@ -24,7 +24,7 @@ ledger::Row ToLedgerRow(const Entry& e, const std::string& price_version) {
 }
 
 Status WriteToLedger(const std::vector<Entry>& entries, const std::string& price_version,
-                     ledger::Ledger& ledger) {
+                     ledger::LedgerWriter& ledger) {
   for (const Entry& e : entries) ledger.Append(ToLedgerRow(e, price_version));
   return ledger.Flush();
 }

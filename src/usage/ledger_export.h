@@ -1,7 +1,7 @@
 // Writes imported agent usage into the ledger's `requests` table, so that reports
 // and the dashboard show it next to the gateway's own traffic. Rows keep the
 // entries' deterministic ids and the ledger ignores ids it already has, so
-// importing the same logs again adds nothing. Thread-compatible, like Ledger.
+// importing the same logs again adds nothing. Thread-compatible, like LedgerWriter.
 #pragma once
 
 #include <string>
@@ -20,6 +20,6 @@ ledger::Row ToLedgerRow(const Entry& entry, const std::string& price_version);
 
 // Appends one row per entry and flushes. IoError when the ledger cannot write.
 Status WriteToLedger(const std::vector<Entry>& entries, const std::string& price_version,
-                     ledger::Ledger& ledger);
+                     ledger::LedgerWriter& ledger);
 
 }  // namespace tollgate::usage

@@ -10,7 +10,8 @@
 
 #include "common/util.h"
 #include "dashboard/rollup.h"
-#include "ledger/schema.h"
+#include "ledger/sqlite_schema.h"
+#include "ledger/storage.h"
 #include "report/report.h"
 
 namespace tollgate::dashboard {
@@ -22,6 +23,11 @@ std::string TempDb() {
   auto dir = std::filesystem::temp_directory_path() / ("tollgate-dash-" + NewRequestId());
   std::filesystem::create_directories(dir);
   return (dir / "ledger.db").string();
+}
+
+// The rollup reads through the ledger's reader, as the dashboard does.
+std::unique_ptr<ledger::LedgerReader> ReaderOf(const std::string& path) {
+  return (*ledger::OpenLedger(path))->OpenReader();
 }
 
 void Exec(sqlite3* db, const std::string& sql) {
@@ -136,7 +142,8 @@ TEST(Rollup, MatchesTheReportAndFollowsAppendedRows) {
   ASSERT_TRUE(db.ok());
   const int64_t day0 = *ParseDateUtcMs("2026-11-01") / kDayMs;
   AddRows(*db, 0, 700, day0);
-  LedgerRollup rollup(path);
+  auto reader = ReaderOf(path);
+  LedgerRollup rollup(*reader);
   ASSERT_TRUE(rollup.Refresh().ok());
   EXPECT_EQ(rollup.rows_seen(), 700);
   ExpectSameAsReport(path, rollup, day0, 9);
@@ -157,15 +164,16 @@ TEST(Rollup, MatchesTheReportAndFollowsAppendedRows) {
   sqlite3_close(*db);
 }
 
-TEST(Rollup, TopRowidsAreTheMostExpensivePricedRequests) {
+TEST(Rollup, TopSeqsAreTheMostExpensivePricedRequests) {
   const std::string path = TempDb();
   auto db = ledger::OpenAndMigrate(path);
   ASSERT_TRUE(db.ok());
   const int64_t day0 = *ParseDateUtcMs("2026-11-01") / kDayMs;
   AddRows(*db, 0, 2000, day0);
-  LedgerRollup rollup(path);
+  auto reader = ReaderOf(path);
+  LedgerRollup rollup(*reader);
   ASSERT_TRUE(rollup.Refresh().ok());
-  auto top = rollup.TopRowids(day0, day0 + 8, 25);
+  auto top = rollup.TopSeqs(day0, day0 + 8, 25);
   ASSERT_EQ(top.size(), 25u);
   sqlite3_stmt* s = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(*db,
@@ -186,7 +194,8 @@ TEST(Rollup, LatencyPercentilesWithinHalfAPercent) {
   ASSERT_TRUE(db.ok());
   const int64_t day0 = *ParseDateUtcMs("2026-11-01") / kDayMs;
   AddRows(*db, 0, 3000, day0);
-  LedgerRollup rollup(path);
+  auto reader = ReaderOf(path);
+  LedgerRollup rollup(*reader);
   ASSERT_TRUE(rollup.Refresh().ok());
   for (const auto& p : rollup.Latency(day0, day0 + 8)) {
     SCOPED_TRACE(p.provider);
@@ -219,7 +228,8 @@ TEST(Rollup, StartsOverWhenTheLedgerIsReplaced) {
     AddRows(*db, 0, 100, 20000);
     sqlite3_close(*db);
   }
-  LedgerRollup rollup(path);
+  auto reader = ReaderOf(path);
+  LedgerRollup rollup(*reader);
   ASSERT_TRUE(rollup.Refresh().ok());
   EXPECT_EQ(rollup.Totals(20000, 20010).requests, 100);
   std::filesystem::remove(path);
@@ -234,7 +244,8 @@ TEST(Rollup, StartsOverWhenTheLedgerIsReplaced) {
 }
 
 TEST(Rollup, MissingLedgerIsNotFound) {
-  LedgerRollup rollup("/nonexistent/dir/ledger.db");
+  auto reader = ReaderOf("/nonexistent/dir/ledger.db");
+  LedgerRollup rollup(*reader);
   EXPECT_EQ(rollup.Refresh().code(), StatusCode::kNotFound);
 }
 

@@ -1,5 +1,8 @@
-// The SQLite ledger schema and its migrations (documented in docs/ledger.md).
-// Shared by the writer (sqlite_ledger.cc) and readers (report).
+// The SQLite backend's schema and its migrations (documented in
+// docs/ledger.md), and the only two places the ledger file is opened: for
+// writing (the writer and state stores) and read-only (readers).
+// Backend-internal: only src/ledger/sqlite_*.cc call these (and tests that
+// build SQLite fixtures).
 #pragma once
 #include <sqlite3.h>
 

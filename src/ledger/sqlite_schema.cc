@@ -1,4 +1,4 @@
-#include "ledger/schema.h"
+#include "ledger/sqlite_schema.h"
 
 #include "ledger/ledger.h"
 
