@@ -101,6 +101,9 @@ class Governor {
   // suspending; with a networked one it suspends until the store answers and
   // resumes on the caller's executor. Admit waits for the store (at once for
   // the in-process one), so it is for callers off the event loop.
+  // REQUIRES (networked stores): the awaiting frame holds the admission in
+  // flight, so a coroutine suspended here must not be destroyed before the
+  // store answers (stop or drain the store before Server::DestroyLoops).
   boost::asio::awaitable<std::optional<Denial>> AdmitAsync(const Principal* p, const RequestFacts& f,
                                                            Admission* out);
   std::optional<Denial> Admit(const Principal* p, const RequestFacts& f, Admission* out);
