@@ -292,11 +292,12 @@ TEST(Governor, AdmitAsyncAwaitsARemoteStoreWithoutBlockingTheLoop) {
   asio::io_context ioc;
   // A timer on the same loop keeps firing while requests wait for the store.
   int ticks = 0;
+  bool finished = false;  // a tick already queued when the timer is cancelled must not re-arm it
   asio::steady_timer timer(ioc);
   std::function<void()> tick = [&] {
     timer.expires_after(std::chrono::milliseconds(1));
     timer.async_wait([&](boost::system::error_code ec) {
-      if (ec) return;
+      if (ec || finished) return;
       ++ticks;
       tick();
     });
@@ -315,6 +316,7 @@ TEST(Governor, AdmitAsyncAwaitsARemoteStoreWithoutBlockingTheLoop) {
       codes.push_back(d ? d->code : "");
       if (!d) gov->Settle(a, f.model == "m" ? 0.2 : 0.3, 2000);
     }
+    finished = true;
     timer.cancel();
   };
   asio::co_spawn(ioc, requests, asio::detached);
