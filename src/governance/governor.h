@@ -9,6 +9,10 @@
 // and rate windows live behind the CounterStore.
 #pragma once
 
+// clang-format off
+#include <utility>  // first: Boost 1.74's awaitable.hpp uses std::exchange without including it
+// clang-format on
+
 #include <boost/asio/awaitable.hpp>
 
 #include <atomic>
