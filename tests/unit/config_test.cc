@@ -83,6 +83,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"providers:\n  - name: a\n    type: sim\nmodels:\n  - name: m\n", "bad.yaml:5:", "no deployments"},
         BadCase{"pricing:\n  overrides:\n    - model: x\n      input: cheap\nproviders: []\nmodels: []\n", "bad.yaml:4:",
                 "must be a number"},
+        BadCase{"server:\n  max_connections: 0\nproviders: []\nmodels: []\n", "bad.yaml:2:",
+                "max_connections must be at least 1"},
+        BadCase{"server:\n  drain_timeout_ms: -5\nproviders: []\nmodels: []\n", "bad.yaml:2:",
+                "drain_timeout_ms must be between 0 and 3600000"},
         BadCase{"", "bad.yaml:1:", "empty"}));
 
 TEST(Config, EmbeddedConfigIsValid) {
