@@ -85,7 +85,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "must be a number"},
         BadCase{"server:\n  max_connections: 0\nproviders: []\nmodels: []\n", "bad.yaml:2:",
                 "max_connections must be at least 1"},
-        BadCase{"server:\n  drain_timeout_ms: -5\nproviders: []\nmodels: []\n", "bad.yaml:2:",
+        BadCase{"server:\n  drain_timeout_ms: -5\nproviders: []\nmodels: []\n", "bad.yaml:2:", "must not be negative"},
+        BadCase{"server:\n  drain_timeout_ms: 4000000\nproviders: []\nmodels: []\n", "bad.yaml:2:",
                 "drain_timeout_ms must be between 0 and 3600000"},
         BadCase{"", "bad.yaml:1:", "empty"}));
 
