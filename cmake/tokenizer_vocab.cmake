@@ -1,5 +1,5 @@
-# Tokenizer vocabularies, fetched at build time and compiled into tollgate_core
-# (src/tokenizer/README.md). Include after tollgate_core is defined.
+# Tokenizer vocabularies, fetched at build time and compiled into tollgate_tokenizer
+# (src/tokenizer/README.md). Include after the components are defined.
 #
 # 1. `npm ci` of tests/tokenizer/package.json (js-tiktoken and gpt-tokenizer at
 #    the versions and hashes pinned in package-lock.json) into
@@ -43,4 +43,4 @@ add_custom_command(
   DEPENDS ${_tok_stamp} ${CMAKE_SOURCE_DIR}/scripts/gen_tokenizer_vocab.mjs
   COMMENT "Generating tokenizer vocabularies"
   VERBATIM)
-target_sources(tollgate_core PRIVATE ${TOLLGATE_TOKENIZER_VOCAB_CC})
+target_sources(tollgate_tokenizer PRIVATE ${TOLLGATE_TOKENIZER_VOCAB_CC})

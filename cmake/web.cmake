@@ -1,5 +1,5 @@
 # The web dashboard (web/, src/dashboard/README.md), built with npm at build
-# time and compiled into tollgate_core. Include after tollgate_core is defined.
+# time and compiled into tollgate_dashboard. Include after the components are defined.
 #
 # 1. `npm ci` in web/ when web/node_modules is missing or older than
 #    package-lock.json (esbuild and chart.js at the versions and hashes pinned
@@ -76,4 +76,4 @@ add_custom_command(
   DEPENDS ${_web_stamp} ${_web_sources} ${_web_dir}/scripts/build.mjs ${CMAKE_SOURCE_DIR}/cmake/web.cmake
   COMMENT "Building the dashboard (web/) and embedding it"
   VERBATIM)
-target_sources(tollgate_core PRIVATE ${TOLLGATE_WEB_ASSETS_CC})
+target_sources(tollgate_dashboard PRIVATE ${TOLLGATE_WEB_ASSETS_CC})

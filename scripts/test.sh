@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Command (b): install what is missing, build with AddressSanitizer and UBSan,
 # and run every test (unit tests, then the integration/e2e suite against the
-# real binary). Then the second compiler: a Clang build with the same
-# sanitizers runs the unit tests and the fault-injection and bad-input
-# integration files, so one compiler's coroutine bugs cannot hide; and the
+# real binary; the GCC build also links the layering checks of
+# cmake/components.cmake). Then the second compiler: a Clang build with the
+# same sanitizers and -Wthread-safety (every GUARDED_BY checked, as an error)
+# runs the unit tests and the fault-injection and bad-input integration files,
+# so one compiler's coroutine bugs cannot hide; and the
 # libFuzzer targets run for FUZZ_SECONDS each (scripts/fuzz.sh). Every stage
 # runs; the output ends with a summary of the stages, and the exit status is
 # non-zero if any failed.
@@ -28,7 +30,8 @@ stage() {  # stage NAME COMMAND...: runs it, records the outcome
 
 stage "gcc: ctest" bash -c 'cd build-test && ctest --output-on-failure --timeout 600'
 
-# Clang: only the two binaries the stages below run.
+# Clang: only the two binaries the stages below run (which compiles every
+# source, so the thread-safety analysis sees all of them).
 clang_build() {
   cmake -S . -B build-clang -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
     -DTOLLGATE_SANITIZE=ON >/dev/null &&

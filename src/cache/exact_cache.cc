@@ -126,7 +126,7 @@ Status ExactCache::Load() {
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     auto e = std::make_shared<Entry>();
@@ -169,7 +169,7 @@ void ExactCache::EnqueueLocked(Op op) {
   }
   queue_.push_back(std::move(op));
   ++enqueued_;
-  if (queue_.size() >= 256) cv_.notify_one();
+  if (queue_.size() >= 256) cv_.Signal();
 }
 
 void ExactCache::RemoveLocked(std::list<Node>::iterator it) {
@@ -206,7 +206,7 @@ void ExactCache::InsertLocked(const std::string& key, std::shared_ptr<const Entr
 }
 
 std::optional<Entry> ExactCache::Lookup(const std::string& key, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = index_.find(std::string_view(key));
   if (it == index_.end()) {
     ++stats_.misses;
@@ -234,12 +234,12 @@ void ExactCache::Insert(const std::string& key, Entry e, int64_t now_ms) {
   e.created_ms = now_ms;
   e.hits = 0;
   auto shared = std::make_shared<const Entry>(std::move(e));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   InsertLocked(key, std::move(shared), 0, now_ms, /*persist=*/true);
 }
 
 void ExactCache::Erase(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = index_.find(std::string_view(key));
   if (it == index_.end()) return;
   EnqueueLocked(Op{Op::kDelete, key});
@@ -247,7 +247,7 @@ void ExactCache::Erase(const std::string& key) {
 }
 
 void ExactCache::Clear() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   index_.clear();
   lru_.clear();
   bytes_ = 0;
@@ -259,7 +259,7 @@ void ExactCache::Clear() {
 
 void ExactCache::ForEach(
     const std::function<void(const std::string& key, const Entry&)>& fn) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
     if (it->hits == it->entry->hits) {
       fn(it->key, *it->entry);
@@ -272,7 +272,7 @@ void ExactCache::ForEach(
 }
 
 ExactCache::Stats ExactCache::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Stats s = stats_;
   s.entries = static_cast<int64_t>(lru_.size());
   s.bytes = bytes_;
@@ -280,13 +280,13 @@ ExactCache::Stats ExactCache::stats() const {
 }
 
 Status ExactCache::Flush() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!db_ || writer_exited_)
     return stats_.disk_errors ? Status::IoError("cache: disk writes failed") : Status::Ok();
   const uint64_t target = enqueued_;
   flush_requested_ = true;
-  cv_.notify_one();
-  done_cv_.wait(lock, [&] { return processed_ >= target || writer_exited_; });
+  cv_.Signal();
+  while (processed_ < target && !writer_exited_) done_cv_.Wait(&mu_);
   return stats_.disk_errors ? Status::IoError("cache: " + std::to_string(stats_.disk_errors) +
                                               " disk writes failed")
                             : Status::Ok();
@@ -294,13 +294,13 @@ Status ExactCache::Flush() {
 
 Status ExactCache::Close() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (closed_) return Status::Ok();
     stopping_ = true;
   }
-  cv_.notify_one();
+  cv_.Signal();
   if (writer_.joinable()) writer_.join();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   closed_ = true;
   for (sqlite3_stmt** s : {&put_, &touch_, &delete_}) {
     if (*s) sqlite3_finalize(*s);
@@ -316,25 +316,28 @@ Status ExactCache::Close() {
 void ExactCache::WriterLoop() {
   std::vector<Op> batch;
   for (;;) {
-    bool stop;
+    bool stop, exited;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(200),
-                   [&] { return stopping_ || flush_requested_ || queue_.size() >= 256; });
+      MutexLock lock(&mu_);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      while (!stopping_ && !flush_requested_ && queue_.size() < 256) {
+        if (!cv_.WaitUntil(&mu_, deadline)) break;
+      }
       flush_requested_ = false;
       batch.swap(queue_);
       stop = stopping_;
     }
     const bool ok = batch.empty() || WriteBatch(batch);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       processed_ += batch.size();
       if (!ok) stats_.disk_errors += static_cast<int64_t>(batch.size());
       if (stop && queue_.empty()) writer_exited_ = true;
+      exited = writer_exited_;
     }
     batch.clear();
-    done_cv_.notify_all();
-    if (writer_exited_) return;  // only this thread sets it
+    done_cv_.SignalAll();
+    if (exited) return;
   }
 }
 

@@ -5,12 +5,10 @@
 // mutex guards the in-memory table and is never held across disk I/O.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 struct sqlite3;
@@ -117,28 +116,31 @@ class ExactCache {
   bool WriteBatch(const std::vector<Op>& ops);
 
   // REQUIRES: mu_ held.
-  void EnqueueLocked(Op op);
-  void RemoveLocked(std::list<Node>::iterator it);
-  void EvictLocked();
+  void EnqueueLocked(Op op) REQUIRES(mu_);
+  void RemoveLocked(std::list<Node>::iterator it) REQUIRES(mu_);
+  void EvictLocked() REQUIRES(mu_);
   void InsertLocked(const std::string& key, std::shared_ptr<const Entry> e, int64_t hits,
-                    int64_t last_used_ms, bool persist);
+                    int64_t last_used_ms, bool persist) REQUIRES(mu_);
 
   const ExactCacheOptions opt_;
 
-  mutable std::mutex mu_;
-  std::list<Node> lru_;  // GUARDED_BY(mu_); front = most recently used
-  std::unordered_map<std::string_view, std::list<Node>::iterator>
-      index_;                   // GUARDED_BY(mu_); views into Node::key
-  int64_t bytes_ = 0;           // GUARDED_BY(mu_)
-  Stats stats_{0, 0, 0, 0, 0};  // GUARDED_BY(mu_); entries/bytes filled in by stats()
+  mutable Mutex mu_;
+  std::list<Node> lru_ GUARDED_BY(mu_);  // front = most recently used
+  std::unordered_map<std::string_view, std::list<Node>::iterator> index_
+      GUARDED_BY(mu_);                         // views into Node::key
+  int64_t bytes_ GUARDED_BY(mu_) = 0;
+  Stats stats_ GUARDED_BY(mu_){0, 0, 0, 0, 0};  // entries/bytes filled in by stats()
 
   // Write-behind state, also under mu_.
-  std::condition_variable cv_;             // wakes the writer
-  std::condition_variable done_cv_;        // wakes Flush()
-  std::vector<Op> queue_;                  // GUARDED_BY(mu_)
-  uint64_t enqueued_ = 0, processed_ = 0;  // GUARDED_BY(mu_)
-  bool flush_requested_ = false, stopping_ = false, closed_ = false,
-       writer_exited_ = false;  // GUARDED_BY(mu_)
+  CondVar cv_;       // wakes the writer
+  CondVar done_cv_;  // wakes Flush()
+  std::vector<Op> queue_ GUARDED_BY(mu_);
+  uint64_t enqueued_ GUARDED_BY(mu_) = 0;
+  uint64_t processed_ GUARDED_BY(mu_) = 0;
+  bool flush_requested_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool closed_ GUARDED_BY(mu_) = false;
+  bool writer_exited_ GUARDED_BY(mu_) = false;
 
   sqlite3* db_ = nullptr;  // owned by the writer thread after Open()
   sqlite3_stmt* put_ = nullptr;

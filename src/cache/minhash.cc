@@ -1,7 +1,6 @@
 #include "cache/minhash.h"
 
 #include <algorithm>
-#include <mutex>
 #include <unordered_set>
 
 namespace tollgate::cache {
@@ -115,7 +114,7 @@ void MinHashIndex::RemoveLocked(Scope* s, uint64_t id) {
 
 void MinHashIndex::Add(std::string_view scope, uint64_t id, std::string_view text) {
   std::vector<uint32_t> sig = Signature(text);  // outside the lock: the expensive part
-  std::unique_lock lock(mu_);
+  WriterLock lock(&mu_);
   auto it = scopes_.find(scope);
   if (it == scopes_.end()) {
     if (sig.empty()) return;
@@ -134,7 +133,7 @@ std::optional<std::pair<uint64_t, double>> MinHashIndex::Find(std::string_view s
                                                               double threshold) const {
   const std::vector<uint32_t> sig = Signature(text);
   if (sig.empty()) return std::nullopt;
-  std::shared_lock lock(mu_);
+  ReaderLock lock(&mu_);
   auto it = scopes_.find(scope);
   if (it == scopes_.end()) return std::nullopt;
   const Scope& s = it->second;
@@ -155,7 +154,7 @@ std::optional<std::pair<uint64_t, double>> MinHashIndex::Find(std::string_view s
 }
 
 void MinHashIndex::Remove(std::string_view scope, uint64_t id) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(&mu_);
   auto it = scopes_.find(scope);
   if (it == scopes_.end()) return;
   RemoveLocked(&it->second, id);
@@ -163,7 +162,7 @@ void MinHashIndex::Remove(std::string_view scope, uint64_t id) {
 }
 
 size_t MinHashIndex::Size(std::string_view scope) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(&mu_);
   auto it = scopes_.find(scope);
   return it == scopes_.end() ? 0 : it->second.signatures.size();
 }

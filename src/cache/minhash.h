@@ -13,12 +13,13 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace tollgate::cache {
 
@@ -63,8 +64,8 @@ class MinHashIndex {
   const int bands_;
   std::vector<uint64_t> perm_seeds_;  // one per permutation
 
-  mutable std::shared_mutex mu_;
-  std::map<std::string, Scope, std::less<>> scopes_;  // GUARDED_BY(mu_)
+  mutable SharedMutex mu_;
+  std::map<std::string, Scope, std::less<>> scopes_ GUARDED_BY(mu_);
 };
 
 }  // namespace tollgate::cache

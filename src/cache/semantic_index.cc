@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <mutex>
 #include <unordered_set>
 
 namespace tollgate::cache {
@@ -116,7 +115,7 @@ Status SemanticIndex::Add(std::string_view scope, uint64_t id, std::vector<float
     return Status::InvalidArgument("semantic index: vector has " + std::to_string(vec.size()) +
                                    " dimensions, the index " + std::to_string(dim_));
   if (!Normalize(&vec)) return Status::InvalidArgument("semantic index: zero or non-finite vector");
-  std::unique_lock lock(mu_);
+  WriterLock lock(&mu_);
   try {
     auto it = graphs_.find(scope);
     if (it == graphs_.end()) {
@@ -146,7 +145,7 @@ std::optional<std::pair<uint64_t, double>> SemanticIndex::Find(std::string_view 
   if (static_cast<int>(vec.size()) != dim_) return std::nullopt;
   std::vector<float> q = vec;
   if (!Normalize(&q)) return std::nullopt;
-  std::shared_lock lock(mu_);
+  ReaderLock lock(&mu_);
   auto it = graphs_.find(scope);
   if (it == graphs_.end() || it->second->live.empty()) return std::nullopt;
   try {
@@ -161,7 +160,7 @@ std::optional<std::pair<uint64_t, double>> SemanticIndex::Find(std::string_view 
 }
 
 void SemanticIndex::Remove(std::string_view scope, uint64_t id) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(&mu_);
   auto it = graphs_.find(scope);
   if (it == graphs_.end() || it->second->live.erase(id) == 0) return;
   try {
@@ -172,13 +171,13 @@ void SemanticIndex::Remove(std::string_view scope, uint64_t id) {
 }
 
 size_t SemanticIndex::Size(std::string_view scope) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(&mu_);
   auto it = graphs_.find(scope);
   return it == graphs_.end() ? 0 : it->second->live.size();
 }
 
 size_t SemanticIndex::CapacityForTest(std::string_view scope) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(&mu_);
   auto it = graphs_.find(scope);
   return it == graphs_.end() ? 0 : it->second->capacity;
 }

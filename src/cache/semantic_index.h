@@ -12,12 +12,12 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace hnswlib {
@@ -63,8 +63,8 @@ class SemanticIndex {
   std::unique_ptr<hnswlib::SpaceInterface<float>>
       space_;  // 1 - dot; shared by every graph, immutable
 
-  mutable std::shared_mutex mu_;
-  std::map<std::string, std::unique_ptr<Graph>, std::less<>> graphs_;  // GUARDED_BY(mu_)
+  mutable SharedMutex mu_;
+  std::map<std::string, std::unique_ptr<Graph>, std::less<>> graphs_ GUARDED_BY(mu_);
 };
 
 }  // namespace tollgate::cache

@@ -74,7 +74,7 @@ uint32_t LedgerRollup::Intern(std::string_view s) {
 }
 
 LedgerRollup::LedgerRollup(const ledger::LedgerReader& ledger) : ledger_(ledger) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Reset();
 }
 
@@ -88,20 +88,32 @@ void LedgerRollup::Reset() {
 }
 
 int64_t LedgerRollup::rows_seen() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return rows_seen_;
 }
 
 Status LedgerRollup::Refresh() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   // One snapshot: a ledger that shrank (was replaced) restarts the rollup.
+  // The visitors run inside ScanAfter, under this lock.
   return ledger_.ScanAfter(
-      last_seq_, [this] { Reset(); }, [this](const ledger::SummaryRow& row) { Fold(row); });
+      last_seq_,
+      [this] {
+        mu_.AssertHeld();
+        Reset();
+      },
+      [this](const ledger::SummaryRow& row) {
+        mu_.AssertHeld();
+        Fold(row);
+      });
 }
 
 void LedgerRollup::Fold(const ledger::SummaryRow& row) {
   const uint32_t none = kNone;
-  auto id_of = [&](std::string_view v) { return v.empty() ? none : Intern(v); };
+  auto id_of = [&](std::string_view v) {
+    mu_.AssertHeld();  // runs in Fold, which holds it
+    return v.empty() ? none : Intern(v);
+  };
   Agg a;
   const bool priced = row.cost_usd.has_value();
   a.cost_usd = row.cost_usd.value_or(0.0);
@@ -149,7 +161,7 @@ void LedgerRollup::Fold(const ledger::SummaryRow& row) {
 }
 
 Agg LedgerRollup::Totals(int64_t from_day, int64_t to_day) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Agg t;
   for (auto it = days_.lower_bound(from_day); it != days_.end() && it->first <= to_day; ++it)
     t.Add(it->second.total);
@@ -160,7 +172,7 @@ std::vector<GroupRow> LedgerRollup::Groups(Dim dim, int64_t from_day, int64_t to
   std::unordered_map<uint32_t, Agg> merged;
   std::vector<GroupRow> rows;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (auto it = days_.lower_bound(from_day); it != days_.end() && it->first <= to_day; ++it)
       for (const auto& [id, a] : it->second.groups[static_cast<int>(dim)]) merged[id].Add(a);
     rows.reserve(merged.size());
@@ -180,7 +192,7 @@ std::vector<LedgerRollup::ModelSeries> LedgerRollup::DailyByModel(int64_t from_d
   const size_t n = static_cast<size_t>(to_day - from_day + 1);
   std::unordered_map<uint32_t, ModelSeries> by_id;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (auto it = days_.lower_bound(from_day); it != days_.end() && it->first <= to_day; ++it) {
       const size_t i = static_cast<size_t>(it->first - from_day);
       for (const auto& [id, a] : it->second.groups[static_cast<int>(Dim::kModel)]) {
@@ -208,7 +220,7 @@ std::vector<LedgerRollup::ModelSeries> LedgerRollup::DailyByModel(int64_t from_d
 std::vector<ProviderLatency> LedgerRollup::Latency(int64_t from_day, int64_t to_day) const {
   std::map<std::string, std::pair<Histogram, Histogram>> merged;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (auto it = days_.lower_bound(from_day); it != days_.end() && it->first <= to_day; ++it) {
       for (const auto& [id, h] : it->second.latency) merged[names_[id]].first.Merge(h);
       for (const auto& [id, h] : it->second.ttft) merged[names_[id]].second.Merge(h);
@@ -232,7 +244,7 @@ std::vector<ProviderLatency> LedgerRollup::Latency(int64_t from_day, int64_t to_
 std::vector<int64_t> LedgerRollup::TopSeqs(int64_t from_day, int64_t to_day, size_t limit) const {
   std::vector<TopEntry> all;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (auto it = days_.lower_bound(from_day); it != days_.end() && it->first <= to_day; ++it)
       all.insert(all.end(), it->second.top.begin(), it->second.top.end());
   }

@@ -8,12 +8,12 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "ledger/reader.h"
 
@@ -112,17 +112,17 @@ class LedgerRollup {
   };
 
   static constexpr uint32_t kNone = 0;   // the interned "(none)", always first
-  uint32_t Intern(std::string_view s);   // REQUIRES: mu_ held
-  void Reset();                          // REQUIRES: mu_ held
-  void Fold(const ledger::SummaryRow& row);  // REQUIRES: mu_ held
+  uint32_t Intern(std::string_view s) REQUIRES(mu_);
+  void Reset() REQUIRES(mu_);
+  void Fold(const ledger::SummaryRow& row) REQUIRES(mu_);
 
   const ledger::LedgerReader& ledger_;
-  mutable std::mutex mu_;
-  int64_t last_seq_ = 0;                                                        // GUARDED_BY(mu_)
-  int64_t rows_seen_ = 0;                                                       // GUARDED_BY(mu_)
-  std::map<int64_t, Day> days_;                                                 // GUARDED_BY(mu_)
-  std::vector<std::string> names_;                                              // GUARDED_BY(mu_)
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> ids_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  int64_t last_seq_ GUARDED_BY(mu_) = 0;
+  int64_t rows_seen_ GUARDED_BY(mu_) = 0;
+  std::map<int64_t, Day> days_ GUARDED_BY(mu_);
+  std::vector<std::string> names_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> ids_ GUARDED_BY(mu_);
 };
 
 }  // namespace tollgate::dashboard

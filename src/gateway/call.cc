@@ -1,7 +1,6 @@
 #include "gateway/call.h"
 
 #include <cctype>
-#include <mutex>
 #include <unordered_set>
 
 namespace tollgate::gateway {
@@ -24,10 +23,13 @@ std::string_view HeaderValue(const http::Request& req, std::string_view name) {
 }
 
 bool FirstUnknownPrice(const std::string& model) {
-  static std::mutex mu;
-  static std::unordered_set<std::string> seen;
-  std::lock_guard<std::mutex> lock(mu);
-  return seen.size() < 10000 && seen.insert(model).second;
+  struct Seen {
+    Mutex mu;
+    std::unordered_set<std::string> models GUARDED_BY(mu);
+  };
+  static Seen seen;
+  MutexLock lock(&seen.mu);
+  return seen.models.size() < 10000 && seen.models.insert(model).second;
 }
 
 bool ForwardableUpstreamHeader(std::string_view name) {

@@ -174,8 +174,9 @@ Status Gateway::InitSavings() {
   }
   // Rebuild the semantic indexes from the persisted entries.
   if (cfg_.cache.semantic) {
-    std::lock_guard<std::mutex> lock(semantic_mu_);
+    MutexLock lock(&semantic_mu_);
     cache_->ForEach([&](const std::string& key, const cache::Entry& e) {
+      semantic_mu_.AssertHeld();  // ForEach calls back here, under the lock taken above
       if (!e.semantic_text.empty()) IndexSemanticLocked(e.scope, e.semantic_text, e.embedding, key);
     });
   }
@@ -372,7 +373,7 @@ awaitable<bool> Gateway::ServeModels(http::Request& req, std::string_view path, 
 }
 
 double Gateway::Random01() {
-  std::lock_guard<std::mutex> lock(rng_mu_);
+  MutexLock lock(&rng_mu_);
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
 }
 

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "config/config.h"
 #include "dashboard/dashboard.h"
 #include "gateway/errors.h"
@@ -35,7 +36,6 @@
 #include "cache/minhash.h"
 #include "cache/semantic_index.h"
 
-#include <mutex>
 #include <random>
 
 namespace tollgate::gateway {
@@ -173,7 +173,7 @@ class Gateway {
   void StoreInCache(Call& call, const std::string& body);
   // Indexes a cache entry's text (MinHash) or vector (HNSW) under `scope`. REQUIRES: semantic_mu_ held.
   void IndexSemanticLocked(const std::string& scope, const std::string& text, const std::vector<float>& embedding,
-                           const std::string& key);
+                           const std::string& key) REQUIRES(semantic_mu_);
   // Stores a cacheable miss just before its last bytes go out, so the next
   // request finds it: `final_part` is the whole body, or a stream's last events.
   void MaybeCache(Call& call, const std::string& final_part);
@@ -219,9 +219,9 @@ class Gateway {
   // Savings engine (docs/ARCHITECTURE.md, "Savings").
   std::unique_ptr<cache::ExactCache> cache_;
   cache::MinHashIndex minhash_;
-  std::mutex semantic_mu_;
-  std::unique_ptr<cache::SemanticIndex> semantic_;                // GUARDED_BY(semantic_mu_) for creation
-  std::unordered_map<uint64_t, std::string> semantic_keys_;      // GUARDED_BY(semantic_mu_)
+  Mutex semantic_mu_;
+  std::unique_ptr<cache::SemanticIndex> semantic_ GUARDED_BY(semantic_mu_);  // created on the first vector
+  std::unordered_map<uint64_t, std::string> semantic_keys_ GUARDED_BY(semantic_mu_);
   std::atomic<uint64_t> next_semantic_id_{1};
   http::Endpoint embeddings_;
   std::string embeddings_auth_;
@@ -232,8 +232,8 @@ class Gateway {
   std::unordered_map<std::string, std::vector<std::optional<router::CheckSpec>>> cascade_checks_;  // by routed model; nullopt = judge
   std::unordered_map<std::string, std::shared_ptr<const providers::ReplayData>> replay_;  // by provider
   std::unordered_map<std::string, std::string> baseline_;  // routed model -> baseline model
-  std::mutex rng_mu_;
-  std::mt19937_64 rng_{std::random_device{}()};  // GUARDED_BY(rng_mu_)
+  Mutex rng_mu_;
+  std::mt19937_64 rng_ GUARDED_BY(rng_mu_){std::random_device{}()};
   double Random01();
   // Work that blocks on SQLite (admin API, dashboard) runs here, not on a worker's loop.
   boost::asio::thread_pool blocking_{2};

@@ -201,7 +201,7 @@ awaitable<std::optional<cache::Entry>> Gateway::LookupCache(Call& call, const ch
       if (!cfg_.cache.embeddings_url.empty()) {
         if (auto vec = co_await Embed(call, *text)) {
           call.embedding = std::move(*vec);
-          std::lock_guard<std::mutex> lock(semantic_mu_);
+          MutexLock lock(&semantic_mu_);
           if (semantic_) match = semantic_->Find(call.cache_scope, call.embedding, cfg_.cache.semantic_threshold);
         }
       } else {
@@ -210,7 +210,7 @@ awaitable<std::optional<cache::Entry>> Gateway::LookupCache(Call& call, const ch
       if (match) {
         std::string key;
         {
-          std::lock_guard<std::mutex> lock(semantic_mu_);
+          MutexLock lock(&semantic_mu_);
           auto it = semantic_keys_.find(match->first);
           if (it != semantic_keys_.end()) key = it->second;
         }
@@ -221,7 +221,7 @@ awaitable<std::optional<cache::Entry>> Gateway::LookupCache(Call& call, const ch
           }
         }
         // The entry was evicted or expired: forget its vector too.
-        std::lock_guard<std::mutex> lock(semantic_mu_);
+        MutexLock lock(&semantic_mu_);
         semantic_keys_.erase(match->first);
         if (!call.embedding.empty() && semantic_) semantic_->Remove(call.cache_scope, match->first);
         else minhash_.Remove(call.cache_scope, match->first);
@@ -346,7 +346,7 @@ void Gateway::StoreInCache(Call& call, const std::string& body) {
   e.semantic_text = call.semantic_text;
   e.embedding = call.embedding;
   if (!call.semantic_text.empty()) {
-    std::lock_guard<std::mutex> lock(semantic_mu_);
+    MutexLock lock(&semantic_mu_);
     // Vectors of evicted entries are dropped when a lookup meets them; this bounds the rest.
     if (semantic_keys_.size() >= static_cast<size_t>(cfg_.cache.max_entries) * 4) semantic_keys_.clear();
     IndexSemanticLocked(call.cache_scope, call.semantic_text, call.embedding, call.cache_key);

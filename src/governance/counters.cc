@@ -10,14 +10,14 @@ double CounterStore::Spent(const std::string& budget_id, int64_t window_start_ms
 }
 
 void LocalCounterStore::Seed(const std::string& budget_id, int64_t window_start_ms, double spent) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   counters_[Key(budget_id, window_start_ms)].spent = spent;
 }
 
 ReserveResult LocalCounterStore::Reserve(const std::vector<BudgetSlot>& slots, double amount) {
   ReserveResult r;
   r.headroom = std::numeric_limits<double>::infinity();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<Counter*> cs;
   cs.reserve(slots.size());
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -40,7 +40,7 @@ ReserveResult LocalCounterStore::Reserve(const std::vector<BudgetSlot>& slots, d
 std::vector<size_t> LocalCounterStore::Settle(const std::vector<BudgetSlot>& slots, double reserved,
                                               double actual) {
   std::vector<size_t> crossed;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (size_t i = 0; i < slots.size(); ++i) {
     Counter& c = counters_[Key(slots[i].budget_id, slots[i].window_start_ms)];
     double before = c.spent;
@@ -63,14 +63,14 @@ void LocalCounterStore::Settle(const std::vector<BudgetSlot>& slots, double rese
 }
 
 double LocalCounterStore::SpentNow(const std::string& budget_id, int64_t window_start_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = counters_.find(Key(budget_id, window_start_ms));
   return it == counters_.end() ? 0 : it->second.spent;
 }
 
 double LocalCounterStore::Headroom(const std::vector<BudgetSlot>& slots) {
   double h = std::numeric_limits<double>::infinity();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& s : slots) {
     if (s.limit_usd < 0) continue;
     auto it = counters_.find(Key(s.budget_id, s.window_start_ms));

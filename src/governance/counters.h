@@ -9,15 +9,14 @@
 // Thread safety: every method may be called from any thread at once.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "governance/rate_limiter.h"
 
 namespace tollgate::governance {
@@ -104,18 +103,17 @@ template <class T, class Start>
 T WaitFor(Start&& start) {
   // Lives on this stack until `done` has run: this function does not return before.
   struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<T> value;
+    Mutex mu;
+    CondVar cv;
+    std::optional<T> value GUARDED_BY(mu);
   } st;
   start([&st](T v) {
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(&st.mu);
     st.value = std::move(v);
-    st.cv
-        .notify_one();  // under the lock: the waiter cannot return (and free st) before we are done
+    st.cv.Signal();  // under the lock: the waiter cannot return (and free st) before we are done
   });
-  std::unique_lock<std::mutex> lock(st.mu);
-  st.cv.wait(lock, [&] { return st.value.has_value(); });
+  MutexLock lock(&st.mu);
+  while (!st.value.has_value()) st.cv.Wait(&st.mu);
   return std::move(*st.value);
 }
 
@@ -156,8 +154,8 @@ class LocalCounterStore final : public CounterStore {
   static std::string Key(const std::string& id, int64_t start) {
     return id + "@" + std::to_string(start);
   }
-  std::mutex mu_;
-  std::unordered_map<std::string, Counter> counters_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unordered_map<std::string, Counter> counters_ GUARDED_BY(mu_);
   RateLimiter rates_;
 };
 

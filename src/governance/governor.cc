@@ -16,7 +16,6 @@
 #include <climits>
 #include <cmath>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -39,22 +38,24 @@ asio::awaitable<T> AwaitCompletion(Start start) {
   // In this coroutine's frame, which outlives the completion: the coroutine
   // does not return before the completion has run.
   struct Pending {
-    std::mutex mu;
-    std::optional<T> value;             // GUARDED_BY(mu): the result, when it came first
-    std::function<void(T)> resume;      // GUARDED_BY(mu): set when the coroutine suspended first
+    Mutex mu;
+    std::optional<T> value GUARDED_BY(mu);         // the result, when it came first
+    std::function<void(T)> resume GUARDED_BY(mu);  // set when the coroutine suspended first
   } pending;
   start([&pending](T v) {
-    std::unique_lock<std::mutex> lock(pending.mu);
-    if (!pending.resume) {
-      pending.value = std::move(v);
-      return;
+    std::function<void(T)> resume;
+    {
+      MutexLock lock(&pending.mu);
+      if (!pending.resume) {
+        pending.value = std::move(v);
+        return;
+      }
+      resume = std::move(pending.resume);
     }
-    auto resume = std::move(pending.resume);
-    lock.unlock();
     resume(std::move(v));
   });
   {
-    std::lock_guard<std::mutex> lock(pending.mu);
+    MutexLock lock(&pending.mu);
     if (pending.value) co_return std::move(*pending.value);
   }
   auto initiate = [&pending](auto handler) {
@@ -63,14 +64,16 @@ asio::awaitable<T> AwaitCompletion(Start start) {
     auto resume = [h](T v) {
       asio::post(asio::get_associated_executor(*h), [h, v = std::move(v)]() mutable { (*h)(std::move(v)); });
     };
-    std::unique_lock<std::mutex> lock(pending.mu);
-    if (!pending.value) {
-      pending.resume = std::move(resume);
-      return;
+    std::optional<T> v;
+    {
+      MutexLock lock(&pending.mu);
+      if (!pending.value) {
+        pending.resume = std::move(resume);
+        return;
+      }
+      v = std::move(pending.value);
     }
-    T v = std::move(*pending.value);
-    lock.unlock();
-    resume(std::move(v));  // posted: a handler never runs inside its initiation
+    resume(std::move(*v));  // posted: a handler never runs inside its initiation
   };
   asio::awaitable<T> answered =
       asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(std::move(initiate), asio::use_awaitable);
@@ -166,6 +169,7 @@ Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, le
                                                   CounterStore& counters) {
   TG_RETURN_IF_ERROR(SetTimezone(cfg.governance.timezone));
   std::unique_ptr<Governor> g(new Governor(cfg, storage, counters));
+  MutexLock lock(&g->reload_mu_);  // no other thread sees g yet; the analysis wants it held all the same
   for (const auto& r : cfg.rate_limits) g->model_limits_[r.model] = RateLimits{r.rpm, r.tpm, r.usd_per_minute};
   TG_ASSIGN_OR_RETURN(g->store_, Store::Open(storage));
   // Config budgets are the declared state: create or update them by name.
@@ -203,7 +207,7 @@ Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, co
 Governor::~Governor() { Stop(); }
 
 std::shared_ptr<const Governor::Snapshot> Governor::snapshot() const {
-  std::lock_guard<std::mutex> lock(snap_mu_);
+  MutexLock lock(&snap_mu_);
   return snap_;
 }
 
@@ -213,7 +217,7 @@ Status Governor::Reload(Store& store) {
   TG_ASSIGN_OR_RETURN(std::vector<VirtualKey> keys, store.ListKeys(/*include_revoked=*/false));
   for (auto& k : keys) snap->keys_by_hash.emplace(k.secret_hash, std::move(k));
   TG_ASSIGN_OR_RETURN(snap->budgets, store.ListBudgets());
-  std::lock_guard<std::mutex> lock(snap_mu_);
+  MutexLock lock(&snap_mu_);
   snap_ = std::move(snap);
   return Status::Ok();
 }
@@ -227,7 +231,7 @@ std::vector<std::pair<Budget, double>> Governor::BudgetStatus() {
 }
 
 Status Governor::ReloadNow() {
-  std::lock_guard<std::mutex> lock(reload_mu_);
+  MutexLock lock(&reload_mu_);
   return Reload(*store_);
 }
 
@@ -237,21 +241,24 @@ void Governor::Start() {
 
 void Governor::Stop() {
   {
-    std::lock_guard<std::mutex> lock(stop_mu_);
+    MutexLock lock(&stop_mu_);
     stop_ = true;
   }
-  stop_cv_.notify_all();
+  stop_cv_.SignalAll();
   if (reloader_.joinable()) reloader_.join();
 }
 
 void Governor::ReloaderLoop() {
   for (;;) {
     {
-      std::unique_lock<std::mutex> lock(stop_mu_);
-      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(cfg_.governance.reload_interval_ms), [&] { return stop_; }))
-        return;
+      MutexLock lock(&stop_mu_);
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.governance.reload_interval_ms);
+      while (!stop_ && stop_cv_.WaitUntil(&stop_mu_, deadline)) {
+      }
+      if (stop_) return;
     }
-    std::lock_guard<std::mutex> lock(reload_mu_);
+    MutexLock lock(&reload_mu_);
     auto v = store_->StateVersion();
     if (!v.ok()) {
       log::Warn("governance: cannot read state version: " + v.status().message());

@@ -16,15 +16,14 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "config/config.h"
 #include "governance/counters.h"
@@ -158,15 +157,15 @@ class Governor {
 
   // A snapshot is shared so readers keep using the one they took while the
   // reloader swaps in a new one.
-  mutable std::mutex snap_mu_;
-  std::shared_ptr<const Snapshot> snap_;  // GUARDED_BY(snap_mu_)
+  mutable Mutex snap_mu_;
+  std::shared_ptr<const Snapshot> snap_ GUARDED_BY(snap_mu_);
 
-  std::mutex reload_mu_;  // serialises reloads (reloader thread vs admin API)
-  std::unique_ptr<Store> store_;  // GUARDED_BY(reload_mu_)
+  Mutex reload_mu_;  // serialises reloads (reloader thread vs admin API)
+  std::unique_ptr<Store> store_ GUARDED_BY(reload_mu_);
   std::thread reloader_;
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  bool stop_ = false;  // GUARDED_BY(stop_mu_)
+  Mutex stop_mu_;
+  CondVar stop_cv_;
+  bool stop_ GUARDED_BY(stop_mu_) = false;
 };
 
 }  // namespace tollgate::governance

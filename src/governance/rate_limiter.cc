@@ -7,7 +7,7 @@ RateDecision RateLimiter::Admit(const std::string& subject, const RateLimits& li
   RateDecision d;
   const int64_t minute = MinuteOf(now_ms);
   d.reset_s = static_cast<int>((60000 - now_ms % 60000 + 999) / 1000);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (windows_.size() > 100000) {
     // Drop stale minutes so idle subjects do not accumulate forever.
     for (auto it = windows_.begin(); it != windows_.end();) it = it->second.minute < minute ? windows_.erase(it) : std::next(it);
@@ -42,7 +42,7 @@ RateDecision RateLimiter::Admit(const std::string& subject, const RateLimits& li
 
 void RateLimiter::Adjust(const std::string& subject, int64_t minute, int64_t requests_delta, int64_t tokens_delta,
                          double usd_delta) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = windows_.find(subject);
   if (it == windows_.end() || it->second.minute != minute) return;  // that minute is over
   it->second.requests = std::max<int64_t>(it->second.requests + requests_delta, 0);

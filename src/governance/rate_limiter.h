@@ -7,9 +7,10 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <unordered_map>
+
+#include "common/mutex.h"
 
 namespace tollgate::governance {
 
@@ -43,8 +44,8 @@ class RateLimiter {
     int64_t requests = 0, tokens = 0;
     double usd = 0;
   };
-  std::mutex mu_;
-  std::unordered_map<std::string, Window> windows_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unordered_map<std::string, Window> windows_ GUARDED_BY(mu_);
 };
 
 }  // namespace tollgate::governance

@@ -7,10 +7,10 @@
 // so a reader's visitor must not call back into the store.
 #include <algorithm>
 #include <map>
-#include <mutex>
 #include <set>
 #include <unordered_map>
 
+#include "common/mutex.h"
 #include "common/util.h"
 #include "ledger/columns.h"
 #include "ledger/storage.h"
@@ -21,14 +21,14 @@ namespace {
 constexpr int64_t kDayMs = 86400000;
 
 struct Data {
-  std::mutex mu;
-  std::vector<Row> rows;                                      // seq = index + 1; GUARDED_BY(mu)
-  std::unordered_map<std::string, size_t> by_id;              // GUARDED_BY(mu)
-  std::vector<VirtualKey> keys;                               // GUARDED_BY(mu)
-  std::vector<Budget> budgets;                                // GUARDED_BY(mu)
-  std::map<std::pair<std::string, int64_t>, SpendRow> spend;  // GUARDED_BY(mu)
-  std::vector<AuditEntry> audit;                              // oldest first; GUARDED_BY(mu)
-  int64_t version = 0;                                        // GUARDED_BY(mu)
+  Mutex mu;
+  std::vector<Row> rows GUARDED_BY(mu);  // seq = index + 1
+  std::unordered_map<std::string, size_t> by_id GUARDED_BY(mu);
+  std::vector<VirtualKey> keys GUARDED_BY(mu);
+  std::vector<Budget> budgets GUARDED_BY(mu);
+  std::map<std::pair<std::string, int64_t>, SpendRow> spend GUARDED_BY(mu);
+  std::vector<AuditEntry> audit GUARDED_BY(mu);  // oldest first
+  int64_t version GUARDED_BY(mu) = 0;
 };
 
 std::optional<double> CostOf(const Row& r) {
@@ -133,7 +133,7 @@ class MemoryWriter final : public LedgerWriter {
   // As in SQLite: a row whose id is already stored is ignored, and only a
   // stored row charges its budgets.
   void Append(Row row) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     if (d_->by_id.count(row.id)) return;
     const double cost = row.cost_known ? row.cost.Total() : 0.0;
     for (const Row::BudgetCharge* c : DistinctCharges(row)) {
@@ -159,7 +159,7 @@ class MemoryReader final : public LedgerReader {
   explicit MemoryReader(std::shared_ptr<Data> d) : d_(std::move(d)) {}
 
   Result<std::vector<GroupTotals>> TotalsByGroup(GroupKey key, TimeRange range) const override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     std::map<std::string, GroupTotals> groups;
     for (const Row& r : d_->rows) {
       if (!InRange(r, range)) continue;
@@ -186,7 +186,7 @@ class MemoryReader final : public LedgerReader {
   }
 
   Result<SavingsTotals> Savings(TimeRange range) const override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     SavingsTotals t;
     for (const Row& r : d_->rows) {
       if (!InRange(r, range) || (r.cache.empty() && r.savings_lever.empty())) continue;
@@ -203,7 +203,7 @@ class MemoryReader final : public LedgerReader {
   }
 
   Result<std::vector<ChargeTotals>> ChargesByWindow() const override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     std::map<std::pair<std::string, int64_t>, ChargeTotals> windows;
     for (const Row& r : d_->rows)
       for (const Row::BudgetCharge* c : DistinctCharges(r)) {
@@ -219,7 +219,7 @@ class MemoryReader final : public LedgerReader {
   }
 
   Result<std::vector<RequestCharge>> ChargesOf(const std::string& id) const override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     std::vector<RequestCharge> out;
     auto it = d_->by_id.find(id);
     if (it == d_->by_id.end()) return out;
@@ -237,7 +237,7 @@ class MemoryReader final : public LedgerReader {
 
   Status ScanAfter(int64_t after_seq, const std::function<void()>& on_restart,
                    const SummaryVisitor& visit) const override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     const int64_t last = static_cast<int64_t>(d_->rows.size());
     if (last < after_seq) {
       on_restart();
@@ -249,7 +249,7 @@ class MemoryReader final : public LedgerReader {
   }
 
   Status ScanRange(TimeRange range, const UsageVisitor& visit) const override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     for (const Row& r : d_->rows)
       if (InRange(r, range)) visit(UsageOf(r));
     return Status::Ok();
@@ -261,7 +261,7 @@ class MemoryReader final : public LedgerReader {
     std::vector<int64_t> sorted(seqs.begin(), seqs.end());
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     for (int64_t seq : sorted)
       if (seq >= 1 && seq <= static_cast<int64_t>(d_->rows.size()))
         VisitRecord(d_->rows[static_cast<size_t>(seq - 1)], seq, visit);
@@ -269,7 +269,7 @@ class MemoryReader final : public LedgerReader {
   }
 
   Status RecordsAfter(int64_t after_seq, int64_t limit, const RecordVisitor& visit) const override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     int64_t n = 0;
     for (int64_t seq = static_cast<int64_t>(d_->rows.size());
          seq > after_seq && seq >= 1 && n < limit; --seq, ++n)
@@ -278,7 +278,7 @@ class MemoryReader final : public LedgerReader {
   }
 
   Status RecordWithId(const std::string& id, const RecordVisitor& visit) const override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     auto it = d_->by_id.find(id);
     if (it != d_->by_id.end())
       VisitRecord(d_->rows[it->second], static_cast<int64_t>(it->second + 1), visit);
@@ -286,12 +286,13 @@ class MemoryReader final : public LedgerReader {
   }
 
   Status RecordsInRange(TimeRange range, int64_t limit, const RecordVisitor& visit) const override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     std::vector<size_t> in;
     for (size_t i = 0; i < d_->rows.size(); ++i)
       if (InRange(d_->rows[i], range)) in.push_back(i);
     // Oldest first; rows that started together keep the order they were written in.
     std::stable_sort(in.begin(), in.end(), [&](size_t a, size_t b) {
+      d_->mu.AssertHeld();  // runs here, under the lock
       return d_->rows[a].ts_start_ms < d_->rows[b].ts_start_ms;
     });
     for (size_t k = 0; k < in.size() && static_cast<int64_t>(k) < limit; ++k)
@@ -308,7 +309,7 @@ class MemoryStateStore final : public StateStore {
   explicit MemoryStateStore(std::shared_ptr<Data> d) : d_(std::move(d)) {}
 
   Status InsertKey(const VirtualKey& k) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     for (const VirtualKey& e : d_->keys)
       if (e.id == k.id || e.secret_hash == k.secret_hash)
         return Status::IoError("state db: UNIQUE constraint failed: keys");
@@ -317,7 +318,7 @@ class MemoryStateStore final : public StateStore {
   }
 
   Result<std::vector<VirtualKey>> ListKeys(bool include_revoked) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     std::vector<VirtualKey> out;
     for (const VirtualKey& k : d_->keys)
       if (include_revoked || !k.revoked_at_ms) out.push_back(k);
@@ -328,14 +329,14 @@ class MemoryStateStore final : public StateStore {
   }
 
   Result<VirtualKey> FindKey(const std::string& id_or_name) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     for (const VirtualKey& k : d_->keys)
       if (k.id == id_or_name || (!k.name.empty() && k.name == id_or_name)) return k;
     return Status::NotFound("no key '" + id_or_name + "'");
   }
 
   Status SetKeyRevoked(const std::string& id, int64_t revoked_at_ms) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     for (VirtualKey& k : d_->keys)
       if (k.id == id) k.revoked_at_ms = revoked_at_ms;
     return Status::Ok();
@@ -343,7 +344,7 @@ class MemoryStateStore final : public StateStore {
 
   Status SetKeySecret(const std::string& id, const std::string& secret_hash,
                       const std::string& secret_prefix, int64_t) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     for (VirtualKey& k : d_->keys)
       if (k.id == id) {
         k.secret_hash = secret_hash;
@@ -353,7 +354,7 @@ class MemoryStateStore final : public StateStore {
   }
 
   Status UpsertBudget(const Budget& b) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     for (Budget& e : d_->budgets)
       if (e.id == b.id) {
         Budget updated = b;
@@ -370,7 +371,7 @@ class MemoryStateStore final : public StateStore {
   }
 
   Result<std::vector<Budget>> ListBudgets() override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     std::vector<Budget> out = d_->budgets;
     std::sort(out.begin(), out.end(),
               [](const Budget& a, const Budget& b) { return a.name < b.name; });
@@ -378,7 +379,7 @@ class MemoryStateStore final : public StateStore {
   }
 
   Status DeleteBudget(const std::string& id_or_name) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     const size_t before = d_->budgets.size();
     std::erase_if(d_->budgets,
                   [&](const Budget& b) { return b.id == id_or_name || b.name == id_or_name; });
@@ -387,26 +388,26 @@ class MemoryStateStore final : public StateStore {
   }
 
   Result<std::vector<SpendRow>> ListSpend() override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     std::vector<SpendRow> out;
     for (const auto& [k, s] : d_->spend) out.push_back(s);
     return out;
   }
 
   Status SetSpend(const SpendRow& row) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     d_->spend[{row.budget_id, row.window_start_ms}] = row;
     return Status::Ok();
   }
 
   Status AppendAudit(const AuditEntry& e) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     d_->audit.push_back(e);
     return Status::Ok();
   }
 
   Result<std::vector<AuditEntry>> ListAudit(int limit) override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     std::vector<AuditEntry> out;
     for (auto it = d_->audit.rbegin();
          it != d_->audit.rend() && static_cast<int>(out.size()) < limit; ++it)
@@ -415,12 +416,12 @@ class MemoryStateStore final : public StateStore {
   }
 
   Result<int64_t> StateVersion() override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     return d_->version;
   }
 
   Status BumpStateVersion() override {
-    std::lock_guard<std::mutex> lock(d_->mu);
+    MutexLock lock(&d_->mu);
     ++d_->version;
     return Status::Ok();
   }

@@ -5,12 +5,11 @@
 #include <pthread.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "ledger/columns.h"
 #include "ledger/ledger.h"
 #include "ledger/sqlite_schema.h"
@@ -53,33 +52,33 @@ class SqliteLedger final : public LedgerWriter {
   }
 
   void Append(Row row) override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     // Back-pressure only if the disk has fallen far behind; rows are never dropped.
-    space_cv_.wait(lock, [&] { return static_cast<int64_t>(queue_.size()) < options_.max_queue_rows || stopping_; });
+    while (static_cast<int64_t>(queue_.size()) >= options_.max_queue_rows && !stopping_) space_cv_.Wait(&mu_);
     queue_.push_back(std::move(row));
     ++appended_;
-    if (static_cast<int64_t>(queue_.size()) >= options_.batch_size) cv_.notify_one();
+    if (static_cast<int64_t>(queue_.size()) >= options_.batch_size) cv_.Signal();
   }
 
   Status Flush() override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     uint64_t target = appended_;
     flush_requested_ = true;
-    cv_.notify_one();
-    done_cv_.wait(lock, [&] { return written_ + failed_ >= target || writer_exited_; });
+    cv_.Signal();
+    while (written_ + failed_ < target && !writer_exited_) done_cv_.Wait(&mu_);
     return failed_ > 0 ? Status::IoError("ledger: " + std::to_string(failed_) + " rows failed to write")
                        : Status::Ok();
   }
 
   Status Close() override {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (closed_) return Status::Ok();
       closed_ = true;
       stopping_ = true;
     }
-    cv_.notify_one();
-    space_cv_.notify_all();
+    cv_.Signal();
+    space_cv_.SignalAll();
     if (writer_.joinable()) writer_.join();
     for (sqlite3_stmt** st : {&insert_, &charge_, &spend_}) {
       if (*st) sqlite3_finalize(*st);
@@ -87,11 +86,12 @@ class SqliteLedger final : public LedgerWriter {
     }
     if (db_) sqlite3_close(db_);
     db_ = nullptr;
+    MutexLock lock(&mu_);
     return failed_ > 0 ? Status::IoError("ledger: rows failed to write") : Status::Ok();
   }
 
   uint64_t failed_rows() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return failed_;
   }
 
@@ -101,28 +101,30 @@ class SqliteLedger final : public LedgerWriter {
     for (;;) {
       bool stop = false;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_ms), [&] {
-          return stopping_ || flush_requested_ || static_cast<int64_t>(queue_.size()) >= options_.batch_size;
-        });
+        MutexLock lock(&mu_);
+        const auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.flush_interval_ms);
+        while (!stopping_ && !flush_requested_ && static_cast<int64_t>(queue_.size()) < options_.batch_size) {
+          if (!cv_.WaitUntil(&mu_, deadline)) break;
+        }
         flush_requested_ = false;
         batch.swap(queue_);
         stop = stopping_;
       }
-      space_cv_.notify_all();
+      space_cv_.SignalAll();
       if (!batch.empty()) {
         uint64_t ok = WriteBatch(batch);
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         written_ += ok;
         failed_ += batch.size() - ok;
       }
       batch.clear();
-      done_cv_.notify_all();
+      done_cv_.SignalAll();
       if (stop) {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         if (queue_.empty()) {
           writer_exited_ = true;
-          done_cv_.notify_all();
+          done_cv_.SignalAll();
           return;
         }
       }
@@ -201,18 +203,18 @@ class SqliteLedger final : public LedgerWriter {
   sqlite3_stmt* spend_ = nullptr;
   std::thread writer_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;        // wakes the writer
-  std::condition_variable done_cv_;   // wakes Flush()
-  std::condition_variable space_cv_;  // wakes producers under back-pressure
-  std::vector<Row> queue_;            // GUARDED_BY(mu_)
-  uint64_t appended_ = 0;             // GUARDED_BY(mu_)
-  uint64_t written_ = 0;              // GUARDED_BY(mu_)
-  uint64_t failed_ = 0;               // GUARDED_BY(mu_)
-  bool flush_requested_ = false;      // GUARDED_BY(mu_)
-  bool stopping_ = false;             // GUARDED_BY(mu_)
-  bool closed_ = false;               // GUARDED_BY(mu_)
-  bool writer_exited_ = false;        // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;        // wakes the writer
+  CondVar done_cv_;   // wakes Flush()
+  CondVar space_cv_;  // wakes producers under back-pressure
+  std::vector<Row> queue_ GUARDED_BY(mu_);
+  uint64_t appended_ GUARDED_BY(mu_) = 0;
+  uint64_t written_ GUARDED_BY(mu_) = 0;
+  uint64_t failed_ GUARDED_BY(mu_) = 0;
+  bool flush_requested_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool closed_ GUARDED_BY(mu_) = false;
+  bool writer_exited_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace

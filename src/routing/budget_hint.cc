@@ -98,14 +98,14 @@ HintDecision ApplyBudgetHint(const config::BudgetHintConfig& cfg, providers::Api
 }
 
 void BudgetHints::RecordControl(const std::string& model, int64_t output_tokens) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Mean& m = control_[model];
   m.sum += static_cast<double>(output_tokens);
   ++m.n;
 }
 
 int64_t BudgetHints::Saved(const std::string& model, int64_t output_tokens) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = control_.find(model);
   if (it == control_.end() || it->second.n == 0) return 0;
   double mean = it->second.sum / static_cast<double>(it->second.n);

@@ -6,10 +6,10 @@
 
 #include <rapidjson/document.h>
 
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "common/mutex.h"
 #include "config/config.h"
 #include "providers/adapter.h"
 
@@ -39,8 +39,8 @@ class BudgetHints {
     double sum = 0;
     int64_t n = 0;
   };
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Mean> control_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::unordered_map<std::string, Mean> control_ GUARDED_BY(mu_);
 };
 
 }  // namespace tollgate::routing
