@@ -309,11 +309,7 @@ void Gateway::MaybeCache(Call& call, const std::string& final_part) {
       if (d_json.ok && d.IsObject() && !d.HasMember("usage") &&
           call.api != providers::Api::kAnthropicMessages) {
         auto& a = d.GetAllocator();
-        rapidjson::Value u(rapidjson::kObjectType);
-        u.AddMember("prompt_tokens", call.row.usage.PromptTotal(), a);
-        u.AddMember("completion_tokens", call.row.usage.OutputTotal(), a);
-        u.AddMember("total_tokens", call.row.usage.Total(), a);
-        d.AddMember("usage", u, a);
+        d.AddMember("usage", providers::OpenAiUsageValue(call.row.usage, /*cached_details=*/false, a), a);
         StoreInCache(call, Serialize(d));
       } else {
         StoreInCache(call, *whole);

@@ -554,20 +554,7 @@ class AnthropicToChatStream final : public StreamAdapter {
     w.Key("choices");
     w.StartArray();
     w.EndArray();
-    w.Key("usage");
-    w.StartObject();
-    w.Key("prompt_tokens");
-    w.Int64(u.PromptTotal());
-    w.Key("completion_tokens");
-    w.Int64(u.OutputTotal());
-    w.Key("total_tokens");
-    w.Int64(u.Total());
-    w.Key("prompt_tokens_details");
-    w.StartObject();
-    w.Key("cached_tokens");
-    w.Int64(u.cache_read);
-    w.EndObject();
-    w.EndObject();
+    WriteOpenAiUsage(w, u, /*cached_details=*/true);
     w.EndObject();
     out->append("data: ").append(sb_.GetString(), sb_.GetSize()).append("\n\n");
   }
@@ -1010,14 +997,7 @@ Result<std::string> AnthropicResponseToChat(const rapidjson::Value& message,
 
   pricing::Usage u;
   if (const Value* usage = Member(message, "usage"); usage && UsageFromAnthropic(*usage, &u)) {
-    Value uo(kObjectType);
-    uo.AddMember("prompt_tokens", u.PromptTotal(), a);
-    uo.AddMember("completion_tokens", u.OutputTotal(), a);
-    uo.AddMember("total_tokens", u.Total(), a);
-    Value details(kObjectType);
-    details.AddMember("cached_tokens", u.cache_read, a);
-    uo.AddMember("prompt_tokens_details", details, a);
-    out.AddMember("usage", uo, a);
+    out.AddMember("usage", OpenAiUsageValue(u, /*cached_details=*/true, a), a);
   }
   return Serialize(out);
 }

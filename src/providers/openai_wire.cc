@@ -116,16 +116,42 @@ int64_t EstimatePromptTokens(const rapidjson::Value& body) {
 
 int64_t EstimateTokensFromChars(size_t chars) { return static_cast<int64_t>((chars + 3) / 4); }
 
-void WriteOpenAiUsage(JsonWriter& w, int64_t prompt_tokens, int64_t completion_tokens) {
-  w.Key("usage");
+namespace {
+
+void WriteUsageObject(JsonWriter& w, const pricing::Usage& u, bool cached_details) {
   w.StartObject();
   w.Key("prompt_tokens");
-  w.Int64(prompt_tokens);
+  w.Int64(u.PromptTotal());
   w.Key("completion_tokens");
-  w.Int64(completion_tokens);
+  w.Int64(u.OutputTotal());
   w.Key("total_tokens");
-  w.Int64(prompt_tokens + completion_tokens);
+  w.Int64(u.Total());
+  if (cached_details) {
+    w.Key("prompt_tokens_details");
+    w.StartObject();
+    w.Key("cached_tokens");
+    w.Int64(u.cache_read);
+    w.EndObject();
+  }
   w.EndObject();
+}
+
+}  // namespace
+
+void WriteOpenAiUsage(JsonWriter& w, const pricing::Usage& u, bool cached_details) {
+  w.Key("usage");
+  WriteUsageObject(w, u, cached_details);
+}
+
+rapidjson::Value OpenAiUsageValue(const pricing::Usage& u, bool cached_details,
+                                  rapidjson::Document::AllocatorType& alloc) {
+  // Written once by WriteUsageObject and read back: a few dozen bytes, and the
+  // shape is not spelled out a second time.
+  rapidjson::Document d(&alloc);
+  (void)ParseJson(d, WriteJson([&](JsonWriter& w) { WriteUsageObject(w, u, cached_details); }));
+  rapidjson::Value out;
+  out.Swap(d);
+  return out;
 }
 
 std::string WriteCompletionBody(const CompletionBody& b) {
@@ -164,7 +190,10 @@ std::string WriteCompletionBody(const CompletionBody& b) {
     w.String("stop");
     w.EndObject();
     w.EndArray();
-    WriteOpenAiUsage(w, b.prompt_tokens, b.completion_tokens);
+    pricing::Usage u;
+    u.input = b.prompt_tokens;
+    u.output = b.completion_tokens;
+    WriteOpenAiUsage(w, u);
     w.EndObject();
   });
 }

@@ -41,9 +41,13 @@ int64_t EstimatePromptTokens(const rapidjson::Value& body);
 // Estimated tokens for `chars` characters of generated text.
 int64_t EstimateTokensFromChars(size_t chars);
 
-// OpenAI's usage object, written as the "usage" member of the object `w` is in:
-// {prompt_tokens, completion_tokens, total_tokens}.
-void WriteOpenAiUsage(JsonWriter& w, int64_t prompt_tokens, int64_t completion_tokens);
+// OpenAI's usage object for `u`, written as the "usage" member of the object
+// `w` is in: {prompt_tokens, completion_tokens, total_tokens}, and with
+// `cached_details` also prompt_tokens_details.cached_tokens (cache reads).
+void WriteOpenAiUsage(JsonWriter& w, const pricing::Usage& u, bool cached_details = false);
+// The same object as a DOM value (its memory from `alloc`), to add to a document.
+rapidjson::Value OpenAiUsageValue(const pricing::Usage& u, bool cached_details,
+                                  rapidjson::Document::AllocatorType& alloc);
 
 // A whole chat completion (or legacy text completion) with one choice that
 // stopped: {id, object, created, model, [system_fingerprint], choices, usage}.

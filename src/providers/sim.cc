@@ -163,7 +163,7 @@ std::string SimUsageChunk(const std::string& id, const std::string& model, const
   w.Key("choices");
   w.StartArray();
   w.EndArray();
-  WriteOpenAiUsage(w, u.PromptTotal(), u.OutputTotal());
+  WriteOpenAiUsage(w, u);
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
 }

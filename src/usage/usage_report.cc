@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/json.h"
 #include "common/text.h"
 #include "common/util.h"
 
@@ -63,8 +64,6 @@ std::string Money(const ReportRow& r) {
   std::snprintf(buf, sizeof buf, "%.4f", r.cost_usd);
   return std::string(buf) + (r.unknown_cost_entries > 0 ? "*" : "");
 }
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void WriteRow(JsonWriter& w, const ReportRow& r, GroupBy by, bool is_total) {
   w.StartObject();
