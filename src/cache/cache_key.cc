@@ -8,12 +8,13 @@
 #include <cstdio>
 #include <vector>
 
+#include "common/json.h"
 #include "common/util.h"
 
 namespace tollgate::cache {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = JsonWriter;
 
 std::string_view View(const rapidjson::Value& s) { return {s.GetString(), s.GetStringLength()}; }
 

@@ -15,19 +15,11 @@ namespace tollgate::cache {
 namespace {
 
 using rapidjson::Value;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = JsonWriter;
 
 std::string_view View(const Value& s) { return {s.GetString(), s.GetStringLength()}; }
 
-const Value* Member(const Value& obj, const char* name) {
-  if (!obj.IsObject()) return nullptr;
-  auto it = obj.FindMember(name);
-  return it == obj.MemberEnd() ? nullptr : &it->value;
-}
-std::string_view StringMember(const Value& obj, const char* name) {
-  const Value* v = Member(obj, name);
-  return v && v->IsString() ? View(*v) : std::string_view();
-}
+std::string_view StringMember(const Value& obj, const char* name) { return Str(Member(obj, name)); }
 int64_t IntMember(const Value& obj, const char* name, int64_t dflt) {
   const Value* v = Member(obj, name);
   return v && v->IsInt64() ? v->GetInt64() : dflt;
@@ -424,13 +416,6 @@ void ForEachData(std::string_view sse, F&& fn) {
     if (end == std::string::npos) break;
     pos = end + sep;
   }
-}
-
-std::string Serialize(const Value& v) {
-  rapidjson::StringBuffer sb;
-  Writer w(sb);
-  v.Accept(w);
-  return std::string(sb.GetString(), sb.GetSize());
 }
 
 Status Incomplete(std::string_view api, std::string_view why) {

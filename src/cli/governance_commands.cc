@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "common/text.h"
 #include "common/util.h"
+#include "config/closed_sets.h"
 #include "config/config.h"
 #include "governance/reconcile.h"
 #include "governance/serialize.h"
@@ -28,15 +30,10 @@ int Fail(const Status& st) {
   return st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kNotFound ? 2 : 1;
 }
 
-std::string Money(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4f", v);
-  return buf;
-}
+std::string Money(double v) { return FourDecimals(v); }
 
 std::string JoinList(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  std::string out = Join(v, ",");
   return out.empty() ? "-" : out;
 }
 
@@ -61,7 +58,7 @@ GovernanceCommands::GovernanceCommands(CLI::App& app) {
   k_create_->add_option("--soft-budget-usd", soft_budget_usd_, "Soft (alerting) budget for this key, in USD")
       ->check(NonNegative());
   k_create_->add_option("--budget-window", budget_window_, "daily|weekly|monthly|lifetime")
-      ->check(CLI::IsMember({"daily", "weekly", "monthly", "lifetime"}));
+      ->check(CLI::IsMember(config::BudgetWindowNames()));
   k_list_ = keys_->add_subcommand("list", "List keys");
   k_list_->add_flag("--all", all_, "Include revoked keys");
   k_show_ = keys_->add_subcommand("show", "Show one key");
@@ -78,11 +75,11 @@ GovernanceCommands::GovernanceCommands(CLI::App& app) {
   b_set_ = budgets_->add_subcommand("set", "Create or update a budget (by name)");
   b_set_->add_option("--name", name_, "Budget name")->required();
   b_set_->add_option("--scope", b_scope_, "global|key|user|project|team")
-      ->check(CLI::IsMember({"global", "key", "user", "project", "team"}));
+      ->check(CLI::IsMember(config::BudgetScopeNames()));
   b_set_->add_option("--subject", b_subject_, "The key id, user, project or team limited");
   b_set_->add_option("--model", b_model_, "Only count this model");
   b_set_->add_option("--window", budget_window_, "daily|weekly|monthly|lifetime")
-      ->check(CLI::IsMember({"daily", "weekly", "monthly", "lifetime"}));
+      ->check(CLI::IsMember(config::BudgetWindowNames()));
   b_set_->add_option("--limit-usd", b_limit_, "Hard limit in USD")->check(NonNegative());
   b_set_->add_option("--soft-limit-usd", b_soft_, "Soft limit in USD")->check(NonNegative());
   b_list_ = budgets_->add_subcommand("list", "List budgets with their current spend");

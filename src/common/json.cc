@@ -32,6 +32,33 @@ std::optional<int64_t> TokenCount(const rapidjson::Value* v) {
   return std::nullopt;
 }
 
+const rapidjson::Value* Member(const rapidjson::Value& obj, const char* key) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(key);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+std::string_view Str(const rapidjson::Value* v) {
+  return v && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength()) : std::string_view();
+}
+
+size_t StrLen(const rapidjson::Value* v) { return v && v->IsString() ? v->GetStringLength() : 0; }
+
+void WriteString(JsonWriter& w, std::string_view s) {
+  w.String(s.empty() ? "" : s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+std::string Serialize(const rapidjson::Value& v) {
+  return WriteJson([&](JsonWriter& w) { v.Accept(w); });
+}
+
+std::string WriteJson(const std::function<void(JsonWriter&)>& write) {
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  write(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
 std::string JsonErrorMessage(const JsonParse& p) {
   return "at offset " + std::to_string(p.offset) + ": " + p.message;
 }

@@ -1,9 +1,11 @@
-// Parsing JSON from untrusted bytes (client bodies, upstream answers, files).
-// Every parse in tollgate goes through ParseJson: it parses iteratively (no
-// recursion per nesting level) and stops at the first array or object nested
-// deeper than kMaxJsonDepth, so no input can overflow a stack: neither the
-// parser's nor that of the recursive code that later walks the DOM
-// (serialisers, canonicalisers, translators). One pass, no pre-scan.
+// JSON for the whole tree: parsing untrusted bytes (client bodies, upstream
+// answers, files), reading the DOM it gives, and writing. Every parse in
+// tollgate goes through ParseJson: it parses iteratively (no recursion per
+// nesting level) and stops at the first array or object nested deeper than
+// kMaxJsonDepth, so no input can overflow a stack: neither the parser's nor
+// that of the recursive code that later walks the DOM (serialisers,
+// canonicalisers, translators). One pass, no pre-scan. The small readers and
+// writers below are the only ones: no component defines its own.
 // Thread-safe (no shared state).
 #pragma once
 
@@ -11,10 +13,13 @@
 #include <rapidjson/encodedstream.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +57,27 @@ inline constexpr int64_t kMaxTokenCount = 1'000'000'000'000;
 // value. Anything else (negative, fractional, huge, a string, an object):
 // nullopt, and the caller treats the whole usage object as missing.
 std::optional<int64_t> TokenCount(const rapidjson::Value* v);
+
+// Reading a DOM built from untrusted bytes: a member that is missing, or whose
+// value has another type, reads as absent, never as an assertion.
+
+// `obj[key]`; null when `obj` is not an object or has no such member.
+const rapidjson::Value* Member(const rapidjson::Value& obj, const char* key);
+// The string `v` holds; empty when `v` is null or not a string.
+std::string_view Str(const rapidjson::Value* v);
+// The length of the string `v` holds; 0 when `v` is null or not a string.
+size_t StrLen(const rapidjson::Value* v);
+
+// Writing: the compact writer every serialiser uses.
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// Writes `s` as a JSON string. An empty view (whose data() may be null, which
+// RapidJSON asserts against) is written as "".
+void WriteString(JsonWriter& w, std::string_view s);
+// `v`, serialised compactly.
+std::string Serialize(const rapidjson::Value& v);
+// What `write` writes, as a string.
+std::string WriteJson(const std::function<void(JsonWriter&)>& write);
 
 namespace json_internal {
 

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/embedded.h"
+#include "config/closed_sets.h"
 
 namespace tollgate::config {
 namespace {
@@ -239,7 +240,7 @@ Status ParseGovernance(const Parser& p, const YAML::Node& node, GovernanceConfig
 Status ParseCache(const Parser& p, const YAML::Node& node, CacheConfig* out, std::vector<std::string>* warnings) {
   TG_RETURN_IF_ERROR(p.CheckKeys(node, {TOLLGATE_CACHE_SETTINGS(TG_KEY_NAME)}, "cache"));
   TOLLGATE_CACHE_SETTINGS(TG_READ_FIELD)
-  if (out->scope != "key" && out->scope != "project" && out->scope != "global")
+  if (!ParseCacheScope(out->scope))
     return p.Error(node["scope"], "cache.scope must be key, project or global", "set scope: key");
   if (out->default_mode != "on" && out->default_mode != "off")
     return p.Error(node["default_mode"], "cache.default_mode must be on or off", "set default_mode: on");
@@ -271,12 +272,13 @@ Status ParseBudgets(const Parser& p, const YAML::Node& node, Config* cfg) {
     if (item["soft_limit_usd"].IsDefined())
       TG_RETURN_IF_ERROR(p.ReadDouble(item["soft_limit_usd"], "soft_limit_usd", &b.soft_limit_usd));
     if (b.name.empty()) return p.Error(item, "budget has no name", "add name: NAME");
-    if (b.scope != "global" && b.scope != "key" && b.scope != "user" && b.scope != "project" && b.scope != "team")
+    const std::optional<BudgetScope> scope = ParseBudgetScope(b.scope);
+    if (!scope)
       return p.Error(item["scope"], "budget '" + b.name + "' has unknown scope '" + b.scope + "'",
                      "use scope: global, key, user, project or team");
-    if (b.scope != "global" && b.subject.empty())
+    if (*scope != BudgetScope::kGlobal && b.subject.empty())
       return p.Error(item, "budget '" + b.name + "' needs a subject", "add subject: the " + b.scope + " it limits");
-    if (b.window != "daily" && b.window != "weekly" && b.window != "monthly" && b.window != "lifetime")
+    if (!ParseBudgetWindow(b.window))
       return p.Error(item["window"], "budget '" + b.name + "' has unknown window '" + b.window + "'",
                      "use window: daily, weekly, monthly or lifetime");
     if (!b.limit_usd && !b.soft_limit_usd)
@@ -331,24 +333,19 @@ Status ParseProviders(const Parser& p, const YAML::Node& node, Config* cfg) {
     if (pc.name.empty()) return p.Error(item, "provider has no name", "add name: NAME");
     if (!names.insert(pc.name).second)
       return p.Error(item["name"], "duplicate provider name '" + pc.name + "'", "give each provider a unique name");
-    if (pc.type != "openai" && pc.type != "openai-compatible" && pc.type != "sim" && pc.type != "anthropic" &&
-        pc.type != "gemini" && pc.type != "azure" && pc.type != "replay")
+    const ProviderTypeInfo* type = FindProviderTypeInfo(pc.type);
+    if (type == nullptr)
       return p.Error(item["type"].IsDefined() ? item["type"] : item,
                      "provider '" + pc.name + "' has unknown type '" + pc.type + "'",
-                     "use type: openai, openai-compatible, azure, anthropic, gemini, sim or replay");
-    if (pc.type == "replay" && pc.dataset.empty())
-      return p.Error(item, "replay provider '" + pc.name + "' needs dataset",
+                     "use type: " + ProviderTypeList());
+    if (type->needs_dataset && pc.dataset.empty())
+      return p.Error(item, pc.type + " provider '" + pc.name + "' needs dataset",
                      "add dataset: path/to/test.csv (routerbench format; several comma-separated)");
-    if (pc.type == "openai" && pc.base_url.empty()) pc.base_url = "https://api.openai.com/v1";
-    if (pc.type == "anthropic" && pc.base_url.empty()) pc.base_url = "https://api.anthropic.com/v1";
-    if (pc.type == "gemini" && pc.base_url.empty()) pc.base_url = "https://generativelanguage.googleapis.com/v1beta";
-    if (pc.type == "anthropic" && pc.api_version.empty()) pc.api_version = "2023-06-01";
-    if (pc.type == "azure" && pc.api_version.empty()) pc.api_version = "2024-10-21";
-    if ((pc.type == "openai-compatible" || pc.type == "azure") && pc.base_url.empty())
-      return p.Error(item, "provider '" + pc.name + "' of type " + pc.type + " needs base_url",
-                     pc.type == "azure" ? "add base_url: https://RESOURCE.openai.azure.com/openai"
-                                        : "add base_url: http://127.0.0.1:8000/v1");
-    if (pc.type != "sim" && pc.type != "replay" && !ValidBaseUrl(pc.base_url))
+    if (type->default_base_url && pc.base_url.empty()) pc.base_url = type->default_base_url;
+    if (type->default_api_version && pc.api_version.empty()) pc.api_version = type->default_api_version;
+    if (type->base_url_fix && pc.base_url.empty())
+      return p.Error(item, "provider '" + pc.name + "' of type " + pc.type + " needs base_url", type->base_url_fix);
+    if (!type->in_process && !ValidBaseUrl(pc.base_url))
       return p.Error(item["base_url"], "provider '" + pc.name + "' has invalid base_url '" + pc.base_url + "'",
                      "use http://host:port/path or https://host/path");
     while (!pc.base_url.empty() && pc.base_url.back() == '/') pc.base_url.pop_back();
@@ -559,7 +556,7 @@ Status ParseModels(const Parser& p, const YAML::Node& node, Config* cfg) {
     if (!names.insert(mc.name).second)
       return p.Error(item["name"], "duplicate model name '" + mc.name + "'", "give each model a unique name");
     if (item["strategy"].IsDefined()) TG_RETURN_IF_ERROR(p.Read(item["strategy"], "strategy", &mc.strategy, &cfg->warnings));
-    if (mc.strategy != "fallback" && mc.strategy != "weighted" && mc.strategy != "least_latency" && mc.strategy != "cheapest")
+    if (!ParseRoutingStrategy(mc.strategy))
       return p.Error(item["strategy"], "unknown strategy '" + mc.strategy + "'", "use fallback, weighted, least_latency or cheapest");
     if (item["latency_objective_ms"].IsDefined())
       TG_RETURN_IF_ERROR(p.Read(item["latency_objective_ms"], "latency_objective_ms", &mc.latency_objective_ms, &cfg->warnings));

@@ -11,7 +11,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/json.h"
+#include "common/text.h"
 #include "common/util.h"
+#include "config/closed_sets.h"
 #include "dashboard/rollup.h"
 #include "dashboard/web_assets.h"
 #include "governance/serialize.h"
@@ -22,7 +25,6 @@
 namespace tollgate::dashboard {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 constexpr int64_t kDayMs = 86400000;
 
 // ---------------------------------------------------------------------------
@@ -153,10 +155,6 @@ Response FromStatus(const Status& st) {
   }
 }
 
-void Str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
 // Writes a stored value as its stored type (NULL stays null, never "" or 0).
 void WriteValue(JsonWriter& w, const ledger::Value& v) {
   switch (v.kind) {
@@ -173,7 +171,7 @@ void WriteValue(JsonWriter& w, const ledger::Value& v) {
       w.Null();
       break;
     case ledger::Value::Kind::kText:
-      Str(w, v.text);
+      WriteString(w, v.text);
       break;
   }
 }
@@ -207,33 +205,23 @@ Result<Range> ParseRange(const Params& p) {
 
 void WriteRange(JsonWriter& w, const Range& r) {
   w.Key("from");
-  Str(w, r.from);
+  WriteString(w, r.from);
   w.Key("to");
-  Str(w, r.to);
+  WriteString(w, r.to);
 }
 
 // A group's (or the totals') sums, in the shape of `tollgate report --format json`.
 void WriteAgg(JsonWriter& w, const Agg& a, const std::string* group) {
-  w.StartObject();
-  if (group) {
-    w.Key("group");
-    Str(w, *group);
-  }
-  w.Key("cost_usd");
-  w.Double(a.cost_usd);
-  w.Key("tokens");
-  w.Int64(a.input_tokens + a.output_tokens);
-  w.Key("input_tokens");
-  w.Int64(a.input_tokens);
-  w.Key("output_tokens");
-  w.Int64(a.output_tokens);
-  w.Key("requests");
-  w.Int64(a.requests);
-  w.Key("errors");
-  w.Int64(a.errors);
-  w.Key("unknown_cost_requests");
-  w.Int64(a.unknown_cost);
-  w.EndObject();
+  report::ReportRow row;
+  if (group) row.group = *group;
+  row.cost_usd = a.cost_usd;
+  row.tokens = a.input_tokens + a.output_tokens;
+  row.input_tokens = a.input_tokens;
+  row.output_tokens = a.output_tokens;
+  row.requests = a.requests;
+  row.errors = a.errors;
+  row.unknown_cost = a.unknown_cost;
+  report::WriteRowJson(w, row, group != nullptr);
 }
 
 // A request as lists show it (top, live feed): some of its columns, and its
@@ -273,13 +261,6 @@ void WriteListRow(JsonWriter& w, const ledger::Record& r) {
   w.EndObject();
 }
 
-std::string CsvField(std::string_view v) {
-  if (v.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(v);
-  std::string q = "\"";
-  for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 std::string_view ContentType(std::string_view path) {
   auto ends = [&](std::string_view ext) {
     return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
@@ -305,7 +286,7 @@ class LedgerDashboard final : public Dashboard {
         has_master_key_(!cfg.auth.master_key.empty()),
         cache_enabled_(cfg.cache.enabled),
         savings_configured_(cfg.cache.enabled || std::any_of(cfg.models.begin(), cfg.models.end(), [](const config::ModelConfig& m) {
-                              return m.route.has_value() || m.budget_hint.has_value() || m.strategy != "fallback";
+                              return m.route.has_value() || m.budget_hint.has_value() || config::ParseRoutingStrategy(m.strategy) != config::RoutingStrategy::kFallback;
                             })),
         governor_(governor) {
     // Build the rollup now, so the first page view does not pay for reading
@@ -465,14 +446,14 @@ class LedgerDashboard final : public Dashboard {
     WriteRange(w, *range);
     w.Key("days");
     w.StartArray();
-    for (int64_t d = from_day; d <= to_day; ++d) Str(w, FormatDateUtc(d * kDayMs));
+    for (int64_t d = from_day; d <= to_day; ++d) WriteString(w, FormatDateUtc(d * kDayMs));
     w.EndArray();
     w.Key("models");
     w.StartArray();
     for (const auto& m : series) {
       w.StartObject();
       w.Key("model");
-      Str(w, m.model);
+      WriteString(w, m.model);
       w.Key("cost_usd");
       w.Double(m.total_usd);
       w.Key("daily_cost_usd");
@@ -512,7 +493,7 @@ class LedgerDashboard final : public Dashboard {
     w.StartObject();
     WriteRange(w, *range);
     w.Key("by");
-    Str(w, by);
+    WriteString(w, by);
     w.Key("totals");
     WriteAgg(w, totals, nullptr);
     w.Key("group_count");
@@ -538,7 +519,7 @@ class LedgerDashboard final : public Dashboard {
     JsonWriter w(sb);
     w.StartObject();
     w.Key("now");
-    Str(w, governance::FormatLocalTime(now));
+    WriteString(w, governance::FormatLocalTime(now));
     w.Key("data");
     w.StartArray();
     for (const auto& b : *budgets)
@@ -598,7 +579,7 @@ class LedgerDashboard final : public Dashboard {
       w.Key("row");
       w.StartObject();
       for (size_t i = 0; i < r.names.size(); ++i) {
-        Str(w, r.names[i]);
+        WriteString(w, r.names[i]);
         WriteValue(w, r.values[i]);
       }
       w.EndObject();
@@ -612,9 +593,9 @@ class LedgerDashboard final : public Dashboard {
     for (const auto& c : charges.ok() ? *charges : std::vector<ledger::RequestCharge>{}) {
       w.StartObject();
       w.Key("budget_id");
-      Str(w, c.budget_id);
+      WriteString(w, c.budget_id);
       w.Key("name");
-      if (c.budget_name) Str(w, *c.budget_name);
+      if (c.budget_name) WriteString(w, *c.budget_name);
       else w.Null();
       w.Key("window_start_ms");
       w.Int64(c.window_start_ms);
@@ -670,7 +651,7 @@ class LedgerDashboard final : public Dashboard {
       if (x.requests == 0) continue;
       w.StartObject();
       w.Key("provider");
-      Str(w, x.provider);
+      WriteString(w, x.provider);
       w.Key("requests");
       w.Int64(x.requests);
       w.Key("p50_ms");

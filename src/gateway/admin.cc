@@ -16,9 +16,7 @@ namespace {
 using governance::JsonWriter;
 
 AdminResponse Err(int status, const std::string& code, const std::string& message, const std::string& param = "") {
-  const char* type = status == 401 ? "invalid_request_error" : status == 404 ? "invalid_request_error"
-                                                                              : "invalid_request_error";
-  return {status, ErrorBody({status, type, code, message, param})};
+  return {status, ErrorBody({status, "invalid_request_error", code, message, param})};
 }
 
 AdminResponse FromStatus(const Status& st) {
@@ -29,13 +27,7 @@ AdminResponse FromStatus(const Status& st) {
   }
 }
 
-template <typename F>
-AdminResponse Json(int status, F&& fill) {
-  rapidjson::StringBuffer sb;
-  JsonWriter w(sb);
-  fill(w);
-  return {status, std::string(sb.GetString(), sb.GetSize())};
-}
+AdminResponse Json(int status, const std::function<void(JsonWriter&)>& fill) { return {status, WriteJson(fill)}; }
 
 // Typed field readers that name the field on error.
 Status GetString(const rapidjson::Value& o, const char* k, std::string* out) {
@@ -191,6 +183,139 @@ AdminResponse ListBudgets(governance::Governor& gov, governance::Store& store) {
   });
 }
 
+// Splits /admin/<collection>[/<id>[/<action>]].
+std::vector<std::string> AdminPathParts(std::string_view path) {
+  std::vector<std::string> parts;
+  std::string_view rest = path.substr(std::string_view("/admin/").size());
+  while (!rest.empty()) {
+    size_t slash = rest.find('/');
+    parts.emplace_back(rest.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+// A change that succeeded is picked up at once: the next request sees it.
+AdminResponse Changed(governance::Governor& gov, AdminResponse r) {
+  if (r.status < 300) (void)gov.ReloadNow();
+  return r;
+}
+
+// {"<key>": "<value>"}
+AdminResponse OneField(const char* key, const std::string& value) {
+  return Json(200, [&](JsonWriter& w) {
+    w.StartObject();
+    w.Key(key);
+    w.String(value.c_str());
+    w.EndObject();
+  });
+}
+
+// /admin/keys[/<id>[/revoke|/rotate]]; nullopt for no such route.
+std::optional<AdminResponse> HandleKeys(governance::Governor& gov, governance::Store& s, std::string_view method,
+                                        const std::vector<std::string>& parts, std::string_view query,
+                                        const std::string& body) {
+  if (parts.size() == 1 && method == "GET") {
+    auto keys = s.ListKeys(query.find("all=1") != std::string_view::npos || query.find("all=true") != std::string_view::npos);
+    if (!keys.ok()) return FromStatus(keys.status());
+    return Json(200, [&](JsonWriter& w) {
+      w.StartObject();
+      w.Key("data");
+      w.StartArray();
+      for (const auto& k : *keys) governance::WriteKey(w, k);
+      w.EndArray();
+      w.EndObject();
+    });
+  }
+  if (parts.size() == 1 && method == "POST") return Changed(gov, CreateKey(s, body));
+  if (parts.size() == 2 && method == "GET") {
+    auto k = s.GetKey(parts[1]);
+    if (!k.ok()) return FromStatus(k.status());
+    return Json(200, [&](JsonWriter& w) { governance::WriteKey(w, *k); });
+  }
+  if ((parts.size() == 2 && method == "DELETE") || (parts.size() == 3 && parts[2] == "revoke" && method == "POST")) {
+    Status st = s.RevokeKey(parts[1], "admin-api");
+    if (!st.ok()) return FromStatus(st);
+    return Changed(gov, OneField("revoked", parts[1]));
+  }
+  if (parts.size() == 3 && parts[2] == "rotate" && method == "POST") {
+    auto secret = s.RotateKey(parts[1], "admin-api");
+    if (!secret.ok()) return FromStatus(secret.status());
+    return Changed(gov, Json(200, [&](JsonWriter& w) {
+      w.StartObject();
+      w.Key("id");
+      w.String(parts[1].c_str());
+      w.Key("secret");
+      w.String(secret->c_str());
+      w.EndObject();
+    }));
+  }
+  return std::nullopt;
+}
+
+// /admin/budgets[/<id>]; nullopt for no such route.
+std::optional<AdminResponse> HandleBudgets(governance::Governor& gov, governance::Store& s, std::string_view method,
+                                           const std::vector<std::string>& parts, const std::string& body) {
+  if (parts.size() == 1 && method == "GET") return ListBudgets(gov, s);
+  if (parts.size() == 1 && (method == "POST" || method == "PUT")) {
+    auto doc = ParseBody(body);
+    if (!doc.ok()) return FromStatus(doc.status());
+    governance::Budget b;
+    Status st = CheckKnownFields(*doc, {"name", "scope", "subject", "model", "window", "limit_usd", "soft_limit_usd"});
+    if (st.ok()) st = ParseBudgetFields(*doc, &b);
+    if (!st.ok()) return FromStatus(st);
+    auto put = s.PutBudget(b, "admin-api");
+    if (!put.ok()) return FromStatus(put.status());
+    return Changed(gov, Json(200, [&](JsonWriter& w) { governance::WriteBudget(w, *put, -1, NowUnixMs()); }));
+  }
+  if (parts.size() == 2 && method == "DELETE") {
+    Status st = s.DeleteBudget(parts[1], "admin-api");
+    if (!st.ok()) return FromStatus(st);
+    return Changed(gov, OneField("deleted", parts[1]));
+  }
+  return std::nullopt;
+}
+
+// GET /admin/savings: what the savings engine saved, by lever and by
+// ?by=key|project|model|lever|day..., over ?from=&to=.
+AdminResponse Savings(governance::Governor& gov, std::string_view query) {
+  report::ReportOptions o;
+  o.db_path = gov.db_path();
+  o.by = "lever";
+  size_t pos = 0;
+  while (pos < query.size()) {
+    size_t amp = query.find('&', pos);
+    std::string_view kv = query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
+    size_t eq = kv.find('=');
+    if (eq != std::string_view::npos) {
+      std::string_view k = kv.substr(0, eq), v = kv.substr(eq + 1);
+      if (k == "by") o.by = std::string(v);
+      else if (k == "from") o.from = std::string(v);
+      else if (k == "to") o.to = std::string(v);
+    }
+    if (amp == std::string_view::npos) break;
+    pos = amp + 1;
+  }
+  auto r = report::BuildReport(o);
+  if (!r.ok()) return FromStatus(r.status());
+  return AdminResponse{200, report::RenderSavingsJson(*r)};
+}
+
+// GET /admin/audit: the newest 500 entries.
+AdminResponse Audit(governance::Store& s) {
+  auto entries = s.ListAudit(500);
+  if (!entries.ok()) return FromStatus(entries.status());
+  return Json(200, [&](JsonWriter& w) {
+    w.StartObject();
+    w.Key("data");
+    w.StartArray();
+    for (const auto& e : *entries) governance::WriteAudit(w, e);
+    w.EndArray();
+    w.EndObject();
+  });
+}
+
 }  // namespace
 
 AdminResponse HandleAdmin(governance::Governor& gov, std::string_view method, std::string_view path,
@@ -202,118 +327,14 @@ AdminResponse HandleAdmin(governance::Governor& gov, std::string_view method, st
   if (!store.ok()) return FromStatus(store.status());
   governance::Store& s = **store;
 
-  // Split /admin/<collection>[/<id>[/<action>]].
-  std::vector<std::string> parts;
-  std::string_view rest = path.substr(std::string_view("/admin/").size());
-  while (!rest.empty()) {
-    size_t slash = rest.find('/');
-    parts.emplace_back(rest.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
-  }
-  auto changed = [&](AdminResponse r) {
-    if (r.status < 300) (void)gov.ReloadNow();  // the next request sees the change
-    return r;
-  };
+  const std::vector<std::string> parts = AdminPathParts(path);
   const std::string collection = parts.empty() ? "" : parts[0];
-  if (collection == "keys") {
-    if (parts.size() == 1 && method == "GET") {
-      auto keys = s.ListKeys(query.find("all=1") != std::string_view::npos || query.find("all=true") != std::string_view::npos);
-      if (!keys.ok()) return FromStatus(keys.status());
-      return Json(200, [&](JsonWriter& w) {
-        w.StartObject();
-        w.Key("data");
-        w.StartArray();
-        for (const auto& k : *keys) governance::WriteKey(w, k);
-        w.EndArray();
-        w.EndObject();
-      });
-    }
-    if (parts.size() == 1 && method == "POST") return changed(CreateKey(s, body));
-    if (parts.size() == 2 && method == "GET") {
-      auto k = s.GetKey(parts[1]);
-      if (!k.ok()) return FromStatus(k.status());
-      return Json(200, [&](JsonWriter& w) { governance::WriteKey(w, *k); });
-    }
-    if ((parts.size() == 2 && method == "DELETE") || (parts.size() == 3 && parts[2] == "revoke" && method == "POST")) {
-      Status st = s.RevokeKey(parts[1], "admin-api");
-      if (!st.ok()) return FromStatus(st);
-      return changed(Json(200, [&](JsonWriter& w) {
-        w.StartObject();
-        w.Key("revoked");
-        w.String(parts[1].c_str());
-        w.EndObject();
-      }));
-    }
-    if (parts.size() == 3 && parts[2] == "rotate" && method == "POST") {
-      auto secret = s.RotateKey(parts[1], "admin-api");
-      if (!secret.ok()) return FromStatus(secret.status());
-      return changed(Json(200, [&](JsonWriter& w) {
-        w.StartObject();
-        w.Key("id");
-        w.String(parts[1].c_str());
-        w.Key("secret");
-        w.String(secret->c_str());
-        w.EndObject();
-      }));
-    }
-  } else if (collection == "budgets") {
-    if (parts.size() == 1 && method == "GET") return ListBudgets(gov, s);
-    if (parts.size() == 1 && (method == "POST" || method == "PUT")) {
-      auto doc = ParseBody(body);
-      if (!doc.ok()) return FromStatus(doc.status());
-      governance::Budget b;
-      Status st = CheckKnownFields(*doc, {"name", "scope", "subject", "model", "window", "limit_usd", "soft_limit_usd"});
-      if (st.ok()) st = ParseBudgetFields(*doc, &b);
-      if (!st.ok()) return FromStatus(st);
-      auto put = s.PutBudget(b, "admin-api");
-      if (!put.ok()) return FromStatus(put.status());
-      return changed(Json(200, [&](JsonWriter& w) { governance::WriteBudget(w, *put, -1, NowUnixMs()); }));
-    }
-    if (parts.size() == 2 && method == "DELETE") {
-      Status st = s.DeleteBudget(parts[1], "admin-api");
-      if (!st.ok()) return FromStatus(st);
-      return changed(Json(200, [&](JsonWriter& w) {
-        w.StartObject();
-        w.Key("deleted");
-        w.String(parts[1].c_str());
-        w.EndObject();
-      }));
-    }
-  } else if (collection == "savings" && parts.size() == 1 && method == "GET") {
-    // What the savings engine saved, by lever and by ?by=key|project|model|lever|day..., over ?from=&to=.
-    report::ReportOptions o;
-    o.db_path = gov.db_path();
-    o.by = "lever";
-    size_t pos = 0;
-    while (pos < query.size()) {
-      size_t amp = query.find('&', pos);
-      std::string_view kv = query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
-      size_t eq = kv.find('=');
-      if (eq != std::string_view::npos) {
-        std::string_view k = kv.substr(0, eq), v = kv.substr(eq + 1);
-        if (k == "by") o.by = std::string(v);
-        else if (k == "from") o.from = std::string(v);
-        else if (k == "to") o.to = std::string(v);
-      }
-      if (amp == std::string_view::npos) break;
-      pos = amp + 1;
-    }
-    auto r = report::BuildReport(o);
-    if (!r.ok()) return FromStatus(r.status());
-    return AdminResponse{200, report::RenderSavingsJson(*r)};
-  } else if (collection == "audit" && parts.size() == 1 && method == "GET") {
-    auto entries = s.ListAudit(500);
-    if (!entries.ok()) return FromStatus(entries.status());
-    return Json(200, [&](JsonWriter& w) {
-      w.StartObject();
-      w.Key("data");
-      w.StartArray();
-      for (const auto& e : *entries) governance::WriteAudit(w, e);
-      w.EndArray();
-      w.EndObject();
-    });
-  }
+  std::optional<AdminResponse> r;
+  if (collection == "keys") r = HandleKeys(gov, s, method, parts, query, body);
+  else if (collection == "budgets") r = HandleBudgets(gov, s, method, parts, body);
+  else if (collection == "savings" && parts.size() == 1 && method == "GET") r = Savings(gov, query);
+  else if (collection == "audit" && parts.size() == 1 && method == "GET") r = Audit(s);
+  if (r) return std::move(*r);
   return Err(404, "not_found", "No admin route for " + std::string(method) + " " + std::string(path));
 }
 

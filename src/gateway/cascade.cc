@@ -32,7 +32,7 @@ std::string AnswerText(providers::Api api, const std::string& body) {
     if (t != m->value.MemberEnd() && t->value.IsString()) out.assign(t->value.GetString(), t->value.GetStringLength());
     // A tool call is an answer too: check its arguments.
     auto tc = m->value.FindMember("tool_calls");
-    if (out.empty() && tc != m->value.MemberEnd() && tc->value.IsArray() && !tc->value.Empty()) out = providers::Serialize(tc->value);
+    if (out.empty() && tc != m->value.MemberEnd() && tc->value.IsArray() && !tc->value.Empty()) out = Serialize(tc->value);
   } else if (auto t = c0.FindMember("text"); t != c0.MemberEnd() && t->value.IsString()) {
     out.assign(t->value.GetString(), t->value.GetStringLength());
   }
@@ -83,7 +83,7 @@ awaitable<bool> Gateway::RunCascade(Call& call, const config::ModelConfig& route
     if (auto m = d.FindMember("model"); m != d.MemberEnd())
       m->value.SetString(step.name.c_str(), static_cast<rapidjson::SizeType>(step.name.size()), d.GetAllocator());
     ledger::Row srow;
-    const std::string step_body = providers::Serialize(d);  // a named local across the co_await
+    const std::string step_body = Serialize(d);  // a named local across the co_await
     http::ClientStream cap = co_await SubRequest(call, step, step_body, &srow);
     std::string reason;
     const bool pass = co_await StepAccepted(call, routed, i, cap, &reason);
@@ -149,7 +149,7 @@ awaitable<double> Gateway::JudgeScore(Call& call, const config::CascadeConfig& c
     jd.AddMember("messages", msgs, a);
   }
   ledger::Row jrow;
-  const std::string judge_body = providers::Serialize(jd);
+  const std::string judge_body = Serialize(jd);
   http::ClientStream jcap = co_await SubRequest(call, judge, judge_body, &jrow);
   double score = -1;
   if (jcap.captured_status() == 200) {

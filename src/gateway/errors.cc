@@ -1,19 +1,10 @@
 #include "gateway/errors.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
-#include "common/util.h"
+#include "providers/error_bodies.h"
 
 namespace tollgate::gateway {
 
 namespace {
-
-// Messages and params may echo client bytes (a path, a header): keep the body valid UTF-8.
-void WriteText(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
-  const std::string valid = ToValidUtf8(s);
-  w.String(valid.c_str(), static_cast<rapidjson::SizeType>(valid.size()));
-}
 
 // google.rpc.Code names for the HTTP statuses tollgate answers with.
 const char* GeminiStatus(int status) {
@@ -33,60 +24,16 @@ const char* GeminiStatus(int status) {
   }
 }
 
-// Gemini's error envelope: {"error":{"code","message","status","details":[ErrorInfo]}},
-// with tollgate's code as the ErrorInfo reason.
-std::string GeminiErrorBody(const ApiError& e) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("error");
-  w.StartObject();
-  w.Key("code");
-  w.Int(e.status);
-  w.Key("message");
-  WriteText(w, e.message);
-  w.Key("status");
-  w.String(GeminiStatus(e.status));
-  w.Key("details");
-  w.StartArray();
-  w.StartObject();
-  w.Key("@type");
-  w.String("type.googleapis.com/google.rpc.ErrorInfo");
-  w.Key("reason");
-  WriteText(w, e.code);
-  w.Key("domain");
-  w.String("tollgate");
-  w.EndObject();
-  w.EndArray();
-  w.EndObject();
-  w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize());
-}
-
 }  // namespace
 
-std::string ErrorBody(const ApiError& e) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("error");
-  w.StartObject();
-  w.Key("message");
-  WriteText(w, e.message);
-  w.Key("type");
-  w.String(e.type.c_str());
-  w.Key("param");
-  if (e.param.empty()) w.Null();
-  else WriteText(w, e.param);
-  w.Key("code");
-  WriteText(w, e.code);
-  w.EndObject();
-  w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize());
-}
+// Messages and params may echo client bytes (a path, a header): the writers
+// keep the body valid UTF-8.
+std::string ErrorBody(const ApiError& e) { return providers::OpenAiErrorBody(e.message, e.type, e.param, e.code); }
 
 std::string ErrorBodyFor(providers::Api api, const ApiError& e) {
-  if (api == providers::Api::kGeminiGenerate) return GeminiErrorBody(e);
+  // Gemini's envelope carries tollgate's code as its ErrorInfo reason.
+  if (api == providers::Api::kGeminiGenerate)
+    return providers::GeminiErrorBody(e.status, e.message, GeminiStatus(e.status), e.code);
   if (api != providers::Api::kAnthropicMessages) return ErrorBody(e);
   // Anthropic's error types: invalid_request_error, authentication_error,
   // permission_error, not_found_error, rate_limit_error, api_error, overloaded_error.
@@ -99,22 +46,7 @@ std::string ErrorBodyFor(providers::Api api, const ApiError& e) {
     case 429: type = "rate_limit_error"; break;
     default: break;
   }
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("type");
-  w.String("error");
-  w.Key("error");
-  w.StartObject();
-  w.Key("type");
-  w.String(type);
-  w.Key("message");
-  WriteText(w, e.message);
-  w.Key("code");
-  WriteText(w, e.code);
-  w.EndObject();
-  w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize());
+  return providers::AnthropicErrorBody(type, e.message, e.code);
 }
 
 ApiError InvalidJson(std::string message) {

@@ -4,6 +4,8 @@
 // deployment answers, so every failure before that can be retried elsewhere.
 #include "gateway/call.h"
 
+#include "config/closed_sets.h"
+
 namespace tollgate::gateway {
 
 using asio::awaitable;
@@ -30,7 +32,7 @@ awaitable<bool> Gateway::Forward(Call& call, const config::ModelConfig& model, h
   Failure failure;
   // Only a weighted draw needs the (locked) generator.
   routing::DeploymentPlan plan =
-      routing::PlanDeployments(model, *latency_, prices_, model.strategy == "weighted" ? Random01() : 0.0);
+      routing::PlanDeployments(model, *latency_, prices_, config::ParseRoutingStrategy(model.strategy) == config::RoutingStrategy::kWeighted ? Random01() : 0.0);
   if (!plan.reason.empty()) call.row.route += (call.row.route.empty() ? "" : ";") + plan.reason;
   for (size_t k = 0; k < plan.order.size(); ++k) {
     if (k > 0) ++call.row.fallbacks;
@@ -113,7 +115,7 @@ std::optional<ApiError> Gateway::UpstreamBody(Call& call, const config::Deployme
     *rewritten = std::move(*t);
   } else if (papi == providers::Api::kGeminiGenerate) {
     *use_raw = !call.body_modified;  // the model travels in the path
-    if (!*use_raw) *rewritten = providers::Serialize(call.body);
+    if (!*use_raw) *rewritten = Serialize(call.body);
   } else {
     const bool inject_usage = InjectUsage(call);
     const bool has_model = call.body.HasMember("model");

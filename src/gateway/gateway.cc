@@ -25,6 +25,52 @@ bool IsApiPath(std::string_view path) {
          path == "/completions" || path == "/embeddings" || path == "/responses" || path == "/models";
 }
 
+// The acceptance checks of a cascade, in order; a judge check is nullopt (the
+// gateway grades it with the judge model).
+std::vector<std::optional<router::CheckSpec>> CascadeCheckSpecs(const config::CascadeConfig& cascade) {
+  std::vector<std::optional<router::CheckSpec>> specs;
+  for (const auto& c : cascade.checks) {
+    if (c.type == "judge") {
+      specs.emplace_back();
+      continue;
+    }
+    router::CheckSpec spec;
+    spec.kind = c.type == "json_schema" ? router::CheckKind::kJsonSchema
+                : c.type == "length"    ? router::CheckKind::kLength
+                : c.type == "refusal"   ? router::CheckKind::kRefusal
+                : c.type == "confidence" ? router::CheckKind::kConfidence
+                                         : router::CheckKind::kRegex;
+    spec.json_schema = c.json_schema;
+    spec.min_chars = c.min_chars;
+    spec.max_chars = c.max_chars;
+    spec.min_confidence = c.min_confidence;
+    spec.regex = c.pattern;
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+// The dearest model a route can send to (by its first deployment's blended price).
+std::string DearestTarget(const config::RouteConfig& route, const pricing::PriceCatalog& prices,
+                          const std::unordered_map<std::string, const config::ModelConfig*>& models) {
+  std::vector<std::string> targets;
+  for (const auto& r : route.rules) targets.push_back(r.to);
+  if (!route.default_model.empty()) targets.push_back(route.default_model);
+  if (route.cascade) targets.insert(targets.end(), route.cascade->steps.begin(), route.cascade->steps.end());
+  if (route.learned)
+    for (const auto& [rm, tg] : route.learned->candidates) targets.push_back(tg);
+  std::string baseline;
+  double best = -2;
+  for (const auto& t : targets) {
+    double price = routing::BlendedPrice(prices, models.at(t)->deployments.front());
+    if (price > best) {
+      best = price;
+      baseline = t;
+    }
+  }
+  return baseline;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Gateway>> Gateway::Create(const config::Config& cfg, const pricing::PriceCatalog& prices,
@@ -110,47 +156,9 @@ Status Gateway::InitSavings() {
       }
       learned_.emplace(m.name, std::move(*lr));
     }
-    if (route.cascade) {
-      std::vector<std::optional<router::CheckSpec>> specs;
-      for (const auto& c : route.cascade->checks) {
-        if (c.type == "judge") {
-          specs.emplace_back();
-          continue;
-        }
-        router::CheckSpec spec;
-        spec.kind = c.type == "json_schema" ? router::CheckKind::kJsonSchema
-                    : c.type == "length"    ? router::CheckKind::kLength
-                    : c.type == "refusal"   ? router::CheckKind::kRefusal
-                    : c.type == "confidence" ? router::CheckKind::kConfidence
-                                             : router::CheckKind::kRegex;
-        spec.json_schema = c.json_schema;
-        spec.min_chars = c.min_chars;
-        spec.max_chars = c.max_chars;
-        spec.min_confidence = c.min_confidence;
-        spec.regex = c.pattern;
-        specs.push_back(std::move(spec));
-      }
-      cascade_checks_[m.name] = std::move(specs);
-    }
+    if (route.cascade) cascade_checks_[m.name] = CascadeCheckSpecs(*route.cascade);
     // The baseline: configured, or the dearest model the route can send to.
-    std::string baseline = route.baseline;
-    if (baseline.empty()) {
-      std::vector<std::string> targets;
-      for (const auto& r : route.rules) targets.push_back(r.to);
-      if (!route.default_model.empty()) targets.push_back(route.default_model);
-      if (route.cascade) targets.insert(targets.end(), route.cascade->steps.begin(), route.cascade->steps.end());
-      if (route.learned)
-        for (const auto& [rm, tg] : route.learned->candidates) targets.push_back(tg);
-      double best = -2;
-      for (const auto& t : targets) {
-        double price = routing::BlendedPrice(prices_, models_.at(t)->deployments.front());
-        if (price > best) {
-          best = price;
-          baseline = t;
-        }
-      }
-    }
-    baseline_[m.name] = baseline;
+    baseline_[m.name] = route.baseline.empty() ? DearestTarget(route, prices_, models_) : route.baseline;
   }
   if (!cfg_.cache.enabled) return Status::Ok();
   cache::ExactCacheOptions opt;
@@ -200,25 +208,24 @@ awaitable<bool> Gateway::SendJson(int status, const std::string& body, http::Cli
 
 std::string Gateway::RenderMetrics() {
   std::ostringstream os;
-  os << "# HELP tollgate_budget_remaining_usd Hard limit minus spend in the current window.\n"
-        "# TYPE tollgate_budget_remaining_usd gauge\n";
+  // A metric with one unlabelled sample.
+  auto single = [&](Metric id, auto value) { os << MetricHeader(id) << MetricName(id) << " " << value << "\n"; };
+  os << MetricHeader(Metric::kBudgetRemaining);
   for (const auto& [b, spent] : governor_.BudgetStatus()) {
     if (!b.limit_usd) continue;
-    os << "tollgate_budget_remaining_usd{budget=\"" << b.name << "\"} " << (*b.limit_usd - spent) << "\n";
+    os << MetricName(Metric::kBudgetRemaining) << "{budget=\"" << b.name << "\"} " << (*b.limit_usd - spent) << "\n";
   }
-  os << "# HELP tollgate_budget_spent_usd Spend in the budget's current window.\n# TYPE tollgate_budget_spent_usd gauge\n";
+  os << MetricHeader(Metric::kBudgetSpent);
   for (const auto& [b, spent] : governor_.BudgetStatus())
-    os << "tollgate_budget_spent_usd{budget=\"" << b.name << "\"} " << spent << "\n";
-  os << "# HELP tollgate_cache_hits_total Responses served from tollgate's cache, by match kind.\n"
-        "# TYPE tollgate_cache_hits_total counter\n"
-        "tollgate_cache_hits_total{match=\"exact\"} " << stats_.cache_hits.load() << "\n"
-        "tollgate_cache_hits_total{match=\"semantic\"} " << stats_.semantic_hits.load() << "\n";
+    os << MetricName(Metric::kBudgetSpent) << "{budget=\"" << b.name << "\"} " << spent << "\n";
+  const char* hits = MetricName(Metric::kCacheHits);
+  os << MetricHeader(Metric::kCacheHits) << hits << "{match=\"exact\"} " << stats_.cache_hits.load() << "\n"
+     << hits << "{match=\"semantic\"} " << stats_.semantic_hits.load() << "\n";
   if (cache_) {
     const cache::ExactCache::Stats cs = cache_->stats();
-    os << "# HELP tollgate_cache_entries Entries in the exact cache.\n# TYPE tollgate_cache_entries gauge\ntollgate_cache_entries "
-       << cs.entries << "\n# HELP tollgate_cache_bytes Bytes held by the exact cache.\n# TYPE tollgate_cache_bytes gauge\ntollgate_cache_bytes "
-       << cs.bytes << "\n# HELP tollgate_cache_evictions_total Entries evicted by the LRU bound.\n# TYPE tollgate_cache_evictions_total counter\n"
-       << "tollgate_cache_evictions_total " << cs.evictions << "\n";
+    single(Metric::kCacheEntries, cs.entries);
+    single(Metric::kCacheBytes, cs.bytes);
+    single(Metric::kCacheEvictions, cs.evictions);
   }
   auto c = [&](const char* name, const char* help, const std::atomic<uint64_t>& v) {
     os << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n" << name << " " << v.load() << "\n";
@@ -226,9 +233,7 @@ std::string Gateway::RenderMetrics() {
 #define TOLLGATE_RENDER_COUNTER(field, name, help) c(name, help, stats_.field);
   TOLLGATE_GATEWAY_COUNTERS(TOLLGATE_RENDER_COUNTER)
 #undef TOLLGATE_RENDER_COUNTER
-  os << "# HELP tollgate_ledger_failed_rows_total Ledger rows that could not be written.\n"
-        "# TYPE tollgate_ledger_failed_rows_total counter\ntollgate_ledger_failed_rows_total "
-     << ledger_.failed_rows() << "\n";
+  single(Metric::kLedgerFailedRows, ledger_.failed_rows());
   return metrics_.Render(os.str());
 }
 

@@ -40,24 +40,8 @@
 
 namespace tollgate::gateway {
 
-// Counters for things that go wrong; read by logs and (later) /metrics.
-// The gateway's own counters, declared once: (field, metric name, help). Each
-// is a relaxed atomic bumped on the request path and exported at /metrics by
-// RenderMetrics, which expands this list. Per-model series live in Metrics.
-#define TOLLGATE_GATEWAY_COUNTERS(X)                                                                     \
-  X(requests, "tollgate_http_requests_total", "HTTP requests received on every path.")                    \
-  X(bad_client_input, "tollgate_bad_client_input_total", "Requests refused for malformed input.")         \
-  X(upstream_errors, "tollgate_upstream_attempt_failures_total",                                          \
-    "Upstream attempts that failed (connect, timeout, 429, 5xx, a broken body), retries included.")       \
-  X(unknown_price, "tollgate_unknown_price_total", "Requests whose model has no known price.")            \
-  X(client_disconnects, "tollgate_client_disconnects_total", "Streams the client abandoned.")             \
-  X(streams_broken, "tollgate_streams_broken_total", "Streams the upstream broke.")                       \
-  X(cache_misses, "tollgate_cache_misses_total", "Cacheable requests not found in the cache.")            \
-  X(embedding_errors, "tollgate_embedding_errors_total", "Semantic-cache embedding calls that failed.")   \
-  X(cascade_escalations, "tollgate_cascade_escalations_total", "Cascade steps whose answer failed a check.") \
-  X(abandoned, "tollgate_requests_abandoned_total",                                                       \
-    "Requests that ended without an answer, recorded as abandoned by their Call.")
-
+// Counters for things that go wrong, bumped on the request path; their names
+// and help text are in metrics.h's list (TOLLGATE_GATEWAY_COUNTERS).
 struct GatewayStats {
 #define TOLLGATE_COUNTER_FIELD(field, name, help) std::atomic<uint64_t> field{0};
   TOLLGATE_GATEWAY_COUNTERS(TOLLGATE_COUNTER_FIELD)

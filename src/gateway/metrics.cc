@@ -6,6 +6,29 @@
 
 namespace tollgate::gateway {
 
+namespace {
+
+struct MetricInfo {
+  const char* name;
+  const char* type;
+  const char* help;
+};
+
+constexpr MetricInfo kMetricInfo[] = {
+#define TOLLGATE_METRIC_INFO(id, name, type, help) {name, type, help},
+    TOLLGATE_METRICS(TOLLGATE_METRIC_NONE, TOLLGATE_METRIC_INFO)
+#undef TOLLGATE_METRIC_INFO
+};
+
+}  // namespace
+
+const char* MetricName(Metric m) { return kMetricInfo[static_cast<size_t>(m)].name; }
+
+std::string MetricHeader(Metric m) {
+  const MetricInfo& i = kMetricInfo[static_cast<size_t>(m)];
+  return std::string("# HELP ") + i.name + " " + i.help + "\n# TYPE " + i.name + " " + i.type + "\n";
+}
+
 Metrics::Metrics(const config::Config& cfg) {
   for (const auto& m : cfg.models) {
     model_index_[m.name] = models_.size();
@@ -67,40 +90,40 @@ std::string Metrics::Render(const std::string& extra) const {
   auto labels = [&](size_t m, size_t p) {
     return "model=\"" + models_[m] + "\",provider=\"" + providers_[p] + "\"";
   };
-  auto counter = [&](const char* name, const char* help, auto get) {
-    os << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n";
+  // `get(os, s, prefix)` writes the series' samples; `prefix` is "<name>{<labels>".
+  auto counter = [&](Metric id, auto get) {
+    os << MetricHeader(id);
     for (size_t m = 0; m < models_.size(); ++m)
       for (size_t p = 0; p < providers_.size(); ++p) {
         const Series& s = series_[m * providers_.size() + p];
         if (s.requests_ok + s.requests_client_error + s.requests_server_error == 0) continue;
-        get(os, s, labels(m, p));
+        get(os, s, MetricName(id) + ("{" + labels(m, p)));
       }
   };
-  counter("tollgate_requests_total", "Requests by model, provider and outcome.", [](auto& o, const Series& s, const std::string& l) {
-    o << "tollgate_requests_total{" << l << ",outcome=\"ok\"} " << s.requests_ok << "\n";
-    o << "tollgate_requests_total{" << l << ",outcome=\"client_error\"} " << s.requests_client_error << "\n";
-    o << "tollgate_requests_total{" << l << ",outcome=\"server_error\"} " << s.requests_server_error << "\n";
+  counter(Metric::kRequests, [](auto& o, const Series& s, const std::string& l) {
+    o << l << ",outcome=\"ok\"} " << s.requests_ok << "\n";
+    o << l << ",outcome=\"client_error\"} " << s.requests_client_error << "\n";
+    o << l << ",outcome=\"server_error\"} " << s.requests_server_error << "\n";
   });
-  counter("tollgate_tokens_total", "Tokens by class.", [](auto& o, const Series& s, const std::string& l) {
-    o << "tollgate_tokens_total{" << l << ",class=\"input\"} " << s.input_tokens << "\n";
-    o << "tollgate_tokens_total{" << l << ",class=\"cache_read\"} " << s.cache_read_tokens << "\n";
-    o << "tollgate_tokens_total{" << l << ",class=\"cache_write\"} " << s.cache_write_tokens << "\n";
-    o << "tollgate_tokens_total{" << l << ",class=\"output\"} " << s.output_tokens << "\n";
-    o << "tollgate_tokens_total{" << l << ",class=\"reasoning\"} " << s.reasoning_tokens << "\n";
+  counter(Metric::kTokens, [](auto& o, const Series& s, const std::string& l) {
+    o << l << ",class=\"input\"} " << s.input_tokens << "\n";
+    o << l << ",class=\"cache_read\"} " << s.cache_read_tokens << "\n";
+    o << l << ",class=\"cache_write\"} " << s.cache_write_tokens << "\n";
+    o << l << ",class=\"output\"} " << s.output_tokens << "\n";
+    o << l << ",class=\"reasoning\"} " << s.reasoning_tokens << "\n";
   });
-  counter("tollgate_cost_usd_total", "Spend in USD (priced requests).", [](auto& o, const Series& s, const std::string& l) {
-    o << "tollgate_cost_usd_total{" << l << "} " << static_cast<double>(s.cost_micro_usd.load()) / 1e6 << "\n";
+  counter(Metric::kCostUsd, [](auto& o, const Series& s, const std::string& l) {
+    o << l << "} " << static_cast<double>(s.cost_micro_usd.load()) / 1e6 << "\n";
   });
-  counter("tollgate_unknown_cost_requests_total", "Requests whose model has no known price.",
-          [](auto& o, const Series& s, const std::string& l) {
-            o << "tollgate_unknown_cost_requests_total{" << l << "} " << s.unknown_cost << "\n";
-          });
-  counter("tollgate_upstream_errors_total", "Requests that ended in an upstream error.",
-          [](auto& o, const Series& s, const std::string& l) {
-            o << "tollgate_upstream_errors_total{" << l << "} " << s.upstream_errors << "\n";
-          });
-  auto histogram = [&](const char* name, const char* help, const std::unique_ptr<Histogram[]>& hs) {
-    os << "# HELP " << name << " " << help << "\n# TYPE " << name << " histogram\n";
+  counter(Metric::kUnknownCostRequests, [](auto& o, const Series& s, const std::string& l) {
+    o << l << "} " << s.unknown_cost << "\n";
+  });
+  counter(Metric::kUpstreamErrors, [](auto& o, const Series& s, const std::string& l) {
+    o << l << "} " << s.upstream_errors << "\n";
+  });
+  auto histogram = [&](Metric id, const std::unique_ptr<Histogram[]>& hs) {
+    const char* name = MetricName(id);
+    os << MetricHeader(id);
     for (size_t p = 0; p < providers_.size(); ++p) {
       const Histogram& h = hs[p];
       if (h.count == 0) continue;
@@ -114,8 +137,8 @@ std::string Metrics::Render(const std::string& extra) const {
       os << name << "_count{provider=\"" << providers_[p] << "\"} " << h.count << "\n";
     }
   };
-  histogram("tollgate_request_duration_seconds", "Total request latency.", latency_);
-  histogram("tollgate_time_to_first_token_seconds", "Time to first streamed byte.", ttft_);
+  histogram(Metric::kRequestDuration, latency_);
+  histogram(Metric::kTimeToFirstToken, ttft_);
   os << extra;
   return os.str();
 }

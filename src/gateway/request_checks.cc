@@ -2,14 +2,11 @@
 
 #include <string>
 
+#include "common/json.h"
+
 namespace tollgate::gateway {
 
 namespace {
-
-const rapidjson::Value* Member(const rapidjson::Value& o, const char* key) {
-  auto it = o.FindMember(key);
-  return it == o.MemberEnd() ? nullptr : &it->value;
-}
 
 // OpenAI's names for JSON types in its "Invalid type" messages.
 const char* TypeName(const rapidjson::Value& v) {

@@ -2,6 +2,8 @@
 // real model (rules, learned router, cascade, default) and budget hints.
 #include "gateway/call.h"
 
+#include "config/closed_sets.h"
+
 namespace tollgate::gateway {
 
 using asio::awaitable;
@@ -171,9 +173,11 @@ awaitable<std::optional<cache::Entry>> Gateway::LookupCache(Call& call, const ch
   }
   // Tenants never share entries unless cache.scope says so.
   std::string scope;
-  if (cfg_.cache.scope == "global") scope = "global";
-  else if (cfg_.cache.scope == "project") scope = "project:" + call.row.project;
-  else scope = "key:" + (call.row.key_id.empty() ? call.row.api_key : call.row.key_id);
+  switch (config::ParseCacheScope(cfg_.cache.scope).value_or(config::CacheScope::kKey)) {
+    case config::CacheScope::kGlobal: scope = "global"; break;
+    case config::CacheScope::kProject: scope = "project:" + call.row.project; break;
+    case config::CacheScope::kKey: scope = "key:" + (call.row.key_id.empty() ? call.row.api_key : call.row.key_id); break;
+  }
   call.cache_key = cache::CacheKey(scope, api, call.row.requested_model, call.body);
   // Semantic matches stay within requests equal in everything but the user's text.
   call.cache_scope = cache::SemanticScopeKey(scope, api, call.row.requested_model, call.body).value_or("");
@@ -305,12 +309,8 @@ void Gateway::MaybeCache(Call& call, const std::string& final_part) {
       if (d_json.ok && d.IsObject() && !d.HasMember("usage") &&
           call.api != providers::Api::kAnthropicMessages) {
         auto& a = d.GetAllocator();
-        rapidjson::Value u(rapidjson::kObjectType);
-        u.AddMember("prompt_tokens", call.row.usage.PromptTotal(), a);
-        u.AddMember("completion_tokens", call.row.usage.OutputTotal(), a);
-        u.AddMember("total_tokens", call.row.usage.Total(), a);
-        d.AddMember("usage", u, a);
-        StoreInCache(call, providers::Serialize(d));
+        d.AddMember("usage", providers::OpenAiUsageValue(call.row.usage, /*cached_details=*/false, a), a);
+        StoreInCache(call, Serialize(d));
       } else {
         StoreInCache(call, *whole);
       }

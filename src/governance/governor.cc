@@ -20,7 +20,9 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/util.h"
+#include "config/closed_sets.h"
 #include "governance/window.h"
 #include "http/upstream.h"
 
@@ -80,11 +82,7 @@ asio::awaitable<T> AwaitCompletion(Start start) {
   co_return co_await std::move(answered);
 }
 
-std::string Money(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4f", v);
-  return buf;
-}
+std::string Money(double v) { return FourDecimals(v); }
 
 // Posts `body` to `url`; best effort, off the request path, bounded by 5 s.
 void PostWebhook(const std::string& url, const std::string& body) {
@@ -128,11 +126,15 @@ void PostWebhook(const std::string& url, const std::string& body) {
 
 bool BudgetApplies(const Budget& b, const RequestFacts& f) {
   if (!b.model.empty() && b.model != f.model) return false;
-  if (b.scope == "global") return true;
-  if (b.scope == "key") return !f.key_id.empty() && b.subject == f.key_id;
-  if (b.scope == "user") return !f.user.empty() && b.subject == f.user;
-  if (b.scope == "project") return !f.project.empty() && b.subject == f.project;
-  if (b.scope == "team") return !f.team.empty() && b.subject == f.team;
+  const std::optional<config::BudgetScope> scope = config::ParseBudgetScope(b.scope);
+  if (!scope) return false;
+  switch (*scope) {
+    case config::BudgetScope::kGlobal: return true;
+    case config::BudgetScope::kKey: return !f.key_id.empty() && b.subject == f.key_id;
+    case config::BudgetScope::kUser: return !f.user.empty() && b.subject == f.user;
+    case config::BudgetScope::kProject: return !f.project.empty() && b.subject == f.project;
+    case config::BudgetScope::kTeam: return !f.team.empty() && b.subject == f.team;
+  }
   return false;
 }
 

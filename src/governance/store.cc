@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/util.h"
+#include "config/closed_sets.h"
 
 namespace tollgate::governance {
 namespace {
@@ -36,11 +37,13 @@ bool ValidName(const std::string& s) {
 
 Status ValidateBudget(const Budget& b) {
   if (b.name.empty() || !ValidName(b.name)) return Status::InvalidArgument("budget name must be 1-128 printable characters without commas");
-  if (b.scope != "global" && b.scope != "key" && b.scope != "user" && b.scope != "project" && b.scope != "team")
+  const std::optional<config::BudgetScope> scope = config::ParseBudgetScope(b.scope);
+  if (!scope)
     return Status::InvalidArgument("budget scope must be global, key, user, project or team (got '" + b.scope + "')");
-  if (b.scope == "global" && !b.subject.empty())
+  const bool global = *scope == config::BudgetScope::kGlobal;
+  if (global && !b.subject.empty())
     return Status::InvalidArgument("a global budget takes no subject");
-  if (b.scope != "global" && b.subject.empty())
+  if (!global && b.subject.empty())
     return Status::InvalidArgument("a " + b.scope + " budget needs a subject (the " + b.scope + " it limits)");
   if (!b.limit_usd && !b.soft_limit_usd) return Status::InvalidArgument("a budget needs limit_usd and/or soft_limit_usd");
   if ((b.limit_usd && *b.limit_usd < 0) || (b.soft_limit_usd && *b.soft_limit_usd < 0))

@@ -4,6 +4,7 @@
 // (auto-commit), so none holds a read open while another connection writes.
 #include <sqlite3.h>
 
+#include "common/text.h"
 #include "common/util.h"
 #include "ledger/sqlite_backend.h"
 #include "ledger/sqlite_schema.h"
@@ -11,12 +12,6 @@
 
 namespace tollgate::ledger {
 namespace {
-
-std::string Join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
 
 std::vector<std::string> Split(const char* s) {
   std::vector<std::string> out;
@@ -87,8 +82,8 @@ class SqliteStateStore final : public StateStore {
         " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.Text(1, k.id).TextOrNull(2, k.name).Text(3, k.secret_hash).Text(4, k.secret_prefix);
     s.TextOrNull(5, k.owner).TextOrNull(6, k.user).TextOrNull(7, k.project).TextOrNull(8, k.team);
-    s.TextOrNull(9, Join(k.tags))
-        .TextOrNull(10, Join(k.allowed_models))
+    s.TextOrNull(9, Join(k.tags, ","))
+        .TextOrNull(10, Join(k.allowed_models, ","))
         .IntOrNull(11, k.expires_at_ms);
     s.Int(12, k.rpm).Int(13, k.tpm).Real(14, k.usd_per_minute).Int(15, k.created_at_ms);
     return s.Run();

@@ -2,25 +2,14 @@
 
 namespace tollgate::ledger {
 
-const char* WindowName(Window w) {
-  switch (w) {
-    case Window::kDaily:
-      return "daily";
-    case Window::kWeekly:
-      return "weekly";
-    case Window::kMonthly:
-      return "monthly";
-    case Window::kLifetime:
-      return "lifetime";
-  }
-  return "daily";
-}
+const char* WindowName(Window w) { return config::BudgetWindowName(w); }
 
 std::optional<Window> ParseWindow(std::string_view s) {
-  if (s == "daily" || s == "day") return Window::kDaily;
-  if (s == "weekly" || s == "week") return Window::kWeekly;
-  if (s == "monthly" || s == "month") return Window::kMonthly;
-  if (s == "lifetime" || s == "total") return Window::kLifetime;
+  if (std::optional<Window> w = config::ParseBudgetWindow(s)) return w;
+  if (s == "day") return Window::kDaily;
+  if (s == "week") return Window::kWeekly;
+  if (s == "month") return Window::kMonthly;
+  if (s == "total") return Window::kLifetime;
   return std::nullopt;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "config/closed_sets.h"
 
 namespace tollgate::ledger {
 
@@ -33,8 +34,9 @@ struct VirtualKey {
   std::string secret_hash;  // hex SHA-256 of the secret; never the secret
 };
 
-enum class Window { kDaily, kWeekly, kMonthly, kLifetime };
-const char* WindowName(Window w);
+using Window = config::BudgetWindow;
+const char* WindowName(Window w);  // config::BudgetWindowName
+// Also takes the admin API's short forms: day, week, month, total.
 std::optional<Window> ParseWindow(std::string_view s);
 
 struct Budget {

@@ -4,6 +4,7 @@
 // Translating adapters live in anthropic_translate.cc.
 
 #include "providers/adapter.h"
+#include "providers/error_bodies.h"
 #include "providers/sse.h"
 
 #include "common/json.h"
@@ -20,13 +21,6 @@ namespace tollgate::providers {
 namespace {
 
 using rapidjson::Value;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-const Value* Member(const Value& obj, const char* key) {
-  if (!obj.IsObject()) return nullptr;
-  auto it = obj.FindMember(key);
-  return it == obj.MemberEnd() ? nullptr : &it->value;
-}
 
 // Reads token counts from one usage object; any implausible count (negative,
 // fractional, huge, not a number) makes the whole object invalid.
@@ -38,13 +32,6 @@ struct CountReader {
     return n.value_or(0);
   }
 };
-
-std::string_view Str(const Value* v) {
-  return v && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength())
-                            : std::string_view();
-}
-
-size_t StrLen(const Value* v) { return v && v->IsString() ? v->GetStringLength() : 0; }
 
 size_t SerializedLen(const Value& v) {
   rapidjson::StringBuffer sb;
@@ -157,39 +144,6 @@ void SetModel(const Value* v, Meter* m) {
     m->model.assign(v->GetString(), v->GetStringLength());
 }
 
-std::string Json(const std::function<void(JsonWriter&)>& write) {
-  rapidjson::StringBuffer sb;
-  JsonWriter w(sb);
-  write(w);
-  return std::string(sb.GetString(), sb.GetSize());
-}
-
-void WriteString(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-// The OpenAI error event, same shape as gateway::ErrorBody (providers must not
-// depend on gateway, so it is written here).
-void AppendOpenAiStreamError(std::string_view message, std::string* out) {
-  out->append("data: ");
-  out->append(Json([&](JsonWriter& w) {
-    w.StartObject();
-    w.Key("error");
-    w.StartObject();
-    w.Key("message");
-    WriteString(w, message);
-    w.Key("type");
-    w.String("upstream_error");
-    w.Key("param");
-    w.Null();
-    w.Key("code");
-    w.String("stream_broken");
-    w.EndObject();
-    w.EndObject();
-  }));
-  out->append("\n\n");
-}
-
 // ---------------------------------------------------------------------------
 // Passthrough adapters.
 
@@ -221,7 +175,7 @@ class OpenAiPassthrough final : public StreamAdapter {
   void Finish(std::string* out) override { out->append("data: [DONE]\n\n"); }
 
   void Fail(std::string_view message, std::string* out) override {
-    AppendOpenAiStreamError(message, out);
+    out->append(OpenAiErrorEvent(message, "upstream_error", "stream_broken"));
   }
 
  private:
@@ -263,21 +217,7 @@ class AnthropicPassthrough final : public StreamAdapter {
   void Finish(std::string* out) override {}
 
   void Fail(std::string_view message, std::string* out) override {
-    out->append("event: error\ndata: ");
-    out->append(Json([&](JsonWriter& w) {
-      w.StartObject();
-      w.Key("type");
-      w.String("error");
-      w.Key("error");
-      w.StartObject();
-      w.Key("type");
-      w.String("api_error");
-      w.Key("message");
-      WriteString(w, message);
-      w.EndObject();
-      w.EndObject();
-    }));
-    out->append("\n\n");
+    out->append(AnthropicErrorEvent("api_error", message));
   }
 
  private:
@@ -331,7 +271,7 @@ class ResponsesPassthrough final : public StreamAdapter {
 
   void Fail(std::string_view message, std::string* out) override {
     out->append("event: error\ndata: ");
-    out->append(Json([&](JsonWriter& w) {
+    out->append(WriteJson([&](JsonWriter& w) {
       w.StartObject();
       w.Key("type");
       w.String("error");
@@ -375,21 +315,7 @@ class GeminiPassthrough final : public StreamAdapter {
   void Finish(std::string* out) override {}
 
   void Fail(std::string_view message, std::string* out) override {
-    out->append("data: ");
-    out->append(Json([&](JsonWriter& w) {
-      w.StartObject();
-      w.Key("error");
-      w.StartObject();
-      w.Key("code");
-      w.Int(503);
-      w.Key("message");
-      WriteString(w, message);
-      w.Key("status");
-      w.String("UNAVAILABLE");
-      w.EndObject();
-      w.EndObject();
-    }));
-    out->append("\n\n");
+    out->append(GeminiErrorEvent(503, message, "UNAVAILABLE"));
   }
 
  private:

@@ -15,6 +15,7 @@
 
 #include "common/json.h"
 #include "providers/adapter.h"
+#include "providers/error_bodies.h"
 #include "providers/sse.h"
 #include "providers/openai_wire.h"
 
@@ -27,30 +28,14 @@ using rapidjson::kObjectType;
 using rapidjson::SizeType;
 using rapidjson::Value;
 using Alloc = Document::AllocatorType;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // ---------------------------------------------------------------------------
-// Small JSON helpers.
-
-const Value* Member(const Value& obj, const char* key) {
-  if (!obj.IsObject()) return nullptr;
-  auto it = obj.FindMember(key);
-  return it == obj.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string_view Str(const Value* v) {
-  return v && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength())
-                            : std::string_view();
-}
+// Small JSON helpers (the shared ones are in common/json.h).
 
 // An absent field reads as an empty view whose data() is null, which RapidJSON
 // asserts against (an abort in a Debug build): empty strings go in as "".
 Value S(std::string_view s, Alloc& a) {
   return Value(s.empty() ? "" : s.data(), static_cast<SizeType>(s.size()), a);
-}
-
-void WriteString(JsonWriter& w, std::string_view s) {
-  w.String(s.empty() ? "" : s.data(), static_cast<SizeType>(s.size()));
 }
 
 
@@ -86,44 +71,6 @@ const char* ChatFinishToAnthropic(std::string_view finish) {
   if (finish == "tool_calls" || finish == "function_call") return "tool_use";
   if (finish == "content_filter") return "refusal";
   return "end_turn";
-}
-
-// OpenAI's streamed error event: {"error":{"message","type","param","code"}}.
-void AppendOpenAiStreamError(std::string_view message, std::string_view type, std::string_view code,
-                             std::string* out) {
-  rapidjson::StringBuffer sb;
-  JsonWriter w(sb);
-  w.StartObject();
-  w.Key("error");
-  w.StartObject();
-  w.Key("message");
-  WriteString(w, message);
-  w.Key("type");
-  WriteString(w, type);
-  w.Key("param");
-  w.Null();
-  w.Key("code");
-  WriteString(w, code);
-  w.EndObject();
-  w.EndObject();
-  out->append("data: ").append(sb.GetString(), sb.GetSize()).append("\n\n");
-}
-
-void AppendAnthropicError(std::string_view type, std::string_view message, std::string* out) {
-  rapidjson::StringBuffer sb;
-  JsonWriter w(sb);
-  w.StartObject();
-  w.Key("type");
-  w.String("error");
-  w.Key("error");
-  w.StartObject();
-  w.Key("type");
-  WriteString(w, type);
-  w.Key("message");
-  WriteString(w, message);
-  w.EndObject();
-  w.EndObject();
-  out->append("event: error\ndata: ").append(sb.GetString(), sb.GetSize()).append("\n\n");
 }
 
 // ---------------------------------------------------------------------------
@@ -465,7 +412,7 @@ class AnthropicToChatStream final : public StreamAdapter {
       const Value* e = Member(doc, "error");
       std::string_view etype = Str(e ? Member(*e, "type") : nullptr);
       if (etype.empty()) etype = "api_error";
-      AppendOpenAiStreamError(Str(e ? Member(*e, "message") : nullptr), etype, etype, out);
+      out->append(OpenAiErrorEvent(Str(e ? Member(*e, "message") : nullptr), etype, etype));
     }
     // ping, content_block_stop and unknown events carry nothing for chat.
   }
@@ -476,7 +423,7 @@ class AnthropicToChatStream final : public StreamAdapter {
   }
 
   void Fail(std::string_view message, std::string* out) override {
-    AppendOpenAiStreamError(message, "upstream_error", "stream_broken", out);
+    out->append(OpenAiErrorEvent(message, "upstream_error", "stream_broken"));
   }
 
  private:
@@ -607,20 +554,7 @@ class AnthropicToChatStream final : public StreamAdapter {
     w.Key("choices");
     w.StartArray();
     w.EndArray();
-    w.Key("usage");
-    w.StartObject();
-    w.Key("prompt_tokens");
-    w.Int64(u.PromptTotal());
-    w.Key("completion_tokens");
-    w.Int64(u.OutputTotal());
-    w.Key("total_tokens");
-    w.Int64(u.Total());
-    w.Key("prompt_tokens_details");
-    w.StartObject();
-    w.Key("cached_tokens");
-    w.Int64(u.cache_read);
-    w.EndObject();
-    w.EndObject();
+    WriteOpenAiUsage(w, u, /*cached_details=*/true);
     w.EndObject();
     out->append("data: ").append(sb_.GetString(), sb_.GetSize()).append("\n\n");
   }
@@ -703,7 +637,7 @@ class ChatToAnthropicStream final : public StreamAdapter {
     if (!ParseJsonObject(data, &doc)) return;
     if (const Value* e = Member(doc, "error")) {
       std::string_view msg = Str(Member(*e, "message"));
-      AppendAnthropicError("api_error", msg.empty() ? "upstream error" : msg, out);
+      out->append(AnthropicErrorEvent("api_error", msg.empty() ? "upstream error" : msg));
       return;
     }
     Start(Str(Member(doc, "id")), out);
@@ -730,7 +664,7 @@ class ChatToAnthropicStream final : public StreamAdapter {
   void Finish(std::string* out) override { Close(out); }
 
   void Fail(std::string_view message, std::string* out) override {
-    AppendAnthropicError("api_error", message, out);
+    out->append(AnthropicErrorEvent("api_error", message));
   }
 
  private:
@@ -1063,14 +997,7 @@ Result<std::string> AnthropicResponseToChat(const rapidjson::Value& message,
 
   pricing::Usage u;
   if (const Value* usage = Member(message, "usage"); usage && UsageFromAnthropic(*usage, &u)) {
-    Value uo(kObjectType);
-    uo.AddMember("prompt_tokens", u.PromptTotal(), a);
-    uo.AddMember("completion_tokens", u.OutputTotal(), a);
-    uo.AddMember("total_tokens", u.Total(), a);
-    Value details(kObjectType);
-    details.AddMember("cached_tokens", u.cache_read, a);
-    uo.AddMember("prompt_tokens_details", details, a);
-    out.AddMember("usage", uo, a);
+    out.AddMember("usage", OpenAiUsageValue(u, /*cached_details=*/true, a), a);
   }
   return Serialize(out);
 }

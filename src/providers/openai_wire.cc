@@ -11,22 +11,14 @@
 namespace tollgate::providers {
 namespace {
 
-const rapidjson::Value* Member(const rapidjson::Value& obj, const char* key) {
-  if (!obj.IsObject()) return nullptr;
-  auto it = obj.FindMember(key);
-  return it == obj.MemberEnd() ? nullptr : &it->value;
-}
-
-size_t StringLen(const rapidjson::Value* v) { return v && v->IsString() ? v->GetStringLength() : 0; }
-
 // Text characters inside one message/delta object.
 size_t MessageChars(const rapidjson::Value& m) {
-  size_t n = StringLen(Member(m, "content")) + StringLen(Member(m, "reasoning_content")) +
-             StringLen(Member(m, "refusal"));
+  size_t n = StrLen(Member(m, "content")) + StrLen(Member(m, "reasoning_content")) +
+             StrLen(Member(m, "refusal"));
   if (const auto* tc = Member(m, "tool_calls"); tc && tc->IsArray()) {
     for (const auto& call : tc->GetArray()) {
       if (const auto* fn = Member(call, "function")) {
-        n += StringLen(Member(*fn, "arguments")) + StringLen(Member(*fn, "name"));
+        n += StrLen(Member(*fn, "arguments")) + StrLen(Member(*fn, "name"));
       }
     }
   }
@@ -38,7 +30,7 @@ size_t ChoicesChars(const rapidjson::Value& doc, const char* part) {
   const auto* choices = Member(doc, "choices");
   if (!choices || !choices->IsArray()) return 0;
   for (const auto& c : choices->GetArray()) {
-    n += StringLen(Member(c, "text"));
+    n += StrLen(Member(c, "text"));
     if (const auto* m = Member(c, part)) n += MessageChars(*m);
   }
   return n;
@@ -48,7 +40,7 @@ size_t ContentChars(const rapidjson::Value& content) {
   if (content.IsString()) return content.GetStringLength();
   size_t n = 0;
   if (content.IsArray()) {
-    for (const auto& part : content.GetArray()) n += StringLen(Member(part, "text"));
+    for (const auto& part : content.GetArray()) n += StrLen(Member(part, "text"));
   }
   return n;
 }
@@ -124,11 +116,86 @@ int64_t EstimatePromptTokens(const rapidjson::Value& body) {
 
 int64_t EstimateTokensFromChars(size_t chars) { return static_cast<int64_t>((chars + 3) / 4); }
 
-std::string Serialize(const rapidjson::Value& v) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  v.Accept(w);
-  return std::string(sb.GetString(), sb.GetSize());
+namespace {
+
+void WriteUsageObject(JsonWriter& w, const pricing::Usage& u, bool cached_details) {
+  w.StartObject();
+  w.Key("prompt_tokens");
+  w.Int64(u.PromptTotal());
+  w.Key("completion_tokens");
+  w.Int64(u.OutputTotal());
+  w.Key("total_tokens");
+  w.Int64(u.Total());
+  if (cached_details) {
+    w.Key("prompt_tokens_details");
+    w.StartObject();
+    w.Key("cached_tokens");
+    w.Int64(u.cache_read);
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+}  // namespace
+
+void WriteOpenAiUsage(JsonWriter& w, const pricing::Usage& u, bool cached_details) {
+  w.Key("usage");
+  WriteUsageObject(w, u, cached_details);
+}
+
+rapidjson::Value OpenAiUsageValue(const pricing::Usage& u, bool cached_details,
+                                  rapidjson::Document::AllocatorType& alloc) {
+  // Written once by WriteUsageObject and read back: a few dozen bytes, and the
+  // shape is not spelled out a second time.
+  rapidjson::Document d(&alloc);
+  (void)ParseJson(d, WriteJson([&](JsonWriter& w) { WriteUsageObject(w, u, cached_details); }));
+  rapidjson::Value out;
+  out.Swap(d);
+  return out;
+}
+
+std::string WriteCompletionBody(const CompletionBody& b) {
+  return WriteJson([&](JsonWriter& w) {
+    w.StartObject();
+    w.Key("id");
+    WriteString(w, b.id);
+    w.Key("object");
+    w.String(b.chat ? "chat.completion" : "text_completion");
+    w.Key("created");
+    w.Int64(b.created);
+    w.Key("model");
+    WriteString(w, b.model);
+    if (b.system_fingerprint) {
+      w.Key("system_fingerprint");
+      w.String(b.system_fingerprint);
+    }
+    w.Key("choices");
+    w.StartArray();
+    w.StartObject();
+    w.Key("index");
+    w.Int(0);
+    if (b.chat) {
+      w.Key("message");
+      w.StartObject();
+      w.Key("role");
+      w.String("assistant");
+      w.Key("content");
+      WriteString(w, b.text);
+      w.EndObject();
+    } else {
+      w.Key("text");
+      WriteString(w, b.text);
+    }
+    w.Key("finish_reason");
+    w.String("stop");
+    w.EndObject();
+    w.EndArray();
+    pricing::Usage u;
+    u.input = b.prompt_tokens;
+    u.output = b.completion_tokens;
+    WriteOpenAiUsage(w, u);
+    w.EndObject();
+  });
 }
 
 std::string RewriteRequest(rapidjson::Document& body, std::string_view model, bool force_include_usage) {
@@ -149,10 +216,7 @@ std::string RewriteRequest(rapidjson::Document& body, std::string_view model, bo
       else it->value.AddMember("include_usage", true, alloc);
     }
   }
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  body.Accept(w);
-  return std::string(sb.GetString(), sb.GetSize());
+  return Serialize(body);
 }
 
 }  // namespace tollgate::providers

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/json.h"  // Serialize, which this header's callers use with it
 #include "pricing/catalog.h"
 
 namespace tollgate::providers {
@@ -40,8 +41,24 @@ int64_t EstimatePromptTokens(const rapidjson::Value& body);
 // Estimated tokens for `chars` characters of generated text.
 int64_t EstimateTokensFromChars(size_t chars);
 
-// Serialises a JSON value compactly.
-std::string Serialize(const rapidjson::Value& v);
+// OpenAI's usage object for `u`, written as the "usage" member of the object
+// `w` is in: {prompt_tokens, completion_tokens, total_tokens}, and with
+// `cached_details` also prompt_tokens_details.cached_tokens (cache reads).
+void WriteOpenAiUsage(JsonWriter& w, const pricing::Usage& u, bool cached_details = false);
+// The same object as a DOM value (its memory from `alloc`), to add to a document.
+rapidjson::Value OpenAiUsageValue(const pricing::Usage& u, bool cached_details,
+                                  rapidjson::Document::AllocatorType& alloc);
+
+// A whole chat completion (or legacy text completion) with one choice that
+// stopped: {id, object, created, model, [system_fingerprint], choices, usage}.
+struct CompletionBody {
+  std::string_view id, model, text;
+  bool chat = true;  // "chat.completion" with a message; else "text_completion" with text
+  int64_t created = 0;  // Unix seconds
+  const char* system_fingerprint = nullptr;  // omitted when null
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+};
+std::string WriteCompletionBody(const CompletionBody& b);
 
 // Serialises `body` after setting "model" to `model` and, when
 // `force_include_usage`, stream_options.include_usage = true. Modifies `body`.

@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include "common/util.h"
+#include "providers/openai_wire.h"
 
 namespace tollgate::providers {
 namespace {
@@ -85,44 +86,14 @@ std::string ReplayPromptOf(const rapidjson::Value& body) {
 std::string ReplayChatResponse(const std::string& id, const std::string& model,
                                const std::string& text, int64_t prompt_tokens,
                                int64_t completion_tokens) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("id");
-  w.String(id.c_str(), static_cast<rapidjson::SizeType>(id.size()));
-  w.Key("object");
-  w.String("chat.completion");
-  w.Key("created");
-  w.Int64(NowUnixMs() / 1000);
-  w.Key("model");
-  w.String(model.c_str(), static_cast<rapidjson::SizeType>(model.size()));
-  w.Key("choices");
-  w.StartArray();
-  w.StartObject();
-  w.Key("index");
-  w.Int(0);
-  w.Key("message");
-  w.StartObject();
-  w.Key("role");
-  w.String("assistant");
-  w.Key("content");
-  w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
-  w.EndObject();
-  w.Key("finish_reason");
-  w.String("stop");
-  w.EndObject();
-  w.EndArray();
-  w.Key("usage");
-  w.StartObject();
-  w.Key("prompt_tokens");
-  w.Int64(prompt_tokens);
-  w.Key("completion_tokens");
-  w.Int64(completion_tokens);
-  w.Key("total_tokens");
-  w.Int64(prompt_tokens + completion_tokens);
-  w.EndObject();
-  w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize());
+  CompletionBody b;
+  b.id = id;
+  b.model = model;
+  b.text = text;
+  b.created = NowUnixMs() / 1000;
+  b.prompt_tokens = prompt_tokens;
+  b.completion_tokens = completion_tokens;
+  return WriteCompletionBody(b);
 }
 
 }  // namespace tollgate::providers

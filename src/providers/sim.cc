@@ -17,19 +17,9 @@ const char* const kWords[] = {"the",     "gateway", "meters",  "every",  "token"
                               "latency", "upstream", "replica", "policy", "cascade", "local", "simulated"};
 constexpr size_t kWordCount = sizeof(kWords) / sizeof(kWords[0]);
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = JsonWriter;
 
-void WriteUsage(Writer& w, const pricing::Usage& u) {
-  w.Key("usage");
-  w.StartObject();
-  w.Key("prompt_tokens");
-  w.Int64(u.PromptTotal());
-  w.Key("completion_tokens");
-  w.Int64(u.OutputTotal());
-  w.Key("total_tokens");
-  w.Int64(u.Total());
-  w.EndObject();
-}
+constexpr const char* kSystemFingerprint = "tollgate-sim";
 
 void WriteHead(Writer& w, const std::string& id, const std::string& model, const char* object) {
   w.Key("id");
@@ -41,7 +31,7 @@ void WriteHead(Writer& w, const std::string& id, const std::string& model, const
   w.Key("model");
   w.String(model.c_str());
   w.Key("system_fingerprint");
-  w.String("tollgate-sim");
+  w.String(kSystemFingerprint);
 }
 
 }  // namespace
@@ -55,10 +45,7 @@ SimAnswer SimGenerate(const config::ProviderConfig& cfg, const rapidjson::Value&
       n = std::min<int64_t>(n, it->value.GetInt64());
   }
   n = std::max<int64_t>(n, 1);
-  rapidjson::StringBuffer sb;
-  Writer w(sb);
-  body.Accept(w);
-  uint64_t seed = std::hash<std::string_view>{}(std::string_view(sb.GetString(), sb.GetSize()));
+  uint64_t seed = std::hash<std::string>{}(Serialize(body));
   a.pieces.push_back("[simulated]");
   for (int64_t i = 1; i < n; ++i) {
     seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -72,34 +59,16 @@ SimAnswer SimGenerate(const config::ProviderConfig& cfg, const rapidjson::Value&
 std::string SimChatResponse(const std::string& id, const std::string& model, const SimAnswer& a, bool chat) {
   std::string text;
   for (const auto& p : a.pieces) text += p;
-  rapidjson::StringBuffer sb;
-  Writer w(sb);
-  w.StartObject();
-  WriteHead(w, id, model, chat ? "chat.completion" : "text_completion");
-  w.Key("choices");
-  w.StartArray();
-  w.StartObject();
-  w.Key("index");
-  w.Int(0);
-  if (chat) {
-    w.Key("message");
-    w.StartObject();
-    w.Key("role");
-    w.String("assistant");
-    w.Key("content");
-    w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
-    w.EndObject();
-  } else {
-    w.Key("text");
-    w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
-  }
-  w.Key("finish_reason");
-  w.String("stop");
-  w.EndObject();
-  w.EndArray();
-  WriteUsage(w, a.usage);
-  w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize());
+  CompletionBody b;
+  b.id = id;
+  b.model = model;
+  b.text = text;
+  b.chat = chat;
+  b.created = static_cast<int64_t>(std::time(nullptr));
+  b.system_fingerprint = kSystemFingerprint;
+  b.prompt_tokens = a.usage.PromptTotal();
+  b.completion_tokens = a.usage.OutputTotal();
+  return WriteCompletionBody(b);
 }
 
 std::string SimEmbeddingsResponse(const std::string& model, const rapidjson::Value& body, pricing::Usage* usage) {
@@ -194,7 +163,7 @@ std::string SimUsageChunk(const std::string& id, const std::string& model, const
   w.Key("choices");
   w.StartArray();
   w.EndArray();
-  WriteUsage(w, u);
+  WriteOpenAiUsage(w, u);
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
 }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "common/text.h"
 #include "common/util.h"
 #include "ledger/storage.h"
 
@@ -25,13 +26,6 @@ std::optional<ledger::GroupKey> ParseGroupKey(const std::string& by) {
   for (const auto& [name, key] : kKeys)
     if (by == name) return key;
   return std::nullopt;
-}
-
-std::string WithThousands(long long v) {
-  std::string s = std::to_string(v);
-  int start = v < 0 ? 1 : 0;
-  for (int i = static_cast<int>(s.size()) - 3; i > start; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
 }
 
 std::string Money(double v) {
@@ -60,35 +54,8 @@ std::string JsonEnvelope(const Report& r, rapidjson::StringBuffer& sb, Writer& w
   return std::string(sb.GetString(), sb.GetSize()) + "\n";
 }
 
-// A CSV field, quoted (RFC 4180) when it holds a comma, quote or newline.
-std::string CsvField(const std::string& v) {
-  if (v.find_first_of(",\"\n") == std::string::npos) return v;
-  std::string q = "\"";
-  for (char c : v) q += (c == '"') ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
-// Columns aligned (first left, the rest right), a rule above the last (total) row.
-std::string Aligned(const std::vector<std::vector<std::string>>& cells) {
-  std::vector<size_t> width(cells[0].size(), 0);
-  for (const auto& row : cells)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  std::ostringstream os;
-  for (size_t k = 0; k < cells.size(); ++k) {
-    if (k + 1 == cells.size()) {
-      size_t total_width = 0;
-      for (size_t w : width) total_width += w + 2;
-      os << std::string(total_width - 2, '-') << "\n";
-    }
-    for (size_t i = 0; i < cells[k].size(); ++i) {
-      const std::string& c = cells[k][i];
-      if (i == 0) os << c << std::string(width[i] - c.size(), ' ');
-      else os << "  " << std::string(width[i] - c.size(), ' ') << c;
-    }
-    os << "\n";
-  }
-  return os.str();
-}
+// Columns aligned (the group left, the numbers right), a rule above the total row.
+std::string Aligned(const std::vector<std::vector<std::string>>& cells) { return AlignedTable(cells, 1); }
 
 void Add(ReportRow& into, const ReportRow& r) {
   into.cost_usd += r.cost_usd;
@@ -206,32 +173,33 @@ std::string RenderCsv(const Report& r) {
   return os.str();
 }
 
+void WriteRowJson(JsonWriter& w, const ReportRow& x, bool with_group) {
+  w.StartObject();
+  if (with_group) {
+    w.Key("group");
+    WriteString(w, x.group);
+  }
+  w.Key("cost_usd");
+  w.Double(x.cost_usd);
+  w.Key("tokens");
+  w.Int64(x.tokens);
+  w.Key("input_tokens");
+  w.Int64(x.input_tokens);
+  w.Key("output_tokens");
+  w.Int64(x.output_tokens);
+  w.Key("requests");
+  w.Int64(x.requests);
+  w.Key("errors");
+  w.Int64(x.errors);
+  w.Key("unknown_cost_requests");
+  w.Int64(x.unknown_cost);
+  w.EndObject();
+}
+
 std::string RenderJson(const Report& r) {
   rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  auto row = [&](const ReportRow& x, bool with_group) {
-    w.StartObject();
-    if (with_group) {
-      w.Key("group");
-      w.String(x.group.c_str());
-    }
-    w.Key("cost_usd");
-    w.Double(x.cost_usd);
-    w.Key("tokens");
-    w.Int64(x.tokens);
-    w.Key("input_tokens");
-    w.Int64(x.input_tokens);
-    w.Key("output_tokens");
-    w.Int64(x.output_tokens);
-    w.Key("requests");
-    w.Int64(x.requests);
-    w.Key("errors");
-    w.Int64(x.errors);
-    w.Key("unknown_cost_requests");
-    w.Int64(x.unknown_cost);
-    w.EndObject();
-  };
-  return JsonEnvelope(r, sb, w, row);
+  JsonWriter w(sb);
+  return JsonEnvelope(r, sb, w, [&](const ReportRow& x, bool with_group) { WriteRowJson(w, x, with_group); });
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "common/status.h"
 #include "ledger/ledger.h"
 #include "ledger/reader.h"
@@ -50,6 +51,9 @@ Result<Report> BuildReport(const ReportOptions& options);
 std::string RenderTable(const Report& r);
 std::string RenderCsv(const Report& r);
 std::string RenderJson(const Report& r);
+// One row of RenderJson ({group?, cost_usd, tokens, input_tokens, output_tokens,
+// requests, errors, unknown_cost_requests}); the dashboard's sums use it too.
+void WriteRowJson(JsonWriter& w, const ReportRow& x, bool with_group);
 // The savings view of the same report: cost, baseline, saved, and per lever.
 std::string RenderSavingsTable(const Report& r);
 std::string RenderSavingsCsv(const Report& r);

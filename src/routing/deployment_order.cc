@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "config/closed_sets.h"
+
 namespace tollgate::routing {
 
 LatencyStats::LatencyStats(const std::vector<config::ModelConfig>& models) {
@@ -41,14 +43,17 @@ DeploymentPlan PlanDeployments(const config::ModelConfig& model, const LatencySt
   const size_t n = model.deployments.size();
   plan.order.resize(n);
   std::iota(plan.order.begin(), plan.order.end(), 0);
-  if (n <= 1 || model.strategy == "fallback") {
-    plan.reason = model.strategy == "fallback" ? "" : model.strategy;
+  // Config validated the spelling; anything else is taken as fallback.
+  const config::RoutingStrategy strategy =
+      config::ParseRoutingStrategy(model.strategy).value_or(config::RoutingStrategy::kFallback);
+  if (n <= 1 || strategy == config::RoutingStrategy::kFallback) {
+    plan.reason = strategy == config::RoutingStrategy::kFallback ? "" : model.strategy;
     return plan;
   }
   auto name = [&](size_t i) {
     return model.deployments[i].provider + "/" + model.deployments[i].model;
   };
-  if (model.strategy == "weighted") {
+  if (strategy == config::RoutingStrategy::kWeighted) {
     int64_t total = 0;
     for (const auto& d : model.deployments) total += d.weight;
     if (total > 0) {
@@ -67,7 +72,7 @@ DeploymentPlan PlanDeployments(const config::ModelConfig& model, const LatencySt
     }
     return plan;
   }
-  if (model.strategy == "least_latency") {
+  if (strategy == config::RoutingStrategy::kLeastLatency) {
     // Never-observed deployments go first so every one gets measured.
     std::stable_sort(plan.order.begin(), plan.order.end(), [&](size_t a, size_t b) {
       return stats.Mean(model.name, a) < stats.Mean(model.name, b);

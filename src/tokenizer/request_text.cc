@@ -13,13 +13,6 @@ constexpr int64_t kTokensPerMessage = 3;
 constexpr int64_t kTokensPerName = 1;
 constexpr int64_t kReplyPrimer = 3;
 
-std::string Compact(const rapidjson::Value& v) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  v.Accept(w);
-  return std::string(sb.GetString(), sb.GetSize());
-}
-
 void AddString(const rapidjson::Value& v, RequestText* out) {
   if (v.IsString() && v.GetStringLength() > 0) {
     out->parts.emplace_back(v.GetString(), v.GetStringLength());
@@ -137,7 +130,7 @@ Result<RequestText> ExtractRequestText(std::string_view body) {
   for (const char* key : {"tools", "functions"}) {
     auto m = doc.FindMember(key);
     if (m != doc.MemberEnd() && m->value.IsArray()) {
-      for (const auto& tool : m->value.GetArray()) out.parts.push_back(Compact(tool));
+      for (const auto& tool : m->value.GetArray()) out.parts.push_back(Serialize(tool));
     }
   }
   if (!found) {

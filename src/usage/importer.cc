@@ -24,17 +24,6 @@ using rapidjson::Value;
 // Progress is reported at most once per this many bytes (and at each file's end).
 constexpr uint64_t kProgressStepBytes = 1 << 20;
 
-const Value* Member(const Value& v, const char* name) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(name);
-  return it == v.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string_view Str(const Value* v) {
-  return v && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength())
-                            : std::string_view();
-}
-
 // Reads the token count `obj.name` into *out: absent or null is 0. Returns false
 // (with *error set) when it is present but not a non-negative integer.
 bool ReadCount(const Value& obj, const char* name, std::string_view where, int64_t* out,

@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/json.h"
+#include "common/text.h"
 #include "common/util.h"
 
 namespace tollgate::usage {
@@ -56,28 +58,12 @@ struct Acc {
   }
 };
 
-std::string WithThousands(int64_t v) {
-  std::string s = std::to_string(v);
-  int start = v < 0 ? 1 : 0;
-  for (int i = static_cast<int>(s.size()) - 3; i > start; i -= 3)
-    s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
-
 std::string Money(const ReportRow& r) {
   if (r.entries > 0 && r.unknown_cost_entries == r.entries) return "?";
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.4f", r.cost_usd);
   return std::string(buf) + (r.unknown_cost_entries > 0 ? "*" : "");
 }
-
-std::string Join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void WriteRow(JsonWriter& w, const ReportRow& r, GroupBy by, bool is_total) {
   w.StartObject();
@@ -270,28 +256,10 @@ std::string RenderTable(const Report& r) {
   };
   for (const auto& x : r.rows) add(x, false);
   add(r.totals, true);
-  std::vector<size_t> width(header.size(), 0);
-  for (const auto& row : cells)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
   const size_t text_cols =
       header.size() - 7;  // left-aligned: group, agent, [project|status], models
   std::ostringstream os;
-  for (size_t k = 0; k < cells.size(); ++k) {
-    if (k + 1 == cells.size()) {
-      size_t total_width = 0;
-      for (size_t w : width) total_width += w + 2;
-      os << std::string(total_width - 2, '-') << "\n";
-    }
-    std::string line;
-    for (size_t i = 0; i < cells[k].size(); ++i) {
-      const std::string& c = cells[k][i];
-      std::string pad(width[i] - c.size(), ' ');
-      if (i > 0) line += "  ";
-      line += i < text_cols ? c + pad : pad + c;
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    os << line << "\n";
-  }
+  os << AlignedTable(cells, text_cols);
   os << "\n$" << Money(r.totals) << " across " << WithThousands(r.totals.usage.Total())
      << " tokens and " << WithThousands(r.totals.entries) << " model calls";
   if (!r.from.empty() || !r.to.empty())

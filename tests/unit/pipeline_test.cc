@@ -210,6 +210,23 @@ TEST_F(PipelineTest, EveryDeclaredCounterIsExported) {
 #undef EXPECT_EXPORTED
 }
 
+TEST_F(PipelineTest, EveryDeclaredMetricIsExported) {
+  const Answer m = Send("/metrics", "");
+  ASSERT_EQ(m.status, 200);
+  // The exact cache's gauges are exported only while the cache is on (it is off here).
+  auto cache_only = [](gateway::Metric id) {
+    return id == gateway::Metric::kCacheEntries || id == gateway::Metric::kCacheBytes ||
+           id == gateway::Metric::kCacheEvictions;
+  };
+#define EXPECT_METRIC_EXPORTED(id, name, type, help)                                               \
+  if (!cache_only(gateway::Metric::id)) {                                                          \
+    EXPECT_NE(m.body.find(gateway::MetricHeader(gateway::Metric::id)), std::string::npos) << name; \
+  }                                                                                                \
+  EXPECT_EQ(std::string(gateway::MetricName(gateway::Metric::id)), name);
+  TOLLGATE_METRICS(TOLLGATE_METRIC_NONE, EXPECT_METRIC_EXPORTED)
+#undef EXPECT_METRIC_EXPORTED
+}
+
 TEST_F(PipelineTest, PathsOutsideTheApiWriteNoRow) {
   EXPECT_EQ(Send("/healthz", "").status, 200);
   EXPECT_EQ(Send("/v1/nope", "{}").status, 404);
