@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "common/json.h"
+#include "common/status_http.h"
 #include "common/text.h"
 #include "common/util.h"
 #include "config/closed_sets.h"
@@ -145,14 +146,8 @@ Response Error(int status, std::string_view code, std::string_view message) {
 }
 
 Response FromStatus(const Status& st) {
-  switch (st.code()) {
-    case StatusCode::kInvalidArgument:
-      return Error(400, "invalid_request", st.message());
-    case StatusCode::kNotFound:
-      return Error(404, "not_found", st.message());
-    default:
-      return Error(500, "internal_error", st.message());
-  }
+  const HttpError e = HttpErrorFor(st);
+  return Error(e.status, e.code, st.message());
 }
 
 // Writes a stored value as its stored type (NULL stays null, never "" or 0).

@@ -5,6 +5,7 @@
 
 #include <rapidjson/document.h>
 
+#include "common/status_http.h"
 #include "common/util.h"
 #include "gateway/errors.h"
 #include "governance/serialize.h"
@@ -20,11 +21,8 @@ AdminResponse Err(int status, const std::string& code, const std::string& messag
 }
 
 AdminResponse FromStatus(const Status& st) {
-  switch (st.code()) {
-    case StatusCode::kInvalidArgument: return Err(400, "invalid_request", st.message());
-    case StatusCode::kNotFound: return Err(404, "not_found", st.message());
-    default: return Err(500, "internal_error", st.message());
-  }
+  const HttpError e = HttpErrorFor(st);
+  return Err(e.status, e.code, st.message());
 }
 
 AdminResponse Json(int status, const std::function<void(JsonWriter&)>& fill) { return {status, WriteJson(fill)}; }
