@@ -279,7 +279,6 @@ std::optional<AdminResponse> HandleBudgets(governance::Governor& gov, governance
 // ?by=key|project|model|lever|day..., over ?from=&to=.
 AdminResponse Savings(governance::Governor& gov, std::string_view query) {
   report::ReportOptions o;
-  o.db_path = gov.db_path();
   o.by = "lever";
   size_t pos = 0;
   while (pos < query.size()) {
@@ -295,7 +294,7 @@ AdminResponse Savings(governance::Governor& gov, std::string_view query) {
     if (amp == std::string_view::npos) break;
     pos = amp + 1;
   }
-  auto r = report::BuildReport(o);
+  auto r = report::BuildReport(*gov.OpenReader(), o);
   if (!r.ok()) return FromStatus(r.status());
   return AdminResponse{200, report::RenderSavingsJson(*r)};
 }
@@ -321,7 +320,7 @@ AdminResponse HandleAdmin(governance::Governor& gov, std::string_view method, st
   if (!gov.admin_enabled())
     return Err(404, "admin_disabled", "The admin API is disabled: set auth.master_key in the config to enable it.");
   if (!gov.IsMasterKey(bearer)) return Err(401, "invalid_api_key", "The admin API needs 'Authorization: Bearer <auth.master_key>'.");
-  auto store = governance::Store::Open(gov.db_path());
+  auto store = gov.OpenStore();  // on the gateway's own storage, whatever its backend
   if (!store.ok()) return FromStatus(store.status());
   governance::Store& s = **store;
 

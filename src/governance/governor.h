@@ -128,8 +128,8 @@ class Governor {
   // A Store on this governor's storage (one per thread: the admin API and the
   // dashboard open one per call).
   Result<std::unique_ptr<Store>> OpenStore() { return Store::Open(storage_); }
-  // The ledger URL (the admin API opens its Store and report from it).
-  const std::string& db_path() const { return storage_.url(); }
+  // A reader of this governor's ledger (the admin API's savings report).
+  std::unique_ptr<ledger::LedgerReader> OpenReader() const { return storage_.OpenReader(); }
   CounterStore& counters() { return counters_; }
 
  private:

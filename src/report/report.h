@@ -44,8 +44,8 @@ struct Report {
 
 // InvalidArgument for a bad --by or date; NotFound if the ledger is missing.
 Result<Report> BuildReport(const ledger::LedgerReader& ledger, const ReportOptions& options);
-// The same over the ledger at options.db_path (for callers that hold no
-// reader: the admin API); InvalidArgument also for an unknown URL scheme.
+// The same over the ledger at options.db_path, opened for this call (for
+// callers that hold no reader); InvalidArgument also for an unknown URL scheme.
 Result<Report> BuildReport(const ReportOptions& options);
 
 std::string RenderTable(const Report& r);
