@@ -1,5 +1,7 @@
 #include "ledger/postgres_conn.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -79,27 +81,43 @@ Status Run(PGconn* c, std::string_view what, const std::string& sql, const Param
   return r.ok() ? Status::Ok() : r.status();
 }
 
-Status CopyIn(PGconn* c, const std::string& copy_sql, std::string_view data) {
-  ResultPtr start(PQexec(c, copy_sql.c_str()));
+Status CopyStream::Start(const std::string& copy_sql) {
+  ResultPtr start(PQexec(c_, copy_sql.c_str()));
   if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN)
     return Status::IoError("ledger: " + copy_sql.substr(0, 40) +
-                           "...: " + ServerMessage(c, start.get()));
-  bool sent = true;
-  // libpq buffers what it is given; send in pieces so one batch never doubles in memory.
+                           "...: " + ServerMessage(c_, start.get()));
+  started_ = true;
+  return Status::Ok();
+}
+
+void CopyStream::Put(std::string_view data) {
+  // libpq buffers what it is given; send in pieces so a batch never doubles in memory.
   constexpr size_t kChunk = 1 << 20;
-  for (size_t off = 0; off < data.size() && sent; off += kChunk) {
+  for (size_t off = 0; off < data.size() && sent_; off += kChunk) {
     const size_t n = std::min(kChunk, data.size() - off);
-    sent = PQputCopyData(c, data.data() + off, static_cast<int>(n)) == 1;
+    sent_ = PQputCopyData(c_, data.data() + off, static_cast<int>(n)) == 1;
   }
-  if (PQputCopyEnd(c, sent ? nullptr : "client error") != 1) sent = false;
+}
+
+Status CopyStream::End() {
+  if (!started_) return Status::IoError("ledger: COPY was not started");
+  started_ = false;
+  if (PQputCopyEnd(c_, sent_ ? nullptr : "client error") != 1) sent_ = false;
   Status st = Status::Ok();
-  while (PGresult* r = PQgetResult(c)) {
+  while (PGresult* r = PQgetResult(c_)) {
     ResultPtr owned(r);
     if (PQresultStatus(r) != PGRES_COMMAND_OK && st.ok())
-      st = Status::IoError("ledger: COPY failed: " + ServerMessage(c, r));
+      st = Status::IoError("ledger: COPY failed: " + ServerMessage(c_, r));
   }
-  if (st.ok() && !sent) st = Status::IoError("ledger: COPY failed: " + ServerMessage(c, nullptr));
+  if (st.ok() && !sent_) st = Status::IoError("ledger: COPY failed: " + ServerMessage(c_, nullptr));
   return st;
+}
+
+Status CopyIn(PGconn* c, const std::string& copy_sql, std::string_view data) {
+  CopyStream copy(c);
+  TG_RETURN_IF_ERROR(copy.Start(copy_sql));
+  copy.Put(data);
+  return copy.End();
 }
 
 std::string Literal(PGconn* c, std::string_view v) {
@@ -123,11 +141,23 @@ double GetReal(const PGresult* r, int row, int col) {
   return std::strtod(PQgetvalue(r, row, col), nullptr);
 }
 
+// Bytes that COPY's text format takes as they are: ASCII but NUL and the four
+// that are escaped.
+constexpr std::array<bool, 256> kPlainByte = [] {
+  std::array<bool, 256> t{};
+  for (int b = 1; b < 0x80; ++b) t[b] = b != '\\' && b != '\t' && b != '\n' && b != '\r';
+  return t;
+}();
+
 void AppendCopyText(std::string* out, std::string_view v) {
   const auto* p = reinterpret_cast<const unsigned char*>(v.data());
   const size_t n = v.size();
   size_t i = 0;
   while (i < n) {
+    const size_t run = i;  // the common case: a run of plain bytes, appended at once
+    while (i < n && kPlainByte[p[i]]) ++i;
+    out->append(v.data() + run, i - run);
+    if (i == n) break;
     const unsigned char b = p[i];
     if (b < 0x80) {
       switch (b) {
@@ -143,11 +173,9 @@ void AppendCopyText(std::string* out, std::string_view v) {
         case '\r':
           out->append("\\r");
           break;
-        case 0:
-          out->append("\xEF\xBF\xBD");
-          break;
         default:
-          out->push_back(static_cast<char>(b));
+          out->append("\xEF\xBF\xBD");
+          break;  // NUL
       }
       ++i;
       continue;

@@ -68,6 +68,27 @@ Result<ResultPtr> Exec(PGconn* c, std::string_view what, const std::string& sql,
 // Exec for statements whose result is not read.
 Status Run(PGconn* c, std::string_view what, const std::string& sql, const Params& params = {});
 
+// A COPY ... FROM STDIN fed in pieces, so the server parses and inserts while
+// the caller encodes the next rows. Start, any number of Put, then End, which
+// reports every error (a failed Put included).
+class CopyStream {
+ public:
+  explicit CopyStream(PGconn* c) : c_(c) {}
+  CopyStream(const CopyStream&) = delete;
+  CopyStream& operator=(const CopyStream&) = delete;
+  ~CopyStream() {
+    if (started_) (void)End();
+  }
+  Status Start(const std::string& copy_sql);
+  void Put(std::string_view data);  // COPY text-format lines
+  Status End();
+
+ private:
+  PGconn* const c_;
+  bool started_ = false;
+  bool sent_ = true;
+};
+
 // Sends `data` (COPY text format) to `copy_sql` (a COPY ... FROM STDIN).
 Status CopyIn(PGconn* c, const std::string& copy_sql, std::string_view data);
 

@@ -1,10 +1,13 @@
 // PostgreSQL implementation of LedgerWriter: the SQLite writer's queue (swapped
 // under a short mutex) and one writer thread that owns one connection. Each
-// batch is one transaction: COPY into session temp tables, then one statement
-// that inserts the rows not yet stored (ON CONFLICT (id) DO NOTHING, so a
-// replayed batch never duplicates), records their budget charges, and adds
-// the newly charged costs to budget_spend, so the counters never drift from
-// the ledger. The request path never waits on the database.
+// batch is one transaction holding the writers' advisory lock: it looks up
+// which of the batch's ids are stored already (a replayed batch), streams the
+// others with COPY straight into `requests` (encoding the next rows while the
+// server inserts), then records their budget charges and adds their cost to
+// budget_spend, so the counters never drift from the ledger. Every writer takes
+// the same lock, so no other writer can store an id between the lookup and the
+// COPY; should anything else have, the COPY fails and the retry skips it.
+// The request path never waits on the database.
 #include <pthread.h>
 
 #include <algorithm>
@@ -28,6 +31,8 @@ using pg::Params;
 // reconnected), backing off from 50 ms to 1 s: about 10 s in all, then its
 // rows count as failed. Spooling them to disk is issue 13's next step.
 constexpr int kAttempts = 14;
+// COPY data is sent in pieces of about this size.
+constexpr size_t kCopyPiece = 256 * 1024;
 
 class PostgresLedger final : public LedgerWriter {
  public:
@@ -87,17 +92,13 @@ class PostgresLedger final : public LedgerWriter {
   }
 
  private:
-  // The session's batch tables (temporary, emptied by every commit). Run after
-  // every (re)connect.
+  // The session's temp table of a batch's charges (emptied by every commit).
+  // Run after every (re)connect.
   Status PrepareSession() {
-    const std::string what = "ledger: preparing the writer";
-    TG_RETURN_IF_ERROR(pg::Run(conn_.get(), what,
-                               "CREATE TEMP TABLE IF NOT EXISTS tg_batch_requests"
-                               " ON COMMIT DELETE ROWS AS SELECT 0::BIGINT AS n, " +
-                                   pg::QuotedRowColumns() + " FROM requests WITH NO DATA"));
-    return pg::Run(conn_.get(), what,
+    return pg::Run(conn_.get(), "ledger: preparing the writer",
                    "CREATE TEMP TABLE IF NOT EXISTS tg_batch_charges (n BIGINT, request_id TEXT,"
-                   " budget_id TEXT, window_start_ms BIGINT) ON COMMIT DELETE ROWS");
+                   " budget_id TEXT, window_start_ms BIGINT, cost DOUBLE PRECISION)"
+                   " ON COMMIT DELETE ROWS");
   }
 
   void WriterLoop() {
@@ -136,97 +137,128 @@ class PostgresLedger final : public LedgerWriter {
     }
   }
 
-  // The batch as COPY text: one line per row (the first of each id: a row
-  // appended twice is stored once, as SQLite's writer does), and one per
-  // distinct (request, budget) charge.
-  void Encode(const std::vector<Row>& rows) {
-    requests_copy_.clear();
-    charges_copy_.clear();
-    std::unordered_set<std::string_view> ids;
-    ids.reserve(rows.size());
-    int64_t n = 0, charge_n = 0;
+  // The batch's distinct ids as a text[] literal.
+  static std::string IdArray(const std::vector<Row>& rows) {
+    std::string a = "{";
     for (const Row& r : rows) {
-      if (!ids.insert(r.id).second) continue;
-      pg::AppendCopyInt(&requests_copy_, n++);
-      for (const Value& v : RowValues(r)) {
-        requests_copy_.push_back('\t');
-        switch (v.kind) {
-          case Value::Kind::kNull:
-            pg::AppendCopyNull(&requests_copy_);
-            break;
-          case Value::Kind::kInteger:
-            pg::AppendCopyInt(&requests_copy_, v.integer);
-            break;
-          case Value::Kind::kReal:
-            pg::AppendCopyReal(&requests_copy_, v.real);
-            break;
-          case Value::Kind::kText:
-            pg::AppendCopyText(&requests_copy_, v.text);
-            break;
-        }
+      if (a.size() > 1) a.push_back(',');
+      a.push_back('"');
+      for (char ch : r.id) {
+        if (ch == '"' || ch == '\\') a.push_back('\\');
+        a.push_back(ch);
       }
-      requests_copy_.push_back('\n');
-      for (size_t i = 0; i < r.charges.size(); ++i) {
-        const auto& c = r.charges[i];
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; ++j) seen = r.charges[j].budget_id == c.budget_id;
-        if (seen) continue;
-        pg::AppendCopyInt(&charges_copy_, charge_n++);
-        charges_copy_.push_back('\t');
-        pg::AppendCopyText(&charges_copy_, r.id);
-        charges_copy_.push_back('\t');
-        pg::AppendCopyText(&charges_copy_, c.budget_id);
-        charges_copy_.push_back('\t');
-        pg::AppendCopyInt(&charges_copy_, c.window_start_ms);
-        charges_copy_.push_back('\n');
+      a.push_back('"');
+    }
+    a.push_back('}');
+    return a;
+  }
+
+  // `r` as one COPY text line of `requests`.
+  static void EncodeRow(const Row& r, std::string* out) {
+    bool first = true;
+    for (const Value& v : RowValues(r)) {
+      if (!first) out->push_back('\t');
+      first = false;
+      switch (v.kind) {
+        case Value::Kind::kNull:
+          pg::AppendCopyNull(out);
+          break;
+        case Value::Kind::kInteger:
+          pg::AppendCopyInt(out, v.integer);
+          break;
+        case Value::Kind::kReal:
+          pg::AppendCopyReal(out, v.real);
+          break;
+        case Value::Kind::kText:
+          pg::AppendCopyText(out, v.text);
+          break;
       }
+    }
+    out->push_back('\n');
+  }
+
+  // `r`'s charges as COPY text lines of tg_batch_charges: one per budget (the
+  // first, as SQLite's (request, budget) key keeps), with the row's cost.
+  static void EncodeCharges(const Row& r, int64_t* n, std::string* out) {
+    for (size_t i = 0; i < r.charges.size(); ++i) {
+      const auto& c = r.charges[i];
+      bool seen = false;
+      for (size_t j = 0; j < i && !seen; ++j) seen = r.charges[j].budget_id == c.budget_id;
+      if (seen) continue;
+      pg::AppendCopyInt(out, (*n)++);
+      out->push_back('\t');
+      pg::AppendCopyText(out, r.id);
+      out->push_back('\t');
+      pg::AppendCopyText(out, c.budget_id);
+      out->push_back('\t');
+      pg::AppendCopyInt(out, c.window_start_ms);
+      out->push_back('\t');
+      pg::AppendCopyReal(out, r.cost_known ? r.cost.Total() : 0.0);
+      out->push_back('\n');
     }
   }
 
-  // One transaction: the writers' lock, the two COPYs, then the rows not yet
-  // stored, their charges, and the spend they add, in one statement.
-  Status WriteOnce() {
+  // One transaction: the writers' lock, the ids already stored, the COPY of
+  // the others (the first row of each id), then their charges and spend.
+  Status WriteOnce(const std::vector<Row>& rows) {
     PGconn* c = conn_.get();
     const std::string what = "ledger: batch write";
     TG_RETURN_IF_ERROR(pg::Run(c, what, "BEGIN"));
     TG_RETURN_IF_ERROR(
         pg::Run(c, what, "SELECT pg_advisory_xact_lock($1)", Params().Int(pg::kWriterLockKey)));
-    TG_RETURN_IF_ERROR(
-        pg::CopyIn(c, "COPY tg_batch_requests (n, " + pg::QuotedRowColumns() + ") FROM STDIN",
-                   requests_copy_));
-    if (!charges_copy_.empty())
+    TG_ASSIGN_OR_RETURN(pg::ResultPtr stored,
+                        pg::Exec(c, what, "SELECT id FROM requests WHERE id = ANY($1::text[])",
+                                 Params().Text(IdArray(rows))));
+    std::unordered_set<std::string_view> skip;  // stored, or written earlier in this batch
+    skip.reserve(rows.size() + static_cast<size_t>(PQntuples(stored.get())));
+    for (int i = 0; i < PQntuples(stored.get()); ++i) skip.insert(pg::GetView(stored.get(), i, 0));
+
+    static const std::string* const kCopy =
+        new std::string("COPY requests (" + pg::QuotedRowColumns() + ") FROM STDIN");
+    pg::CopyStream copy(c);
+    TG_RETURN_IF_ERROR(copy.Start(*kCopy));
+    std::string& buf = requests_copy_;
+    buf.clear();
+    charges_copy_.clear();
+    int64_t charge_n = 0;
+    for (const Row& r : rows) {
+      if (!skip.insert(r.id).second) continue;
+      EncodeRow(r, &buf);
+      EncodeCharges(r, &charge_n, &charges_copy_);
+      if (buf.size() >= kCopyPiece) {  // the server inserts these while the next are encoded
+        copy.Put(buf);
+        buf.clear();
+      }
+    }
+    copy.Put(buf);
+    buf.clear();
+    TG_RETURN_IF_ERROR(copy.End());
+
+    if (!charges_copy_.empty()) {
       TG_RETURN_IF_ERROR(pg::CopyIn(
-          c, "COPY tg_batch_charges (n, request_id, budget_id, window_start_ms) FROM STDIN",
+          c, "COPY tg_batch_charges (n, request_id, budget_id, window_start_ms, cost) FROM STDIN",
           charges_copy_));
-    static const std::string* const kApply = new std::string(
-        "WITH ins AS ("
-        " INSERT INTO requests (" +
-        pg::QuotedRowColumns() +
-        ")"
-        " SELECT " +
-        pg::QuotedRowColumns() +
-        " FROM tg_batch_requests b"
-        // Skipping stored ids first keeps a replay from spending seq numbers.
-        " WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = b.id) ORDER BY b.n"
-        " ON CONFLICT (id) DO NOTHING RETURNING id, COALESCE(cost_usd, 0) AS cost),"
-        " ch AS ("
-        " INSERT INTO budget_charges (request_id, budget_id, window_start_ms)"
-        " SELECT c.request_id, c.budget_id, c.window_start_ms FROM tg_batch_charges c"
-        " JOIN ins ON ins.id = c.request_id ORDER BY c.n"
-        " ON CONFLICT DO NOTHING RETURNING request_id, budget_id, window_start_ms)"
-        " INSERT INTO budget_spend (budget_id, window_start_ms, spent_usd, requests)"
-        " SELECT ch.budget_id, ch.window_start_ms, SUM(ins.cost), COUNT(*)"
-        " FROM ch JOIN ins ON ins.id = ch.request_id GROUP BY 1, 2 ORDER BY 1, 2"
-        " ON CONFLICT (budget_id, window_start_ms) DO UPDATE SET"
-        " spent_usd = budget_spend.spent_usd + excluded.spent_usd,"
-        " requests = budget_spend.requests + excluded.requests");
-    TG_RETURN_IF_ERROR(pg::Run(c, what, *kApply));
+      // Every request here is new, so are its charges; ON CONFLICT is a safety
+      // net, and spend counts only the charges actually recorded.
+      TG_RETURN_IF_ERROR(
+          pg::Run(c, what,
+                  "WITH ch AS ("
+                  " INSERT INTO budget_charges (request_id, budget_id, window_start_ms)"
+                  " SELECT request_id, budget_id, window_start_ms FROM tg_batch_charges ORDER BY n"
+                  " ON CONFLICT DO NOTHING RETURNING request_id, budget_id)"
+                  " INSERT INTO budget_spend (budget_id, window_start_ms, spent_usd, requests)"
+                  " SELECT c.budget_id, c.window_start_ms, SUM(c.cost), COUNT(*)"
+                  " FROM tg_batch_charges c JOIN ch USING (request_id, budget_id)"
+                  " GROUP BY 1, 2 ORDER BY 1, 2"
+                  " ON CONFLICT (budget_id, window_start_ms) DO UPDATE SET"
+                  " spent_usd = budget_spend.spent_usd + excluded.spent_usd,"
+                  " requests = budget_spend.requests + excluded.requests"));
+    }
     return pg::Run(c, what, "COMMIT");
   }
 
   // Returns how many rows were committed (all or none).
   uint64_t WriteBatch(const std::vector<Row>& rows) {
-    Encode(rows);
     auto backoff = std::chrono::milliseconds(50);
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
       Status st = Status::Ok();
@@ -239,7 +271,7 @@ class PostgresLedger final : public LedgerWriter {
           st = c.status();
         }
       }
-      if (st.ok()) st = WriteOnce();
+      if (st.ok()) st = WriteOnce(rows);
       if (st.ok()) return rows.size();
       log::Error(st.message());
       if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK)
