@@ -5,6 +5,7 @@
 # ledger_bench against it, then stops and deletes it. As root, the server runs
 # as the `postgres` user (it refuses root).
 # Usage: bench/ledger_bench_pg.sh path/to/ledger_bench [ROWS] [PRODUCERS]
+# (TIME_CMD="/usr/bin/time -v" in the environment also times the bench process.)
 set -euo pipefail
 bench=${1:?usage: $0 path/to/ledger_bench [ROWS] [PRODUCERS]}
 rows=${2:-500000}

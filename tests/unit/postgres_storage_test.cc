@@ -291,6 +291,36 @@ TEST(PostgresStorage, TextSurvivesCopyEscaping) {
   EXPECT_EQ(visits, 1);
 }
 
+// Connections the server drops (a restart, a failover, an idle timeout): the
+// writer reconnects and writes the batch, a reader's pooled connection is
+// replaced, and a state store reconnects on its next call.
+TEST(PostgresStorage, DroppedConnectionsAreReplaced) {
+  TG_POSTGRES_URL(url);
+  auto s = OpenLedger(url);
+  ASSERT_TRUE(s.ok());
+  auto state = (*s)->OpenStateStore();
+  ASSERT_TRUE(state.ok());
+  auto w = (*s)->OpenWriter();
+  ASSERT_TRUE(w.ok());
+  auto reader = (*s)->OpenReader();
+  for (int i = 0; i < 10; ++i) (*w)->Append(MakeRow(i));
+  ASSERT_TRUE((*w)->Flush().ok());
+  ASSERT_EQ(CountRows(*reader), 10);
+  // Every connection to this database but the one asking.
+  ASSERT_EQ(Query(url,
+                  "SELECT COUNT(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity"
+                  " WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+            "t");
+  for (int i = 10; i < 20; ++i) (*w)->Append(MakeRow(i));
+  ASSERT_TRUE((*w)->Flush().ok());
+  EXPECT_EQ((*w)->failed_rows(), 0u);
+  EXPECT_EQ(CountRows(*reader), 20);
+  (void)(*state)->StateVersion();  // may fail: it finds the connection closed
+  auto v = (*state)->StateVersion();
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  ASSERT_TRUE((*w)->Close().ok());
+}
+
 // The state store's semantics, the same on every backend.
 TEST(PostgresStorage, StateStoreMatchesTheOtherBackends) {
   TG_POSTGRES_URL(url);
