@@ -1,7 +1,11 @@
-// Ledger write throughput through the real Ledger interface (SqliteLedger:
-// queue + batch writer thread + WAL), the way the gateway uses it: producer
-// threads Append() finished rows, then Close() flushes. Prints rows/s.
-// Usage: ledger_bench [ROWS] [PRODUCERS]   (build: ninja ledger_bench)
+// Ledger write throughput through the real LedgerWriter interface, the way
+// the gateway uses it: producer threads Append() finished rows, then Close()
+// flushes. Prints rows/s. The backend is the ledger URL's (storage.h): by
+// default a SQLite file in a temporary folder (queue + batch writer thread +
+// WAL); postgres://user@host:port/db measures the PostgreSQL writer (COPY
+// batches), whose database should be empty (bench/ledger_bench_pg.sh starts a
+// throwaway server and runs it).
+// Usage: ledger_bench [ROWS] [PRODUCERS] [LEDGER_URL]   (build: ninja ledger_bench)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,7 +14,7 @@
 #include <vector>
 
 #include "common/util.h"
-#include "ledger/ledger.h"
+#include "ledger/storage.h"
 
 int main(int argc, char** argv) {
   using namespace tollgate;
@@ -18,8 +22,13 @@ int main(int argc, char** argv) {
   const int producers = argc > 2 ? std::atoi(argv[2]) : 2;
   auto dir = std::filesystem::temp_directory_path() / ("tollgate-ledger-bench-" + NewRequestId());
   std::filesystem::create_directories(dir);
-  const std::string path = (dir / "bench.db").string();
-  auto ledger = ledger::OpenSqliteLedger({path, 2048, 100, 1000000});
+  const std::string url = argc > 3 ? argv[3] : "sqlite://" + (dir / "bench.db").string();
+  auto storage = ledger::OpenLedger(url, {2048, 100, 1000000});
+  if (!storage.ok()) {
+    std::fprintf(stderr, "%s\n", storage.status().message().c_str());
+    return 1;
+  }
+  auto ledger = (*storage)->OpenWriter();
   if (!ledger.ok()) {
     std::fprintf(stderr, "%s\n", ledger.status().message().c_str());
     return 1;
@@ -66,9 +75,10 @@ int main(int argc, char** argv) {
   }
   const double secs = std::chrono::duration<double>(t1 - t0).count();
   const double append_secs = std::chrono::duration<double>(t_appended - t0).count();
-  std::printf("ledger_bench rows=%lld producers=%d seconds=%.3f rows_per_s=%.0f append_only_rows_per_s=%.0f\n",
+  std::printf("ledger_bench rows=%lld producers=%d seconds=%.3f rows_per_s=%.0f append_only_rows_per_s=%.0f"
+              " backend=%s\n",
               static_cast<long long>(rows), producers, secs, static_cast<double>(rows) / secs,
-              static_cast<double>(rows) / append_secs);
+              static_cast<double>(rows) / append_secs, url.substr(0, url.find(':')).c_str());
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -92,7 +92,7 @@ tollgate_component(tokenizer  DEPS common)
 tollgate_component(router     DEPS common)
 tollgate_component(pricing    DEPS common config)
 # Storage: the ledger and its readers.
-tollgate_component(ledger     DEPS common pricing LIBS SQLite::SQLite3)
+tollgate_component(ledger     DEPS common pricing LIBS SQLite::SQLite3 PostgreSQL::PostgreSQL)
 tollgate_component(report     DEPS common ledger)
 tollgate_component(usage      DEPS common ledger pricing)
 # Providers and what builds on their wire formats.

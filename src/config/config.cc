@@ -177,9 +177,15 @@ Status ParseLedger(const Parser& p, const YAML::Node& node, LedgerConfig* out,
   if (scheme_end == std::string::npos)
     return p.Error(node["url"], "ledger.url '" + out->url + "' has no scheme",
                    "write url: sqlite:///absolute/path.db or url: sqlite://relative/path.db");
+  const std::string scheme = out->url.substr(0, scheme_end);
+  if (scheme == "postgres" || scheme == "postgresql") {
+    out->path.clear();  // no SQLite file: the database server holds the ledger
+    return Status::Ok();
+  }
   if (out->url.compare(0, kSqlite.size(), kSqlite) != 0)
-    return p.Error(node["url"], "ledger.url has an unknown scheme '" + out->url.substr(0, scheme_end) + "'",
-                   "the only backend is SQLite: url: sqlite:///absolute/path.db or url: sqlite://relative/path.db");
+    return p.Error(node["url"], "ledger.url has an unknown scheme '" + scheme + "'",
+                   "write url: sqlite:///absolute/path.db, url: sqlite://relative/path.db or "
+                   "url: postgres://user@host:port/db");
   if (out->url.size() == kSqlite.size())
     return p.Error(node["url"], "ledger.url names no file", "write url: sqlite://./tollgate.db");
   out->path = out->url.substr(kSqlite.size());

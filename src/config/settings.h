@@ -16,7 +16,7 @@
   X(drain_timeout_ms, int64_t, 5000, "On SIGTERM/SIGINT, how long in-flight requests may finish; then open streams are cut, each billed for what it delivered (ledger error_class shutdown).")
 
 #define TOLLGATE_LEDGER_SETTINGS(X)                                                           \
-  X(url, std::string, "", "Where the ledger and the governance state live: sqlite:///absolute/path.db or sqlite://relative/path.db (a SQLite file in WAL mode, created if missing). Give url or path, not both.") \
+  X(url, std::string, "", "Where the ledger and the governance state live: sqlite:///absolute/path.db or sqlite://relative/path.db (a SQLite file in WAL mode, created if missing), or postgres://user@host:port/db (a PostgreSQL database shared by replicas; tables created by versioned migrations). Give url or path, not both.") \
   X(path, std::string, "./tollgate.db", "SQLite ledger file (WAL mode), created if missing; the same as url: sqlite://PATH. Used when url is not set.") \
   X(batch_size, int64_t, 2048, "Rows written per transaction by the background writer.")      \
   X(flush_interval_ms, int64_t, 100, "Longest a finished request waits before its row is written.") \

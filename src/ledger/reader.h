@@ -3,7 +3,8 @@
 // no component opens the ledger's store itself. Aggregates over many rows
 // (report groups, savings sums, budget charges) are computed by the store, where
 // the rows are; scans hand rows to a visitor one at a time and never build the
-// whole result. Backends: SQLite (sqlite_reader.cc) and in memory (memory_storage.cc).
+// whole result. Backends: SQLite (sqlite_reader.cc), PostgreSQL
+// (postgres_reader.cc) and in memory (memory_storage.cc).
 // Thread safety: every method is const and may run on any thread at once; each
 // call reads one consistent snapshot. A missing ledger is NotFound.
 #pragma once

@@ -3,7 +3,8 @@
 // one interface with no policy in it: validation, secrets and auditing are
 // governance::Store's (src/governance/store.h), which is built on this.
 // Backends: SQLite (sqlite_state_store.cc, the ledger's own file, so the spend
-// counters are charged in the same transaction as the rows) and in memory.
+// counters are charged in the same transaction as the rows), PostgreSQL
+// (postgres_state_store.cc, likewise, shared by replicas) and in memory.
 // Thread safety: a StateStore is one connection and is not thread-safe; open
 // one per thread (Storage::OpenStateStore).
 #pragma once

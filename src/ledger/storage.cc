@@ -1,5 +1,6 @@
 #include "ledger/storage.h"
 
+#include "ledger/postgres_backend.h"
 #include "ledger/sqlite_backend.h"
 
 namespace tollgate::ledger {
@@ -13,10 +14,14 @@ Result<std::unique_ptr<Storage>> OpenLedger(std::string_view url, const StorageO
       return Status::InvalidArgument("ledger: the ledger URL is empty (give sqlite://PATH)");
     return NewSqliteStorage(std::string(url), std::string(url), options);
   }
+  const std::string_view scheme = url.substr(0, scheme_end);
+  if (scheme == "postgres" || scheme == "postgresql")
+    return NewPostgresStorage(std::string(url), options);  // libpq takes the URI as it is
   if (url.substr(0, kSqlite.size()) != kSqlite)
     return Status::InvalidArgument(
-        "ledger: unknown ledger URL scheme '" + std::string(url.substr(0, scheme_end)) + "' in '" +
-        std::string(url) + "' (supported: sqlite:///absolute/path.db, sqlite://relative/path.db)");
+        "ledger: unknown ledger URL scheme '" + std::string(scheme) + "' in '" + std::string(url) +
+        "' (supported: sqlite:///absolute/path.db, sqlite://relative/path.db,"
+        " postgres://user@host:port/db)");
   std::string path(url.substr(kSqlite.size()));
   if (path.empty())
     return Status::InvalidArgument("ledger: '" + std::string(url) +

@@ -40,9 +40,12 @@ class Storage {
   virtual Result<std::unique_ptr<StateStore>> OpenStateStore() = 0;
 };
 
-// `url` is sqlite:///absolute/path.db, sqlite://relative/path.db, or a plain
-// file path (what ledger.path and --db always meant). InvalidArgument for any
-// other scheme, naming the ones there are. Opens nothing yet.
+// `url` is sqlite:///absolute/path.db, sqlite://relative/path.db, a plain
+// file path (what ledger.path and --db always meant), or
+// postgres://user@host:port/db (also postgresql://; any URI libpq's
+// PQconnectdb takes, options included). InvalidArgument for any other scheme,
+// naming the ones there are. Opens nothing yet: a server that cannot be
+// reached is an IoError from the first OpenWriter/OpenStateStore or read.
 Result<std::unique_ptr<Storage>> OpenLedger(std::string_view url,
                                             const StorageOptions& options = {});
 
