@@ -20,7 +20,7 @@ namespace {
 
 void AddDbOptions(CLI::App* cmd, std::string* db, std::string* config) {
   cmd->add_option("--db", *db,
-                  "Ledger holding the state: a file path or sqlite:// URL (default: ledger.url/path of --config, "
+                  "Ledger holding the state: a file path, sqlite:// or postgres:// URL (default: ledger.url/path of --config, "
                   "or ./tollgate.db)");
   cmd->add_option("-c,--config", *config, "Config whose ledger to use")->check(CLI::ExistingFile);
 }

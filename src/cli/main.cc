@@ -243,14 +243,14 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run the gateway");
   serve->add_option("-c,--config", config_path, "YAML config file (default: the bundled config)")->check(CLI::ExistingFile);
   serve->add_option("--listen", listen, "HOST:PORT to listen on (overrides server.listen)");
-  serve->add_option("--db", db, "Ledger: a file path or sqlite:// URL (overrides ledger.url and ledger.path)");
+  serve->add_option("--db", db, "Ledger: a file path, sqlite:// or postgres:// URL (overrides ledger.url and ledger.path)");
 
   report::ReportOptions ro;
   std::string format = "table", report_config;
   bool report_savings = false;
   auto* rep = app.add_subcommand("report", "Spend, tokens and requests from the ledger");
   rep->add_option("--db", ro.db_path,
-                  "Ledger: a file path or sqlite:// URL (default: ledger.url/path of --config, or ./tollgate.db)");
+                  "Ledger: a file path, sqlite:// or postgres:// URL (default: ledger.url/path of --config, or ./tollgate.db)");
   rep->add_option("-c,--config", report_config, "Config whose ledger to read")->check(CLI::ExistingFile);
   rep->add_option("--by", ro.by, "day|week|month|model|provider|key|user|project|tag|lever (lever: by savings lever)")
       ->check(CLI::IsMember({"day", "week", "month", "model", "provider", "key", "user", "project", "tag", "lever"}));

@@ -98,7 +98,7 @@ UsageCommand::UsageCommand(CLI::App& app) {
   cmd_->add_flag("--into-ledger", into_ledger_,
                  "Write the usage into the ledger instead of printing a report");
   cmd_->add_option("--db", db_,
-                   "Ledger for --into-ledger: a file path or sqlite:// URL (default: ledger.url/path of "
+                   "Ledger for --into-ledger: a file path, sqlite:// or postgres:// URL (default: ledger.url/path of "
                    "--config, or ./tollgate.db)");
   cmd_->add_option("-c,--config", config_, "Config whose pricing (and ledger.path) to use")
       ->check(CLI::ExistingFile);
