@@ -1,5 +1,7 @@
 #include "ledger/columns.h"
 
+#include "common/util.h"
+
 namespace tollgate::ledger {
 
 // clang-format off
@@ -70,6 +72,20 @@ const Value* Record::Find(std::string_view name) const {
   for (size_t i = 0; i < names.size() && i < values.size(); ++i)
     if (names[i] == name) return &values[i];
   return nullptr;
+}
+
+std::vector<std::string> SplitListColumn(std::string_view v) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= v.size() && !v.empty()) {
+    size_t c = v.find(',', pos);
+    std::string_view part =
+        Trim(v.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
+    if (!part.empty()) out.emplace_back(part);
+    if (c == std::string_view::npos) break;
+    pos = c + 1;
+  }
+  return out;
 }
 
 }  // namespace tollgate::ledger

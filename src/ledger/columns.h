@@ -6,6 +6,9 @@
 
 #include <array>
 #include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "ledger/ledger.h"
 #include "ledger/reader.h"
@@ -19,5 +22,9 @@ extern const std::array<const char*, kRowColumnCount> kRowColumns;
 // NULL when the price is unknown, reserved_usd is NULL when nothing was
 // reserved. Text values view into `r`, which must outlive them.
 std::array<Value, kRowColumnCount> RowValues(const Row& r);
+
+// A comma-separated list column (a key's tags and allowed models), as every
+// backend stores it: the non-empty items, trimmed.
+std::vector<std::string> SplitListColumn(std::string_view v);
 
 }  // namespace tollgate::ledger

@@ -4,6 +4,7 @@
 // a key created or revoked on one replica is what every other replica reads
 // next (they poll StateVersion).
 #include "common/util.h"
+#include "ledger/columns.h"
 #include "ledger/postgres_backend.h"
 #include "ledger/postgres_schema.h"
 
@@ -21,20 +22,6 @@ std::string Join(const std::vector<std::string>& v) {
   return out;
 }
 
-std::vector<std::string> Split(std::string_view v) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= v.size() && !v.empty()) {
-    size_t c = v.find(',', pos);
-    std::string_view part =
-        Trim(v.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
-    if (!part.empty()) out.emplace_back(part);
-    if (c == std::string_view::npos) break;
-    pos = c + 1;
-  }
-  return out;
-}
-
 constexpr const char* kKeyColumns =
     "id, name, secret_hash, secret_prefix, owner, \"user\", project, team, tags, allowed_models,"
     " expires_at_ms, rpm, tpm, usd_per_minute, created_at_ms, revoked_at_ms";
@@ -49,8 +36,8 @@ VirtualKey ReadKey(const PGresult* r, int i) {
   k.user = GetText(r, i, 5);
   k.project = GetText(r, i, 6);
   k.team = GetText(r, i, 7);
-  k.tags = Split(pg::GetView(r, i, 8));
-  k.allowed_models = Split(pg::GetView(r, i, 9));
+  k.tags = SplitListColumn(pg::GetView(r, i, 8));
+  k.allowed_models = SplitListColumn(pg::GetView(r, i, 9));
   if (!pg::IsNull(r, i, 10)) k.expires_at_ms = GetInt(r, i, 10);
   k.rpm = GetInt(r, i, 11);
   k.tpm = GetInt(r, i, 12);

@@ -6,28 +6,13 @@
 
 #include "common/text.h"
 #include "common/util.h"
+#include "ledger/columns.h"
 #include "ledger/sqlite_backend.h"
 #include "ledger/sqlite_schema.h"
 #include "ledger/sqlite_stmt.h"
 
 namespace tollgate::ledger {
 namespace {
-
-std::vector<std::string> Split(const char* s) {
-  std::vector<std::string> out;
-  if (!s) return out;
-  std::string_view v(s);
-  size_t pos = 0;
-  while (pos <= v.size() && !v.empty()) {
-    size_t c = v.find(',', pos);
-    std::string_view part =
-        Trim(v.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
-    if (!part.empty()) out.emplace_back(part);
-    if (c == std::string_view::npos) break;
-    pos = c + 1;
-  }
-  return out;
-}
 
 constexpr const char* kKeyColumns =
     "id, name, secret_hash, secret_prefix, owner, user, project, team, tags, allowed_models, "
@@ -44,8 +29,12 @@ VirtualKey ReadKey(Stmt& s) {
   k.user = s.ColText(5);
   k.project = s.ColText(6);
   k.team = s.ColText(7);
-  k.tags = Split(s.ColCStr(8));
-  k.allowed_models = Split(s.ColCStr(9));
+  auto list = [&](int col) {
+    const char* c = s.ColCStr(col);
+    return SplitListColumn(c ? c : "");
+  };
+  k.tags = list(8);
+  k.allowed_models = list(9);
   if (!s.IsNull(10)) k.expires_at_ms = s.ColInt(10);
   k.rpm = s.ColInt(11);
   k.tpm = s.ColInt(12);
