@@ -24,6 +24,7 @@
 #include "governance/governor.h"
 #include "http/server.h"
 #include "governance/counters.h"
+#include "governance/redis_counters.h"
 #include "ledger/storage.h"
 #include "pricing/catalog.h"
 #include "report/report.h"
@@ -91,8 +92,12 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
     std::fprintf(stderr, "%s\n", ledger.status().message().c_str());
     return 1;
   }
-  governance::LocalCounterStore counters;
-  auto gov = governance::Governor::Create(*cfg, **storage, counters);
+  auto counters = governance::OpenCounterStore(cfg->counters, **storage);
+  if (!counters.ok()) {
+    std::fprintf(stderr, "%s\n", counters.status().message().c_str());
+    return 2;
+  }
+  auto gov = governance::Governor::Create(*cfg, **storage, **counters);
   if (!gov.ok()) {
     std::fprintf(stderr, "governance: %s\n", gov.status().message().c_str());
     return gov.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
@@ -153,6 +158,8 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   log::Info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
   server.Stop(static_cast<int>(cfg->server.drain_timeout_ms));
   g->DetachWorkers();
+  // No counter store answer may reach a frame destroyed below.
+  (*counters)->Quiesce();
   // Requests still suspended on the loops are destroyed now, while the ledger
   // is open: a Call destroyed without its row records itself (gateway/call.h).
   server.DestroyLoops();

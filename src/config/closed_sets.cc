@@ -32,6 +32,10 @@ constexpr std::array<std::pair<CacheScope, const char*>, 3> kCacheScopes = {{
     {CacheScope::kProject, "project"},
     {CacheScope::kGlobal, "global"},
 }};
+constexpr std::array<std::pair<CountersPolicy, const char*>, 2> kCountersPolicies = {{
+    {CountersPolicy::kFailClosed, "fail_closed"},
+    {CountersPolicy::kFailOpen, "fail_open"},
+}};
 
 constexpr ProviderTypeInfo kProviderTypes[] = {
     {"openai", "https://api.openai.com/v1"},
@@ -77,6 +81,8 @@ std::vector<std::string> BudgetWindowNames() { return Names(kBudgetWindows); }
 std::optional<RoutingStrategy> ParseRoutingStrategy(std::string_view s) { return Parse(kRoutingStrategies, s); }
 
 std::optional<CacheScope> ParseCacheScope(std::string_view s) { return Parse(kCacheScopes, s); }
+
+std::optional<CountersPolicy> ParseCountersPolicy(std::string_view s) { return Parse(kCountersPolicies, s); }
 
 const ProviderTypeInfo* FindProviderTypeInfo(std::string_view name) {
   for (const ProviderTypeInfo& t : kProviderTypes)

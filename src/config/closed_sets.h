@@ -40,6 +40,12 @@ enum class CacheScope { kKey, kProject, kGlobal };
 // nullopt for anything but key, project or global.
 std::optional<CacheScope> ParseCacheScope(std::string_view s);
 
+// What the gateway does with governed requests while the shared counters
+// (counters.url) cannot be reached.
+enum class CountersPolicy { kFailClosed, kFailOpen };
+// nullopt for anything but fail_closed or fail_open.
+std::optional<CountersPolicy> ParseCountersPolicy(std::string_view s);
+
 // A provider `type:` and what config checks and fills in for it. What the
 // type does is providers::ProviderType's, registered under the same name;
 // the names and defaults live here because providers depend on config.

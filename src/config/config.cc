@@ -222,6 +222,26 @@ Status ParsePricing(const Parser& p, const YAML::Node& node, PricingConfig* out,
   return Status::Ok();
 }
 
+Status ParseCounters(const Parser& p, const YAML::Node& node, CountersConfig* out,
+                     std::vector<std::string>* warnings) {
+  TG_RETURN_IF_ERROR(p.CheckKeys(node, {TOLLGATE_COUNTERS_SETTINGS(TG_KEY_NAME)}, "counters"));
+  TOLLGATE_COUNTERS_SETTINGS(TG_READ_FIELD)
+  if (!out->url.empty() && out->url.rfind("redis://", 0) != 0)
+    return p.Error(node["url"], "counters.url must be a redis:// URL",
+                   "write url: redis://127.0.0.1:6379, or remove it to keep the counters in this process");
+  if (!ParseCountersPolicy(out->policy))
+    return p.Error(node["policy"], "counters.policy must be fail_closed or fail_open", "set policy: fail_closed");
+  if (out->replicas < 1 || out->replicas > 10000)
+    return p.Error(node["replicas"], "counters.replicas must be between 1 and 10000",
+                   "set replicas to the number of tollgate replicas sharing the counters");
+  if (out->timeout_ms < 1 || out->timeout_ms > 60000)
+    return p.Error(node["timeout_ms"], "counters.timeout_ms must be between 1 and 60000", "set timeout_ms: 250");
+  if (out->reservation_ttl_ms < 1000)
+    return p.Error(node["reservation_ttl_ms"], "counters.reservation_ttl_ms must be at least 1000",
+                   "set it above your longest request, e.g. reservation_ttl_ms: 900000");
+  return Status::Ok();
+}
+
 Status ParseAuth(const Parser& p, const YAML::Node& node, AuthConfig* out, std::vector<std::string>* warnings) {
   TG_RETURN_IF_ERROR(p.CheckKeys(node, {TOLLGATE_AUTH_SETTINGS(TG_KEY_NAME)}, "auth"));
   TOLLGATE_AUTH_SETTINGS(TG_READ_FIELD)
@@ -660,11 +680,12 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
   cfg.source = source;
   if (root.IsNull()) return p.ErrorAt(1, 1, "config is empty", "start from config/tollgate.yaml");
   try {
-    TG_RETURN_IF_ERROR(p.CheckKeys(root, {"server", "ledger", "pricing", "auth", "governance", "budgets", "rate_limits",
+    TG_RETURN_IF_ERROR(p.CheckKeys(root, {"server", "ledger", "pricing", "auth", "governance", "counters", "budgets", "rate_limits",
                                           "providers", "models", "cache"}, "the top level"));
     if (root["cache"]) TG_RETURN_IF_ERROR(ParseCache(p, root["cache"], &cfg.cache, &cfg.warnings));
     if (root["auth"]) TG_RETURN_IF_ERROR(ParseAuth(p, root["auth"], &cfg.auth, &cfg.warnings));
     if (root["governance"]) TG_RETURN_IF_ERROR(ParseGovernance(p, root["governance"], &cfg.governance, &cfg.warnings));
+    if (root["counters"]) TG_RETURN_IF_ERROR(ParseCounters(p, root["counters"], &cfg.counters, &cfg.warnings));
     if (root["budgets"]) TG_RETURN_IF_ERROR(ParseBudgets(p, root["budgets"], &cfg));
     if (root["rate_limits"]) TG_RETURN_IF_ERROR(ParseRateLimits(p, root["rate_limits"], &cfg));
     if (root["server"]) TG_RETURN_IF_ERROR(ParseServer(p, root["server"], &cfg.server, &cfg.warnings));
@@ -742,6 +763,8 @@ std::string SettingsReferenceMarkdown() {
         "| `rpm` | integer | `0` | Requests per minute (0 = unlimited). |\n"
         "| `tpm` | integer | `0` | Tokens per minute, counting reserved input + max output. |\n"
         "| `usd_per_minute` | number | `0` | Dollars per minute, counting worst-case reservations. |\n";
+  header("counters");
+  TOLLGATE_COUNTERS_SETTINGS(TG_DOC_ROW)
   header("cache");
   TOLLGATE_CACHE_SETTINGS(TG_DOC_ROW)
   header("providers[]");

@@ -19,6 +19,7 @@ struct ServerConfig { TOLLGATE_SERVER_SETTINGS(TG_DECLARE_FIELD) };
 struct LedgerConfig { TOLLGATE_LEDGER_SETTINGS(TG_DECLARE_FIELD) };
 struct AuthConfig { TOLLGATE_AUTH_SETTINGS(TG_DECLARE_FIELD) };
 struct GovernanceConfig { TOLLGATE_GOVERNANCE_SETTINGS(TG_DECLARE_FIELD) };
+struct CountersConfig { TOLLGATE_COUNTERS_SETTINGS(TG_DECLARE_FIELD) };
 struct CacheConfig { TOLLGATE_CACHE_SETTINGS(TG_DECLARE_FIELD) };
 struct ProviderConfig {
   TOLLGATE_PROVIDER_SETTINGS(TG_DECLARE_FIELD)
@@ -123,6 +124,7 @@ struct Config {
   PricingConfig pricing;
   AuthConfig auth;
   GovernanceConfig governance;
+  CountersConfig counters;
   CacheConfig cache;
   std::vector<BudgetConfig> budgets;
   std::vector<ModelRateLimit> rate_limits;

@@ -37,6 +37,16 @@
   X(alert_webhook, std::string, "", "URL that receives a JSON POST when a soft budget limit is crossed.") \
   X(reload_interval_ms, int64_t, 1000, "How often the server picks up keys and budgets changed by the CLI.")
 
+// Where budget and rate-limit counters live (docs/deploy.md): in this process,
+// or in a Redis server shared by every replica.
+#define TOLLGATE_COUNTERS_SETTINGS(X)                                                             \
+  X(url, std::string, "", "redis://[:password@]host:port[/db] of a Redis server that holds the budget reservations, spend and rate-limit windows of every replica; empty keeps them in this process (one replica).") \
+  X(policy, std::string, "fail_closed", "When Redis cannot be reached: fail_closed refuses governed requests with HTTP 503 counters_unavailable; fail_open admits them against this replica's share (1/replicas) of every limit and resyncs spend when Redis returns.") \
+  X(replicas, int64_t, 1, "Replicas sharing the counters; under fail_open each admits against 1/replicas of every limit while Redis is down.") \
+  X(timeout_ms, int64_t, 250, "Deadline for one Redis round trip (connect, or a pipelined batch); past it Redis counts as unreachable.") \
+  X(reservation_ttl_ms, int64_t, 900000, "How long an unsettled budget reservation holds in Redis; a replica killed mid-request frees its reservations after this.") \
+  X(key_prefix, std::string, "tollgate:", "Prefix of every Redis key, so that several deployments can share one Redis.")
+
 #define TOLLGATE_PROVIDER_SETTINGS(X)                                                             \
   X(name, std::string, "", "Unique provider name, referenced by model deployments.")              \
   X(type, std::string, "", "openai, openai-compatible, azure, anthropic, gemini, sim or replay.")                                   \

@@ -210,13 +210,14 @@ std::string Gateway::RenderMetrics() {
   std::ostringstream os;
   // A metric with one unlabelled sample.
   auto single = [&](Metric id, auto value) { os << MetricHeader(id) << MetricName(id) << " " << value << "\n"; };
+  const auto budgets = governor_.BudgetStatus();
   os << MetricHeader(Metric::kBudgetRemaining);
-  for (const auto& [b, spent] : governor_.BudgetStatus()) {
+  for (const auto& [b, spent] : budgets) {
     if (!b.limit_usd) continue;
     os << MetricName(Metric::kBudgetRemaining) << "{budget=\"" << b.name << "\"} " << (*b.limit_usd - spent) << "\n";
   }
   os << MetricHeader(Metric::kBudgetSpent);
-  for (const auto& [b, spent] : governor_.BudgetStatus())
+  for (const auto& [b, spent] : budgets)
     os << MetricName(Metric::kBudgetSpent) << "{budget=\"" << b.name << "\"} " << spent << "\n";
   const char* hits = MetricName(Metric::kCacheHits);
   os << MetricHeader(Metric::kCacheHits) << hits << "{match=\"exact\"} " << stats_.cache_hits.load() << "\n"
@@ -234,6 +235,11 @@ std::string Gateway::RenderMetrics() {
   TOLLGATE_GATEWAY_COUNTERS(TOLLGATE_RENDER_COUNTER)
 #undef TOLLGATE_RENDER_COUNTER
   single(Metric::kLedgerFailedRows, ledger_.failed_rows());
+  const governance::CounterHealth ch = governor_.counters().Health();
+  single(Metric::kCountersUp, ch.up ? 1 : 0);
+  single(Metric::kCountersPending, ch.pending);
+  single(Metric::kCountersLocal, ch.local_admissions);
+  single(Metric::kCountersRefused, ch.refused_unavailable);
   return metrics_.Render(os.str());
 }
 
@@ -285,7 +291,11 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
   std::string_view query = target.size() > path.size() ? target.substr(path.size() + 1) : std::string_view();
   if (path == "/healthz") co_return co_await SendJson(200, R"({"status":"ok"})", out);
   if (path == "/metrics") {
+    // Budget spend may come from Redis: read it off the worker's loop.
+    auto worker_exec = co_await asio::this_coro::executor;
+    co_await asio::post(blocking_.get_executor(), use_awaitable);
     const std::string metrics = RenderMetrics();
+    co_await asio::post(worker_exec, use_awaitable);
     co_return co_await SendText(200, "text/plain; version=0.0.4", metrics, out);
   }
   if (path.rfind("/admin/", 0) == 0) co_return co_await ServeAdmin(req, path, query, out);

@@ -47,7 +47,15 @@
   METRIC(kCacheEntries, "tollgate_cache_entries", "gauge", "Entries in the exact cache.")                   \
   METRIC(kCacheBytes, "tollgate_cache_bytes", "gauge", "Bytes held by the exact cache.")                    \
   METRIC(kCacheEvictions, "tollgate_cache_evictions_total", "counter", "Entries evicted by the LRU bound.") \
-  METRIC(kLedgerFailedRows, "tollgate_ledger_failed_rows_total", "counter", "Ledger rows that could not be written.")
+  METRIC(kLedgerFailedRows, "tollgate_ledger_failed_rows_total", "counter", "Ledger rows that could not be written.") \
+  METRIC(kCountersUp, "tollgate_counters_up", "gauge",                                                       \
+         "1 when the budget and rate-limit counters can be reached (always 1 in process; Redis: reachable now).") \
+  METRIC(kCountersPending, "tollgate_counters_pending_updates", "gauge",                                     \
+         "Settlements waiting for Redis to come back (none are dropped).")                                    \
+  METRIC(kCountersLocal, "tollgate_counters_local_admissions_total", "counter",                             \
+         "Budget reservations admitted against this replica's share while Redis was unreachable (fail_open).") \
+  METRIC(kCountersRefused, "tollgate_counters_unavailable_total", "counter",                               \
+         "Governed requests refused with 503 because Redis was unreachable (fail_closed).")
 
 #define TOLLGATE_METRIC_NONE(...)
 // The gateway's own counters alone: X(field, name, help).

@@ -9,6 +9,11 @@ double CounterStore::Spent(const std::string& budget_id, int64_t window_start_ms
       [&](Completion<double> done) { Spent(budget_id, window_start_ms, std::move(done)); });
 }
 
+WindowState CounterStore::Window(const std::string& budget_id, int64_t window_start_ms) {
+  return WaitFor<WindowState>(
+      [&](Completion<WindowState> done) { Window(budget_id, window_start_ms, std::move(done)); });
+}
+
 void LocalCounterStore::Seed(const std::string& budget_id, int64_t window_start_ms, double spent) {
   MutexLock lock(&mu_);
   counters_[Key(budget_id, window_start_ms)].spent = spent;
@@ -54,7 +59,8 @@ std::vector<size_t> LocalCounterStore::Settle(const std::vector<BudgetSlot>& slo
   return crossed;
 }
 
-void LocalCounterStore::Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual,
+void LocalCounterStore::Settle(const std::vector<BudgetSlot>& slots, const std::string& /*ticket*/,
+                               double reserved, double actual,
                                Completion<std::vector<SoftLimitCrossing>> done) {
   std::vector<SoftLimitCrossing> crossings;
   for (size_t i : Settle(slots, reserved, actual))
@@ -66,6 +72,19 @@ double LocalCounterStore::SpentNow(const std::string& budget_id, int64_t window_
   MutexLock lock(&mu_);
   auto it = counters_.find(Key(budget_id, window_start_ms));
   return it == counters_.end() ? 0 : it->second.spent;
+}
+
+void LocalCounterStore::Window(const std::string& budget_id, int64_t window_start_ms,
+                               Completion<WindowState> done) {
+  WindowState w;
+  {
+    MutexLock lock(&mu_);
+    if (auto it = counters_.find(Key(budget_id, window_start_ms)); it != counters_.end()) {
+      w.spent = it->second.spent;
+      w.reserved = it->second.reserved;
+    }
+  }
+  done(w);
 }
 
 double LocalCounterStore::Headroom(const std::vector<BudgetSlot>& slots) {

@@ -33,6 +33,12 @@ struct BudgetSlot {
 
 struct ReserveResult {
   bool ok = true;
+  // The shared store could not be reached (nothing was reserved): the policy
+  // decides (counters.policy; the Governor answers 503 under fail_closed).
+  bool unavailable = false;
+  // Names this reservation in Settle (the Redis store expires unsettled ones);
+  // empty for the in-process store.
+  std::string ticket;
   size_t failed_slot = 0;  // which slot refused, when !ok
   double spent = 0;        // that slot's spend + reservations at the time
   double headroom =
@@ -54,8 +60,27 @@ struct RateSubject {
 // The outcome of charging one request to several rate-limit subjects.
 struct RateOutcome {
   bool ok = true;
+  bool unavailable = false;   // the shared store could not be reached (nothing was charged)
   size_t failed_subject = 0;  // which subject refused, when !ok
   RateDecision decision;      // that subject's decision (the last subject's when ok)
+};
+
+// One budget window as the store holds it (reconcile, the admin API).
+struct WindowState {
+  bool ok = true;         // false: the store could not be read
+  double spent = 0;       // settled spend
+  double reserved = 0;    // live reservations
+  int64_t reservations = 0;  // live reservations, counted
+  int64_t expired = 0;    // reservations that expired unsettled (their replica died)
+};
+
+// How the counter store is doing, for /metrics and logs.
+struct CounterHealth {
+  bool shared = false;      // a store shared by replicas (Redis)
+  bool up = true;           // reachable now
+  uint64_t pending = 0;     // settlements waiting to be applied (store unreachable)
+  uint64_t local_admissions = 0;  // admitted against this replica's share while unreachable (fail_open)
+  uint64_t refused_unavailable = 0;  // refused because unreachable (fail_closed)
 };
 
 // Called exactly once with an operation's result: before the call returns, or
@@ -68,19 +93,35 @@ class CounterStore {
   virtual ~CounterStore() = default;
 
   // Sets one window's settled spend, at start-up (from the state store's
-  // budget_spend), before any request. May block.
+  // budget_spend), before any request. A shared store keeps a value it
+  // already holds (another replica is counting it): it sets, never adds.
   virtual void Seed(const std::string& budget_id, int64_t window_start_ms, double spent) = 0;
+  // Overwrites one window's settled spend (reconcile --repair). Waits.
+  virtual void Repair(const std::string& budget_id, int64_t window_start_ms, double spent) {
+    Seed(budget_id, window_start_ms, spent);
+  }
   // Atomically: if every hard-limited slot has room for `amount`, reserves it
   // on all of them; otherwise reserves nothing and says which slot refused.
   virtual void Reserve(const std::vector<BudgetSlot>& slots, double amount,
                        Completion<ReserveResult> done) = 0;
-  // Replaces a reservation by the actual cost; completes with the slots whose
-  // spend crossed their soft limit with this settlement (for alerts).
-  virtual void Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual,
-                      Completion<std::vector<SoftLimitCrossing>> done) = 0;
-  // Spend (settled) in a budget's window.
+  // Replaces a reservation (named by `ticket`, from ReserveResult) by the
+  // actual cost; completes with the slots whose spend crossed their soft limit
+  // with this settlement (for alerts). Never lost: a shared store that cannot
+  // be reached keeps it until it can.
+  virtual void Settle(const std::vector<BudgetSlot>& slots, const std::string& ticket, double reserved,
+                      double actual, Completion<std::vector<SoftLimitCrossing>> done) = 0;
+  // Spend (settled) in a budget's window; NaN when the store cannot be read.
   virtual void Spent(const std::string& budget_id, int64_t window_start_ms,
                      Completion<double> done) = 0;
+  // The whole window: spend, live and expired reservations.
+  virtual void Window(const std::string& budget_id, int64_t window_start_ms,
+                      Completion<WindowState> done) = 0;
+  virtual CounterHealth Health() const { return {}; }
+  // Waits until every operation that completes a caller (Reserve, AdmitRates,
+  // Spent, Window) has completed, so that no completion can reach a coroutine
+  // frame destroyed after this (Server::DestroyLoops). Settlements may still
+  // be queued. The in-process store completes inline: nothing to wait for.
+  virtual void Quiesce() {}
   // Charges one request of `tokens` and `usd` to every subject's current
   // minute, all or nothing: a refusal by any subject charges none of them.
   virtual void AdmitRates(const std::vector<RateSubject>& subjects, int64_t tokens, double usd,
@@ -94,6 +135,7 @@ class CounterStore {
   // blocking pool, /metrics): at once from the in-process store; a networked
   // store blocks the calling thread until it answers.
   double Spent(const std::string& budget_id, int64_t window_start_ms);
+  WindowState Window(const std::string& budget_id, int64_t window_start_ms);
 };
 
 // Runs `start(done)` and waits for `done`: at once when the store completes
@@ -128,12 +170,14 @@ class LocalCounterStore final : public CounterStore {
                Completion<ReserveResult> done) override {
     done(Reserve(slots, amount));
   }
-  void Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual,
-              Completion<std::vector<SoftLimitCrossing>> done) override;
+  void Settle(const std::vector<BudgetSlot>& slots, const std::string& ticket, double reserved,
+              double actual, Completion<std::vector<SoftLimitCrossing>> done) override;
   void Spent(const std::string& budget_id, int64_t window_start_ms,
              Completion<double> done) override {
     done(SpentNow(budget_id, window_start_ms));
   }
+  void Window(const std::string& budget_id, int64_t window_start_ms,
+              Completion<WindowState> done) override;
   void AdmitRates(const std::vector<RateSubject>& subjects, int64_t tokens, double usd,
                   int64_t now_ms, Completion<RateOutcome> done) override;
   void AdjustRates(const std::vector<std::string>& subjects, int64_t minute, int64_t requests_delta,

@@ -369,9 +369,27 @@ void Governor::StartAdmit(AdmitOp& op) {
                        [this, &op](RateOutcome r) { AfterRates(op, r); });
 }
 
+namespace {
+// The counters are shared (counters.url) and cannot be reached, and the policy
+// is fail_closed (under fail_open the store admits against local shares).
+Denial CountersUnavailable() {
+  Denial d;
+  d.status = 503;
+  d.type = "api_error";
+  d.code = "counters_unavailable";
+  d.message =
+      "The budget and rate-limit counters (counters.url) cannot be reached, so governed requests are refused "
+      "(counters.policy: fail_closed). Retry shortly; an operator can set counters.policy: fail_open to admit "
+      "against each replica's share of every limit instead.";
+  d.retry_after_s = 1;
+  return d;
+}
+}  // namespace
+
 void Governor::AfterRates(AdmitOp& op, const RateOutcome& r) {
   const RequestFacts& f = *op.f;
   Admission* out = op.out;
+  if (r.unavailable) return op.done(CountersUnavailable());
   if (!r.ok) {
     const bool key = op.subjects[r.failed_subject].name.rfind("key", 0) == 0;
     return op.done(RateDenial(r.decision, key ? "key " + op.p->key_id : "model " + f.model));
@@ -400,7 +418,7 @@ void Governor::AfterRates(AdmitOp& op, const RateOutcome& r) {
 void Governor::AfterReserve(AdmitOp& op, const ReserveResult& r) {
   const RequestFacts& f = *op.f;
   Admission* out = op.out;
-  if (!r.ok && op.fit < 0 && cfg_.governance.clamp_max_tokens && f.output_usd_per_token > 0) {
+  if (!r.ok && !r.unavailable && op.fit < 0 && cfg_.governance.clamp_max_tokens && f.output_usd_per_token > 0) {
     // Lower max_tokens to what the tightest budget can still pay for.
     double room = r.headroom - op.input_cost;
     auto fit = static_cast<int64_t>(std::floor(room / f.output_usd_per_token));
@@ -411,10 +429,14 @@ void Governor::AfterReserve(AdmitOp& op, const ReserveResult& r) {
     }
   }
   if (r.ok && op.fit >= 0) out->clamped_max_tokens = op.fit;
-  if (!r.ok) {
+  if (!r.ok || r.unavailable) {
     // A refused request does not count against the rate limits either.
     if (!out->rate_subjects.empty())
       counters_.AdjustRates(out->rate_subjects, out->rate_minute, -1, -op.tokens, -out->rate_usd);
+    if (r.unavailable) {
+      out->active = false;
+      return op.done(CountersUnavailable());
+    }
     const BudgetSlot& s = out->slots[r.failed_slot];
     out->active = false;
     Denial d;
@@ -429,6 +451,7 @@ void Governor::AfterReserve(AdmitOp& op, const ReserveResult& r) {
     return op.done(std::move(d));
   }
   out->reserved_usd = op.worst;
+  out->reservation = r.ticket;
   op.done(std::nullopt);
 }
 
@@ -441,7 +464,7 @@ void Governor::Settle(const Admission& a, double actual_usd, int64_t actual_toke
   if (!a.rate_subjects.empty())
     counters_.AdjustRates(a.rate_subjects, a.rate_minute, 0, actual_tokens - a.rate_tokens, actual_usd - a.rate_usd);
   if (a.slots.empty()) return;
-  counters_.Settle(a.slots, a.reserved_usd, actual_usd, [this](std::vector<SoftLimitCrossing> crossed) {
+  counters_.Settle(a.slots, a.reservation, a.reserved_usd, actual_usd, [this](std::vector<SoftLimitCrossing> crossed) {
     for (const auto& c : crossed) Alert(c.slot, c.spent);
   });
 }

@@ -63,6 +63,7 @@ struct Admission {
   bool active = false;
   std::vector<BudgetSlot> slots;
   double reserved_usd = 0;
+  std::string reservation;  // the counter store's ticket for it (ReserveResult::ticket)
   int64_t clamped_max_tokens = -1;  // >= 0 when max_tokens was lowered
   std::vector<std::string> rate_subjects;
   int64_t rate_minute = 0;

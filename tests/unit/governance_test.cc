@@ -187,6 +187,7 @@ TEST(Reconcile, DetectsAndRepairsTamperedCounters) {
 class RemoteCounterStore final : public CounterStore {
  public:
   using CounterStore::Spent;
+  using CounterStore::Window;
   ~RemoteCounterStore() override { Drain(); }
   // Waits for every answer (answers may start new calls: admission chains them).
   void Drain() {
@@ -205,9 +206,12 @@ class RemoteCounterStore final : public CounterStore {
   void Reserve(const std::vector<BudgetSlot>& slots, double amount, Completion<ReserveResult> done) override {
     Later([this, slots, amount, done] { local_.Reserve(slots, amount, done); });
   }
-  void Settle(const std::vector<BudgetSlot>& slots, double reserved, double actual,
+  void Settle(const std::vector<BudgetSlot>& slots, const std::string& ticket, double reserved, double actual,
               Completion<std::vector<SoftLimitCrossing>> done) override {
-    Later([this, slots, reserved, actual, done] { local_.Settle(slots, reserved, actual, done); });
+    Later([this, slots, ticket, reserved, actual, done] { local_.Settle(slots, ticket, reserved, actual, done); });
+  }
+  void Window(const std::string& id, int64_t start, Completion<WindowState> done) override {
+    Later([this, id, start, done] { local_.Window(id, start, done); });
   }
   void Spent(const std::string& id, int64_t start, Completion<double> done) override {
     Later([this, id, start, done] { local_.Spent(id, start, done); });
