@@ -234,6 +234,7 @@ std::string Gateway::RenderMetrics() {
   TOLLGATE_GATEWAY_COUNTERS(TOLLGATE_RENDER_COUNTER)
 #undef TOLLGATE_RENDER_COUNTER
   single(Metric::kLedgerFailedRows, ledger_.failed_rows());
+  single(Metric::kLedgerSpooledRows, ledger_.spooled_rows());
   return metrics_.Render(os.str());
 }
 

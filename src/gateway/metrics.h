@@ -47,7 +47,9 @@
   METRIC(kCacheEntries, "tollgate_cache_entries", "gauge", "Entries in the exact cache.")                   \
   METRIC(kCacheBytes, "tollgate_cache_bytes", "gauge", "Bytes held by the exact cache.")                    \
   METRIC(kCacheEvictions, "tollgate_cache_evictions_total", "counter", "Entries evicted by the LRU bound.") \
-  METRIC(kLedgerFailedRows, "tollgate_ledger_failed_rows_total", "counter", "Ledger rows that could not be written.")
+  METRIC(kLedgerFailedRows, "tollgate_ledger_failed_rows_total", "counter", "Ledger rows that could not be written.") \
+  METRIC(kLedgerSpooledRows, "tollgate_ledger_spooled_rows", "gauge",                                       \
+         "Ledger rows waiting in the local spool file for the database to come back.")
 
 #define TOLLGATE_METRIC_NONE(...)
 // The gateway's own counters alone: X(field, name, help).
