@@ -81,8 +81,8 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   }
   // The composition root: the storage chosen by ledger.url, the counters, and
   // who gets which of them.
-  auto storage = ledger::OpenLedger(
-      cfg->ledger.url, {cfg->ledger.batch_size, cfg->ledger.flush_interval_ms, cfg->ledger.max_queue_rows});
+  auto storage = ledger::OpenLedger(cfg->ledger.url, {cfg->ledger.batch_size, cfg->ledger.flush_interval_ms,
+                                                      cfg->ledger.max_queue_rows, cfg->ledger.spool_path});
   if (!storage.ok()) {
     std::fprintf(stderr, "%s\n", storage.status().message().c_str());
     return 2;

@@ -20,7 +20,8 @@
   X(path, std::string, "./tollgate.db", "SQLite ledger file (WAL mode), created if missing; the same as url: sqlite://PATH. Used when url is not set.") \
   X(batch_size, int64_t, 2048, "Rows written per transaction by the background writer.")      \
   X(flush_interval_ms, int64_t, 100, "Longest a finished request waits before its row is written.") \
-  X(max_queue_rows, int64_t, 1000000, "Rows buffered in memory before the request path blocks.")
+  X(max_queue_rows, int64_t, 1000000, "Rows buffered in memory before the request path blocks.") \
+  X(spool_path, std::string, "./tollgate-ledger.spool", "PostgreSQL only: the local file where the writer keeps rows while the database cannot be reached (each batch fsync'd), replayed in order and then emptied once it is back, and at the next start if the server stopped first. One file per process (it is locked); keep it on local disk.")
 
 #define TOLLGATE_PRICING_SETTINGS(X)                                                           \
   X(catalog_file, std::string, "", "Price catalog to use instead of the embedded one (docs/pricing.md schema).") \

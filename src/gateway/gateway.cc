@@ -235,6 +235,7 @@ std::string Gateway::RenderMetrics() {
   TOLLGATE_GATEWAY_COUNTERS(TOLLGATE_RENDER_COUNTER)
 #undef TOLLGATE_RENDER_COUNTER
   single(Metric::kLedgerFailedRows, ledger_.failed_rows());
+  single(Metric::kLedgerSpooledRows, ledger_.spooled_rows());
   const governance::CounterHealth ch = governor_.counters().Health();
   single(Metric::kCountersUp, ch.up ? 1 : 0);
   single(Metric::kCountersPending, ch.pending);

@@ -48,6 +48,8 @@
   METRIC(kCacheBytes, "tollgate_cache_bytes", "gauge", "Bytes held by the exact cache.")                    \
   METRIC(kCacheEvictions, "tollgate_cache_evictions_total", "counter", "Entries evicted by the LRU bound.") \
   METRIC(kLedgerFailedRows, "tollgate_ledger_failed_rows_total", "counter", "Ledger rows that could not be written.") \
+  METRIC(kLedgerSpooledRows, "tollgate_ledger_spooled_rows", "gauge",                                       \
+         "Ledger rows waiting in the local spool file for the database to come back.") \
   METRIC(kCountersUp, "tollgate_counters_up", "gauge",                                                       \
          "1 when the budget and rate-limit counters can be reached (always 1 in process; Redis: reachable now).") \
   METRIC(kCountersPending, "tollgate_counters_pending_updates", "gauge",                                     \

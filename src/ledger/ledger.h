@@ -73,12 +73,17 @@ class LedgerWriter {
   // Queues a row; never waits on disk. Rows appended before Close() are
   // guaranteed to be written by Flush() or Close().
   virtual void Append(Row row) = 0;
-  // Blocks until every row appended so far is durable. IoError on failure.
+  // Blocks until every row appended so far is durable: in the store, or (the
+  // PostgreSQL writer while its database is unreachable) in its fsync'd spool
+  // file. IoError when any row could not be written.
   virtual Status Flush() = 0;
   // Flushes and stops the writer. Idempotent.
   virtual Status Close() = 0;
   // Rows that could not be written (disk errors), for metrics and alerts.
   virtual uint64_t failed_rows() const = 0;
+  // Rows held in a local spool file until the store can take them again (the
+  // PostgreSQL writer during an outage); always 0 for the other backends.
+  virtual uint64_t spooled_rows() const { return 0; }
 };
 // The name the gateway knows the writer by.
 using Ledger = LedgerWriter;

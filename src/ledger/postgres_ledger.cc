@@ -1,26 +1,27 @@
-// PostgreSQL implementation of LedgerWriter: the SQLite writer's queue (swapped
-// under a short mutex) and one writer thread that owns one connection. Each
-// batch is one transaction holding the writers' advisory lock: it looks up
-// which of the batch's ids are stored already (a replayed batch), streams the
-// others with COPY straight into `requests` (encoding the next rows while the
-// server inserts), then records their budget charges and adds their cost to
-// budget_spend, so the counters never drift from the ledger. Every writer takes
-// the same lock, so no other writer can store an id between the lookup and the
-// COPY; should anything else have, the COPY fails and the retry skips it.
-// The request path never waits on the database.
-#include <pthread.h>
-
+// PostgreSQL implementation of LedgerWriter: the shared batched writer
+// (batch_writer.h), whose thread owns one connection and the spool. Each batch is one transaction
+// holding the writers' advisory lock: it looks up which of the batch's ids are stored already (a
+// replayed batch), streams the others with COPY straight into `requests` (encoding the next rows
+// while the server inserts), then records their budget charges and adds their cost to budget_spend,
+// so the counters never drift from the ledger. Every writer takes the same lock, so no other writer
+// can store an id between the lookup and the COPY; should anything else have, the COPY fails and
+// the retry skips it. The request path never waits on the database. When the database cannot be
+// reached, batches go to the spool file (spool.h) instead, fsync'd, and are
+// replayed in order once it answers again; the skipped ids make that replay
+// exactly-once, budget spend included.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "common/log.h"
-#include "common/mutex.h"
+#include "ledger/batch_writer.h"
 #include "ledger/columns.h"
 #include "ledger/postgres_backend.h"
 #include "ledger/postgres_schema.h"
+#include "ledger/spool.h"
 
 namespace tollgate::ledger {
 namespace {
@@ -29,67 +30,44 @@ using pg::Params;
 
 // A failed batch is retried this many times (a dropped connection is
 // reconnected), backing off from 50 ms to 1 s: about 10 s in all, then its
-// rows count as failed. Spooling them to disk is issue 13's next step.
+// rows count as failed. With a spool, a database that cannot be connected to
+// ends the retries at once: the batch is spooled.
 constexpr int kAttempts = 14;
+// While rows wait in the spool, the database is tried again after this long,
+// doubling up to kMaxRetryDelay.
+constexpr std::chrono::milliseconds kFirstRetryDelay{200};
+constexpr std::chrono::milliseconds kMaxRetryDelay{5000};
 // COPY data is sent in pieces of about this size.
 constexpr size_t kCopyPiece = 256 * 1024;
 
-class PostgresLedger final : public LedgerWriter {
+class PostgresLedger final : public BatchedLedgerWriter {
  public:
-  PostgresLedger(std::string url, StorageOptions options)
-      : url_(std::move(url)), options_(options) {}
+  PostgresLedger(std::string url, const StorageOptions& options)
+      : BatchedLedgerWriter(
+            {options.batch_size, options.flush_interval_ms, options.max_queue_rows}),
+        url_(std::move(url)),
+        spool_path_(options.spool_path) {}
   ~PostgresLedger() override { (void)Close(); }
 
   Status Open() {
     TG_ASSIGN_OR_RETURN(conn_, pg::ConnectAndMigrate(url_));
     TG_RETURN_IF_ERROR(PrepareSession());
-    writer_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "tollgate-ledger");
-      WriterLoop();
-    });
+    if (!spool_path_.empty()) {
+      TG_ASSIGN_OR_RETURN(spool_, LedgerSpool::Open(spool_path_));
+      spooled_rows_ = spool_->rows();
+      if (spooled_rows_ > 0) {
+        // The writer's first tick replays them.
+        log::Warn("ledger: replaying " + std::to_string(spooled_rows_) +
+                  " rows that an earlier run left in the spool " + spool_path_);
+        outage_spooled_ = spooled_rows_;
+        outage_ = true;
+      }
+    }
+    StartWriter();
     return Status::Ok();
   }
 
-  void Append(Row row) override {
-    MutexLock lock(&mu_);
-    // Back-pressure only if the database has fallen far behind; rows are never dropped.
-    while (static_cast<int64_t>(queue_.size()) >= options_.max_queue_rows && !stopping_)
-      space_cv_.Wait(&mu_);
-    queue_.push_back(std::move(row));
-    ++appended_;
-    if (static_cast<int64_t>(queue_.size()) >= options_.batch_size) cv_.Signal();
-  }
-
-  Status Flush() override {
-    MutexLock lock(&mu_);
-    const uint64_t target = appended_;
-    flush_requested_ = true;
-    cv_.Signal();
-    while (written_ + failed_ < target && !writer_exited_) done_cv_.Wait(&mu_);
-    return failed_ > 0
-               ? Status::IoError("ledger: " + std::to_string(failed_) + " rows failed to write")
-               : Status::Ok();
-  }
-
-  Status Close() override {
-    {
-      MutexLock lock(&mu_);
-      if (closed_) return Status::Ok();
-      closed_ = true;
-      stopping_ = true;
-    }
-    cv_.Signal();
-    space_cv_.SignalAll();
-    if (writer_.joinable()) writer_.join();
-    conn_.reset();
-    MutexLock lock(&mu_);
-    return failed_ > 0 ? Status::IoError("ledger: rows failed to write") : Status::Ok();
-  }
-
-  uint64_t failed_rows() const override {
-    MutexLock lock(&mu_);
-    return failed_;
-  }
+  uint64_t spooled_rows() const override { return spooled_rows_.load(std::memory_order_relaxed); }
 
  private:
   // The session's temp table of a batch's charges (emptied by every commit).
@@ -99,42 +77,6 @@ class PostgresLedger final : public LedgerWriter {
                    "CREATE TEMP TABLE IF NOT EXISTS tg_batch_charges (n BIGINT, request_id TEXT,"
                    " budget_id TEXT, window_start_ms BIGINT, cost DOUBLE PRECISION)"
                    " ON COMMIT DELETE ROWS");
-  }
-
-  void WriterLoop() {
-    std::vector<Row> batch;
-    for (;;) {
-      bool stop = false;
-      {
-        MutexLock lock(&mu_);
-        const auto deadline = std::chrono::steady_clock::now() +
-                              std::chrono::milliseconds(options_.flush_interval_ms);
-        while (!stopping_ && !flush_requested_ &&
-               static_cast<int64_t>(queue_.size()) < options_.batch_size) {
-          if (!cv_.WaitUntil(&mu_, deadline)) break;
-        }
-        flush_requested_ = false;
-        batch.swap(queue_);
-        stop = stopping_;
-      }
-      space_cv_.SignalAll();
-      if (!batch.empty()) {
-        const uint64_t ok = WriteBatch(batch);
-        MutexLock lock(&mu_);
-        written_ += ok;
-        failed_ += batch.size() - ok;
-      }
-      batch.clear();
-      done_cv_.SignalAll();
-      if (stop) {
-        MutexLock lock(&mu_);
-        if (queue_.empty()) {
-          writer_exited_ = true;
-          done_cv_.SignalAll();
-          return;
-        }
-      }
-    }
   }
 
   // The batch's distinct ids as a text[] literal.
@@ -257,49 +199,120 @@ class PostgresLedger final : public LedgerWriter {
     return pg::Run(c, what, "COMMIT");
   }
 
-  // Returns how many rows were committed (all or none).
-  uint64_t WriteBatch(const std::vector<Row>& rows) {
+  // (Re)connects when the connection is gone. IoError when the server cannot
+  // be reached.
+  Status EnsureConnected() {
+    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return Status::Ok();
+    TG_ASSIGN_OR_RETURN(conn_, pg::ConnectAndMigrate(url_));
+    return PrepareSession();
+  }
+
+  // WriteOnce, rolled back on failure when the connection survived it.
+  Status WriteOrRollBack(const std::vector<Row>& rows) {
+    Status st = WriteOnce(rows);
+    if (!st.ok() && conn_ && PQstatus(conn_.get()) == CONNECTION_OK)
+      (void)pg::Run(conn_.get(), "ledger: rollback", "ROLLBACK");
+    return st;
+  }
+
+  // Durable means committed, or (with a spool) in the fsync'd spool: once rows
+  // wait there, later batches follow them, so the database gets them in order.
+  // Without a spool, or when the database answers but refuses the batch, the
+  // batch is retried for about 10 s, then it fails.
+  Status WriteBatch(const std::vector<Row>& rows) override {
+    if (spool_ && spool_->rows() > 0) return Spool(rows);
     auto backoff = std::chrono::milliseconds(50);
+    Status st = Status::Ok();
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
-      Status st = Status::Ok();
-      if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
-        auto c = pg::ConnectAndMigrate(url_);
-        if (c.ok()) {
-          conn_ = std::move(*c);
-          st = PrepareSession();
-        } else {
-          st = c.status();
-        }
+      st = EnsureConnected();
+      if (!st.ok() && spool_) {
+        BeginOutage(st);
+        return Spool(rows);
       }
-      if (st.ok()) st = WriteOnce(rows);
-      if (st.ok()) return rows.size();
+      if (st.ok()) st = WriteOrRollBack(rows);
+      if (st.ok()) return st;
+      // A connection lost mid-batch is replaced at once; with a spool, one that
+      // cannot be replaced is the outage, logged then.
+      if (spool_ && PQstatus(conn_.get()) != CONNECTION_OK) continue;
       log::Error(st.message());
-      if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK)
-        (void)pg::Run(conn_.get(), "ledger: rollback", "ROLLBACK");
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
     }
-    return 0;
+    return st;
+  }
+
+  Status Spool(const std::vector<Row>& rows) {
+    Status st = spool_->Append(rows);
+    if (!st.ok()) {
+      log::Error(st.message() + " (" + std::to_string(rows.size()) + " rows lost)");
+      return st;
+    }
+    outage_spooled_ += rows.size();
+    spooled_rows_ += rows.size();
+    return st;
+  }
+
+  void BeginOutage(const Status& why) {
+    if (outage_) return;
+    outage_ = true;
+    outage_spooled_ = 0;
+    retry_delay_ = kFirstRetryDelay;
+    next_retry_ = std::chrono::steady_clock::now() + retry_delay_;
+    log::Warn(why.message() + "; spooling ledger rows to " + spool_path_ +
+              " until PostgreSQL is back");
+  }
+
+  // While rows wait in the spool: when the retry is due, replays them (each
+  // batch in its own transaction, so a failure part-way keeps what committed),
+  // and on failure backs off.
+  void OnWriterTick() override {
+    if (!spool_ || spool_->rows() == 0 || std::chrono::steady_clock::now() < next_retry_) return;
+    Status st = EnsureConnected();
+    if (st.ok())
+      st = spool_->Replay([this](const std::vector<Row>& rows) {
+        TG_RETURN_IF_ERROR(WriteOrRollBack(rows));
+        outage_replayed_ += rows.size();
+        spooled_rows_ -= rows.size();
+        return Status::Ok();
+      });
+    if (!st.ok()) {
+      // The server answered and refused a batch: nothing later replays until
+      // that is fixed, so say so on every try.
+      if (PQstatus(conn_.get()) == CONNECTION_OK)
+        log::Error(st.message() + " (replaying the spool " + spool_path_ + "; will retry)");
+      next_retry_ = std::chrono::steady_clock::now() + retry_delay_;
+      retry_delay_ = std::min(retry_delay_ * 2, kMaxRetryDelay);
+      return;
+    }
+    log::Info("ledger: PostgreSQL is back: " + std::to_string(outage_spooled_) +
+              " rows spooled to " + spool_path_ + ", " + std::to_string(outage_replayed_) +
+              " replayed");
+    outage_ = false;
+    outage_spooled_ = outage_replayed_ = 0;
+    retry_delay_ = kFirstRetryDelay;
+  }
+
+  void OnWriterStopped() override {
+    conn_.reset();
+    if (spool_ && spool_->rows() > 0)
+      log::Warn("ledger: " + std::to_string(spool_->rows()) + " rows stay in the spool " +
+                spool_path_ + " until the next start");
+    spool_.reset();
   }
 
   const std::string url_;
-  const StorageOptions options_;
-  pg::Conn conn_;                             // owned by the writer thread after Open()
-  std::string requests_copy_, charges_copy_;  // the writer thread's buffers, reused
-  std::thread writer_;
-
-  mutable Mutex mu_;
-  CondVar cv_;        // wakes the writer
-  CondVar done_cv_;   // wakes Flush()
-  CondVar space_cv_;  // wakes producers under back-pressure
-  std::vector<Row> queue_ GUARDED_BY(mu_);
-  uint64_t appended_ GUARDED_BY(mu_) = 0;
-  uint64_t written_ GUARDED_BY(mu_) = 0;
-  uint64_t failed_ GUARDED_BY(mu_) = 0;
-  bool flush_requested_ GUARDED_BY(mu_) = false;
-  bool stopping_ GUARDED_BY(mu_) = false;
-  bool closed_ GUARDED_BY(mu_) = false;
-  bool writer_exited_ GUARDED_BY(mu_) = false;
+  const std::string spool_path_;  // empty: no spool
+  // The writer thread's after Open().
+  pg::Conn conn_;
+  std::string requests_copy_, charges_copy_;  // buffers, reused
+  std::unique_ptr<LedgerSpool> spool_;
+  bool outage_ = false;           // rows went to the spool since the last replay
+  uint64_t outage_spooled_ = 0;   // rows spooled in this outage, for the log
+  uint64_t outage_replayed_ = 0;  // and replayed
+  std::chrono::milliseconds retry_delay_ = kFirstRetryDelay;
+  std::chrono::steady_clock::time_point next_retry_{};
+  // spool_->rows(), for other threads (metrics).
+  std::atomic<uint64_t> spooled_rows_{0};
 };
 
 }  // namespace

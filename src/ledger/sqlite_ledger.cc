@@ -1,15 +1,13 @@
-// SQLite implementation of LedgerWriter: a queue swapped under a short mutex and a
-// single writer thread that inserts batches inside one transaction each.
+// SQLite implementation of LedgerWriter: the shared queue and writer thread
+// (batch_writer.h) inserting each batch inside one transaction.
 #include <sqlite3.h>
-
-#include <pthread.h>
 
 #include <chrono>
 #include <thread>
 #include <vector>
 
 #include "common/log.h"
-#include "common/mutex.h"
+#include "ledger/batch_writer.h"
 #include "ledger/columns.h"
 #include "ledger/ledger.h"
 #include "ledger/sqlite_schema.h"
@@ -17,9 +15,11 @@
 namespace tollgate::ledger {
 namespace {
 
-class SqliteLedger final : public LedgerWriter {
+class SqliteLedger final : public BatchedLedgerWriter {
  public:
-  explicit SqliteLedger(SqliteOptions options) : options_(std::move(options)) {}
+  explicit SqliteLedger(SqliteOptions options)
+      : BatchedLedgerWriter({options.batch_size, options.flush_interval_ms, options.max_queue_rows}),
+        options_(std::move(options)) {}
   ~SqliteLedger() override { (void)Close(); }
 
   Status Open() {
@@ -44,95 +44,23 @@ class SqliteLedger final : public LedgerWriter {
                            " spent_usd = spent_usd + excluded.spent_usd, requests = requests + 1",
                            -1, &spend_, nullptr) != SQLITE_OK)
       return Status::IoError(std::string("ledger: prepare budget statements: ") + sqlite3_errmsg(db_));
-    writer_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "tollgate-ledger");  // visible in top/perf; the bench pins it apart
-      WriterLoop();
-    });
+    StartWriter();
     return Status::Ok();
   }
 
-  void Append(Row row) override {
-    MutexLock lock(&mu_);
-    // Back-pressure only if the disk has fallen far behind; rows are never dropped.
-    while (static_cast<int64_t>(queue_.size()) >= options_.max_queue_rows && !stopping_) space_cv_.Wait(&mu_);
-    queue_.push_back(std::move(row));
-    ++appended_;
-    if (static_cast<int64_t>(queue_.size()) >= options_.batch_size) cv_.Signal();
-  }
-
-  Status Flush() override {
-    MutexLock lock(&mu_);
-    uint64_t target = appended_;
-    flush_requested_ = true;
-    cv_.Signal();
-    while (written_ + failed_ < target && !writer_exited_) done_cv_.Wait(&mu_);
-    return failed_ > 0 ? Status::IoError("ledger: " + std::to_string(failed_) + " rows failed to write")
-                       : Status::Ok();
-  }
-
-  Status Close() override {
-    {
-      MutexLock lock(&mu_);
-      if (closed_) return Status::Ok();
-      closed_ = true;
-      stopping_ = true;
-    }
-    cv_.Signal();
-    space_cv_.SignalAll();
-    if (writer_.joinable()) writer_.join();
+ private:
+  // Finalizes the statements and closes the file once the thread has stopped.
+  void OnWriterStopped() override {
     for (sqlite3_stmt** st : {&insert_, &charge_, &spend_}) {
       if (*st) sqlite3_finalize(*st);
       *st = nullptr;
     }
     if (db_) sqlite3_close(db_);
     db_ = nullptr;
-    MutexLock lock(&mu_);
-    return failed_ > 0 ? Status::IoError("ledger: rows failed to write") : Status::Ok();
   }
 
-  uint64_t failed_rows() const override {
-    MutexLock lock(&mu_);
-    return failed_;
-  }
-
- private:
-  void WriterLoop() {
-    std::vector<Row> batch;
-    for (;;) {
-      bool stop = false;
-      {
-        MutexLock lock(&mu_);
-        const auto deadline =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.flush_interval_ms);
-        while (!stopping_ && !flush_requested_ && static_cast<int64_t>(queue_.size()) < options_.batch_size) {
-          if (!cv_.WaitUntil(&mu_, deadline)) break;
-        }
-        flush_requested_ = false;
-        batch.swap(queue_);
-        stop = stopping_;
-      }
-      space_cv_.SignalAll();
-      if (!batch.empty()) {
-        uint64_t ok = WriteBatch(batch);
-        MutexLock lock(&mu_);
-        written_ += ok;
-        failed_ += batch.size() - ok;
-      }
-      batch.clear();
-      done_cv_.SignalAll();
-      if (stop) {
-        MutexLock lock(&mu_);
-        if (queue_.empty()) {
-          writer_exited_ = true;
-          done_cv_.SignalAll();
-          return;
-        }
-      }
-    }
-  }
-
-  // Returns how many rows were committed. Retries a busy database briefly.
-  uint64_t WriteBatch(const std::vector<Row>& rows) {
+  // One transaction. Retries a busy database briefly; IoError after that.
+  Status WriteBatch(const std::vector<Row>& rows) override {
     for (int attempt = 0; attempt < 50; ++attempt) {
       if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -150,12 +78,12 @@ class SqliteLedger final : public LedgerWriter {
           break;
         }
       }
-      if (ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return rows.size();
+      if (ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return Status::Ok();
       log::Error(std::string("ledger: batch write failed: ") + sqlite3_errmsg(db_));
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    return 0;
+    return Status::IoError("ledger: batch write failed");
   }
 
   bool ChargeBudgets(const Row& r) {
@@ -196,25 +124,12 @@ class SqliteLedger final : public LedgerWriter {
     }
   }
 
-  SqliteOptions options_;
-  sqlite3* db_ = nullptr;          // owned by the writer thread after Open()
+  const SqliteOptions options_;
+  // The writer thread's after Open(); closed by OnWriterStopped().
+  sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* charge_ = nullptr;
   sqlite3_stmt* spend_ = nullptr;
-  std::thread writer_;
-
-  mutable Mutex mu_;
-  CondVar cv_;        // wakes the writer
-  CondVar done_cv_;   // wakes Flush()
-  CondVar space_cv_;  // wakes producers under back-pressure
-  std::vector<Row> queue_ GUARDED_BY(mu_);
-  uint64_t appended_ GUARDED_BY(mu_) = 0;
-  uint64_t written_ GUARDED_BY(mu_) = 0;
-  uint64_t failed_ GUARDED_BY(mu_) = 0;
-  bool flush_requested_ GUARDED_BY(mu_) = false;
-  bool stopping_ GUARDED_BY(mu_) = false;
-  bool closed_ GUARDED_BY(mu_) = false;
-  bool writer_exited_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace

@@ -19,11 +19,14 @@
 
 namespace tollgate::ledger {
 
-// The writer's tuning (ledger.batch_size, flush_interval_ms, max_queue_rows).
+// The writer's tuning (ledger.batch_size, flush_interval_ms, max_queue_rows)
+// and the PostgreSQL writer's spool file (ledger.spool_path; empty: no spool,
+// so rows the database does not take in about 10 s count as failed).
 struct StorageOptions {
   int64_t batch_size = 2048;
   int64_t flush_interval_ms = 100;
   int64_t max_queue_rows = 1000000;
+  std::string spool_path;
 };
 
 class Storage {

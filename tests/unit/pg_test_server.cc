@@ -77,18 +77,13 @@ class Server {
         return Status::IoError("cannot chown " + dir_.string() + " to postgres");
       as_ = "runuser -u postgres -- ";
     }
-    const std::string data = (dir_ / "data").string();
+    const std::string data = Data();
     if (Sh(bin_ + "/initdb -D " + data + " -U postgres -A trust -E UTF8 --locale=C --no-sync >" +
            (dir_ / "initdb.log").string() + " 2>&1") != 0)
       return Status::IoError("initdb failed: " + Read(dir_ / "initdb.log"));
     for (int attempt = 0; attempt < 3; ++attempt) {
       port_ = FreePort();
-      const std::string opts = "-p " + std::to_string(port_) + " -k " + dir_.string() +
-                               " -c listen_addresses=127.0.0.1 -c fsync=off"
-                               " -c synchronous_commit=off -c full_page_writes=off"
-                               " -c max_connections=300";
-      if (Sh(bin_ + "/pg_ctl -D " + data + " -l " + (dir_ / "server.log").string() +
-             " -w -t 60 -o '" + opts + "' start >/dev/null 2>&1") == 0) {
+      if (PgCtlStart()) {
         started_ = true;
         owner_ = getpid();
         return Status::Ok();
@@ -97,12 +92,32 @@ class Server {
     return Status::IoError("pg_ctl start failed: " + Read(dir_ / "server.log"));
   }
 
+  // The running server, stopped; then started again on the same port.
+  Status Stop() {
+    if (Sh(bin_ + "/pg_ctl -D " + Data() + " -m fast -w stop >/dev/null 2>&1") != 0)
+      return Status::IoError("pg_ctl stop failed: " + Log());
+    return Status::Ok();
+  }
+  Status Restart() {
+    return PgCtlStart() ? Status::Ok() : Status::IoError("pg_ctl start failed: " + Log());
+  }
+
   std::string Url(const std::string& db) const {
     return "postgres://postgres@127.0.0.1:" + std::to_string(port_) + "/" + db;
   }
   std::string Log() const { return Read(dir_ / "server.log"); }
 
  private:
+  std::string Data() const { return (dir_ / "data").string(); }
+  bool PgCtlStart() const {
+    const std::string opts = "-p " + std::to_string(port_) + " -k " + dir_.string() +
+                             " -c listen_addresses=127.0.0.1 -c fsync=off"
+                             " -c synchronous_commit=off -c full_page_writes=off"
+                             " -c max_connections=300";
+    return Sh(bin_ + "/pg_ctl -D " + Data() + " -l " + (dir_ / "server.log").string() +
+              " -w -t 60 -o '" + opts + "' start >/dev/null 2>&1") == 0;
+  }
+
   int Sh(const std::string& cmd) const { return std::system((as_ + cmd).c_str()); }
   static std::string Read(const fs::path& p) {
     std::ifstream f(p);
@@ -149,9 +164,32 @@ Result<std::string> NewPostgresDatabase() {
   return s->Url(name);
 }
 
+std::string QueryPostgres(const std::string& url, const std::string& sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  PGresult* r = PQexec(c, sql.c_str());
+  std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0
+                      ? PQgetvalue(r, 0, 0)
+                      : std::string("error: ") + PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(c);
+  return v;
+}
+
 std::string PostgresServerLog() {
   Status st;
   return TheServer(&st)->Log();
+}
+
+Status StopPostgresServer() {
+  Status st;
+  Server* s = TheServer(&st);
+  return st.ok() ? s->Stop() : st;
+}
+
+Status StartPostgresServer() {
+  Status st;
+  Server* s = TheServer(&st);
+  return st.ok() ? s->Restart() : st;
 }
 
 }  // namespace tollgate::testing

@@ -17,8 +17,18 @@ namespace tollgate::testing {
 // installs it), IoError when it is but the server could not be started.
 Result<std::string> NewPostgresDatabase();
 
+// The first value of `sql`'s result, run on a connection of its own, or
+// "error: " and the server's message.
+std::string QueryPostgres(const std::string& url, const std::string& sql);
+
 // The server's log, for failure messages.
 std::string PostgresServerLog();
+
+// Stops the server (fast shutdown: open connections are closed), to test what
+// clients do while it is down, and starts it again with the same data folder
+// and port. Every database survives. A test that stops it starts it again.
+Status StopPostgresServer();
+Status StartPostgresServer();
 
 }  // namespace tollgate::testing
 

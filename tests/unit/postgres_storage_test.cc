@@ -53,17 +53,7 @@ Budget MakeBudget(const std::string& id) {
   return b;
 }
 
-// One value by SQL, on a connection of its own.
-std::string Query(const std::string& url, const std::string& sql) {
-  PGconn* c = PQconnectdb(url.c_str());
-  PGresult* r = PQexec(c, sql.c_str());
-  std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0
-                      ? PQgetvalue(r, 0, 0)
-                      : std::string("error: ") + PQresultErrorMessage(r);
-  PQclear(r);
-  PQfinish(c);
-  return v;
-}
+constexpr auto Query = testing::QueryPostgres;
 
 int64_t CountRows(const LedgerReader& reader) {
   auto t = reader.TotalsByGroup(GroupKey::kAll, {});
