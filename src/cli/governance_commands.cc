@@ -10,6 +10,7 @@
 #include "config/closed_sets.h"
 #include "config/config.h"
 #include "governance/reconcile.h"
+#include "governance/redis_counters.h"
 #include "governance/serialize.h"
 #include "governance/store.h"
 #include "governance/window.h"
@@ -95,6 +96,8 @@ GovernanceCommands::GovernanceCommands(CLI::App& app) {
   AddDbOptions(audit_, &db_, &config_);
   reconcile_ = app.add_subcommand("reconcile", "Check that budget counters agree with the ledger");
   reconcile_->add_flag("--repair", repair_, "Rewrite counters that disagree from the ledger");
+  reconcile_->add_option("--counters", counters_url_,
+                         "redis:// URL of shared counters to check too (default: counters.url of --config)");
   AddDbOptions(reconcile_, &db_, &config_);
 }
 
@@ -303,17 +306,36 @@ int GovernanceCommands::Reconcile() {
   if (!storage.ok()) return Fail(storage.status());
   auto store = governance::Store::Open(**storage);
   if (!store.ok()) return Fail(store.status());
-  auto lines = governance::Reconcile(**store, *(*storage)->OpenReader(), repair_);
+  // The shared counters: --counters, else the config's counters section.
+  config::CountersConfig cc;
+  if (!config_.empty())
+    if (auto c = config::LoadConfigFile(config_); c.ok()) cc = c->counters;
+  if (!counters_url_.empty()) cc.url = counters_url_;
+  std::unique_ptr<governance::CounterStore> shared;
+  if (!cc.url.empty()) {
+    cc.policy = "fail_closed";  // read what Redis holds, never a local share
+    auto opened = governance::OpenCounterStore(cc, **storage);
+    if (!opened.ok()) return Fail(opened.status());
+    shared = std::move(*opened);
+  }
+  auto lines = governance::Reconcile(**store, *(*storage)->OpenReader(), repair_, shared.get());
   if (!lines.ok()) return Fail(lines.status());
   int bad = 0;
-  std::printf("%-24s %-26s %14s %14s %9s %9s  %s\n", "BUDGET", "WINDOW", "COUNTER_USD", "LEDGER_USD", "COUNTER_N",
-              "LEDGER_N", "STATE");
+  std::printf("%-24s %-26s %14s %14s %9s %9s", "BUDGET", "WINDOW", "COUNTER_USD", "LEDGER_USD", "COUNTER_N",
+              "LEDGER_N");
+  if (shared) std::printf(" %14s %12s %6s %8s", "REDIS_USD", "RESERVED", "LIVE", "EXPIRED");
+  std::printf("  STATE\n");
   for (const auto& l : *lines) {
     bad += l.agrees ? 0 : 1;
-    std::printf("%-24s %-26s %14.6f %14.6f %9lld %9lld  %s\n", l.budget_name.c_str(),
+    std::printf("%-24s %-26s %14.6f %14.6f %9lld %9lld", l.budget_name.c_str(),
                 governance::FormatLocalTime(l.window_start_ms).c_str(), l.counter_usd, l.ledger_usd,
-                static_cast<long long>(l.counter_requests), static_cast<long long>(l.ledger_requests),
-                l.agrees ? "ok" : (repair_ ? "REPAIRED" : "MISMATCH"));
+                static_cast<long long>(l.counter_requests), static_cast<long long>(l.ledger_requests));
+    if (l.shared && l.shared_ok)
+      std::printf(" %14.6f %12.6f %6lld %8lld", l.shared_usd, l.reserved_usd, static_cast<long long>(l.live),
+                  static_cast<long long>(l.expired));
+    else if (l.shared)
+      std::printf(" %14s %12s %6s %8s", "unreachable", "-", "-", "-");
+    std::printf("  %s\n", l.agrees ? "ok" : (repair_ ? "REPAIRED" : "MISMATCH"));
   }
   std::printf("%zu windows checked, %d %s\n", lines->size(), bad, repair_ ? "repaired" : "mismatched");
   return bad > 0 && !repair_ ? 1 : 0;

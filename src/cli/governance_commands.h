@@ -38,6 +38,7 @@ class GovernanceCommands {
   CLI::App *audit_ = nullptr, *reconcile_ = nullptr;
 
   std::string db_, config_, format_ = "table", id_;
+  std::string counters_url_;
   // keys create
   std::string name_, owner_, user_, project_, team_, expires_;
   std::vector<std::string> tags_, models_;

@@ -5,7 +5,13 @@
 
 namespace tollgate::governance {
 
-Result<std::vector<ReconcileLine>> Reconcile(Store& store, const ledger::LedgerReader& ledger, bool repair) {
+namespace {
+// Sums of doubles may differ in the last bits depending on order.
+bool Same(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(b)); }
+}  // namespace
+
+Result<std::vector<ReconcileLine>> Reconcile(Store& store, const ledger::LedgerReader& ledger, bool repair,
+                                             CounterStore* shared) {
   std::map<std::pair<std::string, int64_t>, ReconcileLine> lines;
   TG_ASSIGN_OR_RETURN(std::vector<SpendRow> spend, store.ListSpend());
   for (const auto& s : spend) {
@@ -27,11 +33,24 @@ Result<std::vector<ReconcileLine>> Reconcile(Store& store, const ledger::LedgerR
     for (const auto& b : budgets)
       if (b.id == l.budget_id) l.budget_name = b.name;
     if (l.budget_name.empty()) l.budget_name = "(deleted)";
-    // Sums of doubles may differ in the last bits depending on order.
-    l.agrees = std::fabs(l.counter_usd - l.ledger_usd) <= 1e-9 * std::max(1.0, std::fabs(l.ledger_usd)) &&
-               l.counter_requests == l.ledger_requests;
-    if (!l.agrees && repair) {
+    const bool stored_agrees = Same(l.counter_usd, l.ledger_usd) && l.counter_requests == l.ledger_requests;
+    bool shared_agrees = true;
+    if (shared) {
+      const WindowState w = shared->Window(l.budget_id, l.window_start_ms);
+      l.shared = true;
+      l.shared_ok = w.ok;
+      l.shared_usd = w.spent;
+      l.reserved_usd = w.reserved;
+      l.live = w.reservations;
+      l.expired = w.expired;
+      shared_agrees = w.ok && Same(w.spent, l.ledger_usd);
+    }
+    l.agrees = stored_agrees && shared_agrees;
+    if (!stored_agrees && repair)
       TG_RETURN_IF_ERROR(store.SetSpend({l.budget_id, l.window_start_ms, l.ledger_usd, l.ledger_requests}));
+    if (!shared_agrees && repair) {
+      if (!l.shared_ok) return Status::IoError("the shared counters (counters.url) cannot be read; nothing repaired there");
+      shared->Repair(l.budget_id, l.window_start_ms, l.ledger_usd);
     }
     out.push_back(l);
   }

@@ -83,7 +83,9 @@ class PostgresSpool : public ::testing::Test {
     }
   }
   void TearDown() override {
-    if (stopped_) EXPECT_TRUE(testing::StartPostgresServer().ok());
+    if (stopped_) {
+      EXPECT_TRUE(testing::StartPostgresServer().ok());
+    }
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
