@@ -1,0 +1,385 @@
+// Issue 13: many replicas on PostgreSQL and Redis, one set of budgets, nothing
+// lost. Real servers on loopback (lib/cluster.mjs): one PostgreSQL, one Redis,
+// three tollgate replicas sharing a database behind nginx (round-robin), in
+// front of the fake OpenAI upstream.
+//
+//   cluster A: ledger in PostgreSQL, in-process counters (today's binary):
+//              keys created / revoked on one replica reach the others, one
+//              ledger row per request, and no row lost when PostgreSQL is
+//              killed mid-run (spool, replayed exactly once).
+//   cluster B: + counters in Redis, fail_closed: one $1 budget and one rpm
+//              limit across the three replicas, 503 counters_unavailable
+//              while Redis is down.
+//   cluster C: + counters in Redis, fail_open with replicas: 3: each replica
+//              admits against a 1/3 share while Redis is down, and the
+//              counters agree with the ledger once it is back.
+//
+// Prices (lib/governance_helpers.mjs): gov-model costs $10 / 1M input tokens
+// and $20 / 1M output tokens; the fake reports 500 + 250 tokens, so every
+// request costs $0.005 + $0.005 = $0.01. The figures each test measures are
+// printed as diagnostics (`# ...` lines of the TAP output).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFakeOpenAI } from './lib/fake_openai.mjs';
+import { stopAll, sleep, runTollgate, parseCostTrailer, closeTo } from './lib/harness.mjs';
+import {
+  IN_USD, OUT_USD, createKeyAdmin, admin, chat, govBody, bodyBytes, worstCase, waitFor, assertApiError,
+  avoidMinuteEdge,
+} from './lib/governance_helpers.mjs';
+import { missingServers, startPostgres, startRedis, startCluster, metric } from './lib/cluster.mjs';
+
+const USAGE = { prompt_tokens: 500, completion_tokens: 250 };
+const COST = USAGE.prompt_tokens * IN_USD + USAGE.completion_tokens * OUT_USD; // $0.01
+
+const missing = missingServers();
+const skip = missing.length ? `needs ${missing.join(', ')} (scripts/install-deps.sh installs them)` : false;
+
+let fake;
+let pg;
+let redis;
+const clusters = [];
+before(async () => {
+  if (skip) return;
+  fake = await startFakeOpenAI();
+  fake.set({ usage: USAGE });
+  pg = await startPostgres();
+  redis = await startRedis();
+});
+after(async () => {
+  for (const c of clusters) await c.close().catch(() => {});
+  await stopAll();
+  await redis?.close();
+  await pg?.close();
+  await fake?.close();
+});
+
+// Each cluster is started by the first test that needs it; a cluster that
+// failed to start fails every test that uses it, at once.
+const started = new Map();
+function cluster(name, opts) {
+  if (!started.has(name)) {
+    started.set(name, startCluster({ pg, fake, db: name, ...opts }).then((c) => { clusters.push(c); return c; }));
+  }
+  return started.get(name);
+}
+const clusterA = () => cluster('cluster_a', {});
+const clusterB = () => cluster('cluster_b', { counters: { url: redis.url, policy: 'fail_closed' } });
+const clusterC = () => cluster('cluster_c', { counters: { url: redis.url, policy: 'fail_open', replicas: 3 } });
+
+/** A body whose size honestly bounds its 500 prompt tokens (a token is >= 1 byte), max_tokens 250. */
+function promptBody(extra = {}) {
+  return govBody({ messages: [{ role: 'user', content: 'lorem '.repeat(90) }], max_tokens: USAGE.completion_tokens, ...extra });
+}
+
+/** One chat request; the answer's status, request id, error code, replica (x-upstream) and cost. */
+async function send(base, secret, body = promptBody()) {
+  const r = await chat(base, secret, body);
+  const trailer = body.stream ? parseCostTrailer(r.text) : null;
+  return {
+    status: r.status,
+    id: r.headers.get('x-tollgate-request-id'),
+    code: r.json?.error?.code ?? null,
+    upstream: r.headers.get('x-upstream'),
+    cost: trailer ? Number(trailer.cost) : Number(r.headers.get('x-tollgate-cost-usd') ?? NaN),
+    res: r,
+  };
+}
+
+const fire = (base, secret, n, body) => Promise.all(Array.from({ length: n }, () => send(base, secret, body)));
+const ok2xx = (r) => r.status >= 200 && r.status < 300;
+
+/** {status: count} of some answers, for messages. */
+function tally(results) {
+  const t = {};
+  for (const r of results) t[r.status] = (t[r.status] ?? 0) + 1;
+  return t;
+}
+
+/**
+ * Creates a key through `tg`'s admin API (restricted to GOV_MODEL) and waits
+ * until every replica knows it: a request for other-model is 403
+ * model_not_allowed, not 401, and costs nothing.
+ */
+async function sharedKey(c, spec, via = c.replicas[0]) {
+  const k = await createKeyAdmin(via.base, { models: ['gov-model'], ...spec });
+  await Promise.all(c.replicas.map((r) => waitFor(async () => (await chat(r.base, k.secret, govBody({}, 'other-model'))).status === 403,
+    5000, `key ${k.key.id} known on ${r.base}`)));
+  return k;
+}
+
+/**
+ * Every answer that carries a request id has exactly one ledger row, with its
+ * status; waits up to timeoutMs for the rows to be written. Returns the rows
+ * of those ids.
+ */
+async function assertOneRowEach(c, results, timeoutMs = 15000) {
+  const ids = results.map((r) => r.id).filter(Boolean);
+  assert.equal(ids.length, results.length, `every answer names its ledger row (x-tollgate-request-id): ${JSON.stringify(tally(results))}`);
+  assert.equal(new Set(ids).size, ids.length, 'request ids are unique');
+  const list = ids.map((id) => `'${id}'`).join(',');
+  let rows = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    rows = await c.rows(`id IN (${list})`);
+    if (rows.length >= ids.length || Date.now() > deadline) break;
+    await sleep(100);
+  }
+  const byId = new Map();
+  for (const row of rows) byId.set(row.id, (byId.get(row.id) ?? []).concat(row));
+  const missingIds = ids.filter((id) => !byId.has(id));
+  assert.deepEqual(missingIds.slice(0, 10), [], `${missingIds.length} of ${ids.length} answered requests have no ledger row`);
+  for (const r of results) {
+    const mine = byId.get(r.id);
+    assert.equal(mine.length, 1, `request ${r.id}: ${mine.length} rows`);
+    assert.equal(Number(mine[0].status), r.status, `request ${r.id}: row status`);
+  }
+  return rows;
+}
+
+/** `tollgate reconcile` over the cluster's config: the counters agree with the ledger. */
+async function assertReconciled(c, t) {
+  const r = await runTollgate(['reconcile', '--config', c.configPath], { timeoutMs: 30000 });
+  t.diagnostic(`reconcile: ${r.stdout.trim().split('\n').slice(-1)[0]}`);
+  assert.equal(r.code, 0, `reconcile disagrees:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, / 0 mismatched/, r.stdout);
+  assert.doesNotMatch(r.stdout, /MISMATCH/, r.stdout);
+  return r.stdout;
+}
+
+/** Sum of cost_usd over a key's rows. */
+async function keySpend(c, keyId) {
+  const [s] = await pg.json(c.pgUrl, `SELECT coalesce(sum(cost_usd), 0) AS usd, count(*) AS n FROM requests WHERE key_id = '${keyId}'`);
+  return { usd: Number(s.usd), n: Number(s.n) };
+}
+
+// ---------------------------------------------------------------------------
+// Cluster A: PostgreSQL only.
+
+test('shared state in PostgreSQL: a key created on one replica works on all, a revoked key is refused everywhere, one ledger row per request', { skip }, async (t) => {
+  const c = await clusterA();
+  fake.reset().set({ usage: USAGE });
+
+  // Created through replica 0: replica 0 reloads at once, the others on their
+  // next reload (governance.reload_interval_ms, 1000 by default).
+  const t0 = Date.now();
+  const k = await createKeyAdmin(c.replicas[0].base, { name: 'shared' });
+  const seen = await Promise.all(c.replicas.map(async (r) => {
+    await waitFor(async () => (await chat(r.base, k.secret, promptBody())).status === 200, 5000, `the new key on ${r.base}`);
+    return Date.now() - t0;
+  }));
+  t.diagnostic(`new key usable on the 3 replicas after ${seen.join(', ')} ms (reload_interval_ms 1000)`);
+  assert.ok(Math.max(...seen) <= 2000, `the key reached every replica within ~1.5 s: ${seen} ms`);
+
+  // Through nginx: round-robin over the three; one row each, in the shared database.
+  const results = await fire(c.lb.base, k.secret, 30);
+  assert.deepEqual(tally(results), { 200: 30 });
+  const spread = tally(results.map((r) => ({ status: r.upstream })));
+  t.diagnostic(`30 requests through nginx served by ${JSON.stringify(spread)}`);
+  assert.equal(Object.keys(spread).length, 3, `every replica served some: ${JSON.stringify(spread)}`);
+  const rows = await assertOneRowEach(c, results);
+  for (const row of rows) {
+    assert.equal(row.key_id, k.key.id);
+    closeTo(row.cost_usd, COST, 'row cost_usd');
+  }
+
+  // `tollgate report` reads the same database.
+  const rep = await runTollgate(['report', '--db', c.pgUrl, '--by', 'key', '--format', 'json'], { timeoutMs: 30000 });
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(rep.stdout, new RegExp(k.key.id), `report --by key names the key: ${rep.stdout}`);
+
+  // Revoked through replica 1: refused on every replica within ~1.5 s.
+  const t1 = Date.now();
+  const rv = await admin(c.replicas[1].base, 'DELETE', `/admin/keys/${k.key.id}`);
+  assert.equal(rv.status, 200, rv.text);
+  const gone = await Promise.all(c.replicas.map(async (r) => {
+    await waitFor(async () => (await chat(r.base, k.secret, promptBody())).status === 401, 5000, `the revoked key refused on ${r.base}`);
+    return Date.now() - t1;
+  }));
+  t.diagnostic(`revoked key refused on the 3 replicas after ${gone.join(', ')} ms`);
+  assert.ok(Math.max(...gone) <= 2000, `the revocation reached every replica within ~1.5 s: ${gone} ms`);
+  const afterRevoke = await fire(c.lb.base, k.secret, 6);
+  for (const r of afterRevoke) assertApiError(r.res, 401, undefined, 'revoked key through nginx');
+});
+
+test('PostgreSQL killed mid-run: every answered request has exactly one ledger row once it is back', { skip }, async (t) => {
+  const c = await clusterA();
+  fake.reset().set({ usage: USAGE });
+  const k = await sharedKey(c, { name: 'pg-kill' });
+
+  // 10 s of load from 4 clients; PostgreSQL is killed (immediate shutdown:
+  // every backend quits at once, as in a crash) at 3 s and back at 6 s.
+  const results = [];
+  const t0 = Date.now();
+  const stopAt = t0 + 10000;
+  const clients = Array.from({ length: 4 }, async () => {
+    while (Date.now() < stopAt) {
+      const r = await send(c.lb.base, k.secret);
+      r.at = Date.now() - t0;
+      results.push(r);
+      await sleep(10); // a steady load, not a flood: the machine is shared
+    }
+  });
+  const outage = (async () => {
+    await sleep(3000);
+    await pg.kill();
+    const down = Date.now() - t0;
+    await sleep(Math.max(0, 6000 - (Date.now() - t0)));
+    await pg.start();
+    return [down, Date.now() - t0];
+  })();
+  await Promise.all(clients);
+  const [downAt, upAt] = await outage;
+  const during = results.filter((r) => r.at >= downAt && r.at <= upAt);
+
+  // The spool (ledger.spool_path) drains to 0 once PostgreSQL is back.
+  let spooled = [];
+  await waitFor(async () => {
+    spooled = await Promise.all(c.replicas.map((r) => metric(r.base, 'tollgate_ledger_spooled_rows')));
+    return spooled.every((v) => v === null || v === 0);
+  }, 20000, 'tollgate_ledger_spooled_rows to reach 0 on every replica');
+  const failed = await Promise.all(c.replicas.map((r) => metric(r.base, 'tollgate_ledger_failed_rows_total')));
+  t.diagnostic(`${results.length} requests in 10 s (${JSON.stringify(tally(results))}), ${during.length} while PostgreSQL was down ` +
+    `(${downAt}-${upAt} ms, ${JSON.stringify(tally(during))}); spooled_rows ${spooled.map((v) => v ?? 'n/a').join('/')}, ` +
+    `failed_rows ${failed.join('/')}`);
+  const ledgerLines = c.replicas.flatMap((r) => r.stderr.split('\n').filter((l) => /ledger|spool/i.test(l)));
+  if (ledgerLines.length) t.diagnostic(`${ledgerLines.length} ledger log lines on the replicas, the last: ${ledgerLines.at(-1)}`);
+  const rows = await assertOneRowEach(c, results, 20000);
+  t.diagnostic(`${rows.length} rows, each once`);
+  assert.deepEqual(failed, [0, 0, 0], 'no replica dropped a row');
+  assert.ok(during.length > 0, 'requests were answered while PostgreSQL was down');
+  assert.deepEqual(Object.keys(tally(results)), ['200'], `every request answered 200 (PostgreSQL is not on the request path): ${JSON.stringify(tally(results))}`);
+  const [dup] = await pg.json(c.pgUrl, 'SELECT count(*) - count(DISTINCT id) AS n FROM requests');
+  assert.equal(Number(dup.n), 0, 'no duplicate ids in the ledger');
+});
+
+// ---------------------------------------------------------------------------
+// Cluster B: counters in Redis, fail_closed.
+
+for (const stream of [false, true]) {
+  test(`3 replicas, one $1 budget${stream ? ' (streamed)' : ''}: 300 concurrent requests through nginx never spend more than $1; one row per answer; reconcile agrees`, { skip }, async (t) => {
+    const c = await clusterB();
+    fake.reset().set({ usage: USAGE });
+    const k = await sharedKey(c, { name: `budget-1usd${stream ? '-stream' : ''}`, budget: { limit_usd: 1.0, window: 'lifetime' } });
+    const body = promptBody(stream ? { stream: true } : {});
+    assert.ok(bodyBytes(body) >= USAGE.prompt_tokens, 'the fake must not report more prompt tokens than body bytes');
+    const worst = worstCase(body);
+    assert.ok(worst > COST && worst < 0.015, `reservation ${worst}`);
+
+    const t0 = Date.now();
+    const results = await fire(c.lb.base, k.secret, 300, body);
+    const ms = Date.now() - t0;
+    const ok = results.filter(ok2xx);
+    const refused = results.filter((r) => r.status === 429);
+    assert.equal(ok.length + refused.length, 300, `statuses: ${JSON.stringify(tally(results))}`);
+    for (const r of refused) assert.equal(r.code, 'budget_exceeded', r.res.text);
+    for (const r of ok) closeTo(r.cost, COST, 'answer cost');
+    assert.ok(ok.length >= 1, 'some admitted');
+
+    const rows = await assertOneRowEach(c, results);
+    const spend = await keySpend(c, k.key.id);
+    const spread = tally(ok.map((r) => ({ status: r.upstream })));
+    t.diagnostic(`${stream ? 'streamed' : 'non-streamed'}: ${ok.length} admitted, ${refused.length} refused (budget_exceeded) in ${ms} ms; ` +
+      `ledger spend $${spend.usd.toFixed(4)} of $1 over ${spend.n} rows; admitted per replica ${JSON.stringify(spread)}`);
+    assert.equal(rows.length, 300);
+    assert.ok(spend.usd <= 1.0 + 1e-9, `spent $${spend.usd} of a $1 budget: the three replicas share one budget`);
+    closeTo(spend.usd, ok.length * COST, 'ledger spend = admitted x cost');
+    await assertReconciled(c, t);
+  });
+}
+
+test('3 replicas, key rpm 60: 150 requests within the minute admit at most 60, the rest 429 rate_limit_exceeded', { skip }, async (t) => {
+  const c = await clusterB();
+  fake.reset().set({ usage: USAGE });
+  const k = await sharedKey(c, { name: 'rpm60', rpm: 60 });
+  await avoidMinuteEdge(15000);
+  const results = await fire(c.lb.base, k.secret, 150);
+  const ok = results.filter(ok2xx);
+  const refused = results.filter((r) => r.status === 429);
+  t.diagnostic(`rpm 60 over 3 replicas: ${ok.length} admitted, ${refused.length} refused of 150 (${JSON.stringify(tally(results))})`);
+  assert.equal(ok.length + refused.length, 150, JSON.stringify(tally(results)));
+  for (const r of refused) assert.equal(r.code, 'rate_limit_exceeded', r.res.text);
+  assert.ok(ok.length <= 60, `${ok.length} admitted in one minute under rpm 60`);
+  assert.ok(ok.length >= 50, `${ok.length} admitted: the limit is shared, not split`);
+  await assertOneRowEach(c, results);
+});
+
+test('Redis killed, fail_closed: governed requests get 503 counters_unavailable while it is down and succeed again after it restarts', { skip }, async (t) => {
+  const c = await clusterB();
+  fake.reset().set({ usage: USAGE });
+  const k = await sharedKey(c, { name: 'redis-closed', budget: { limit_usd: 100, window: 'lifetime' } });
+  const all = [];
+  const before = await fire(c.lb.base, k.secret, 6);
+  all.push(...before);
+  assert.deepEqual(tally(before), { 200: 6 });
+
+  await redis.kill();
+  const tDown = Date.now();
+  // Each replica notices on its next request (connection refused).
+  const detect = await Promise.all(c.replicas.map(async (r) => {
+    let n = 0;
+    await waitFor(async () => { const x = await send(r.base, k.secret); all.push(x); n++; return x.status === 503; }, 5000,
+      `a 503 from ${r.base} with Redis down`);
+    return `${Date.now() - tDown} ms/${n} req`;
+  }));
+  const down = await fire(c.lb.base, k.secret, 30);
+  all.push(...down);
+  for (const r of down) assertApiError(r.res, 503, 'counters_unavailable', 'governed request with Redis down');
+
+  await redis.start();
+  const tUp = Date.now();
+  const recover = await Promise.all(c.replicas.map(async (r) => {
+    await waitFor(async () => { const x = await send(r.base, k.secret); all.push(x); return x.status === 200; }, 10000,
+      `a 200 from ${r.base} after Redis restarted`);
+    return Date.now() - tUp;
+  }));
+  const back = await fire(c.lb.base, k.secret, 12);
+  all.push(...back);
+  t.diagnostic(`fail_closed: first 503 per replica after ${detect.join(', ')}; 30/30 refused 503 counters_unavailable while down; ` +
+    `admitting again ${recover.join(', ')} ms after the restart; after: ${JSON.stringify(tally(back))}`);
+  assert.deepEqual(tally(back), { 200: 12 });
+  for (const r of all) assert.ok(r.status === 200 || r.status === 503, `only 200 or 503: ${r.status} ${r.res.text}`);
+  await assertOneRowEach(c, all);
+  await assertReconciled(c, t);
+});
+
+// ---------------------------------------------------------------------------
+// Cluster C: counters in Redis, fail_open, replicas: 3.
+
+test('Redis killed, fail_open: each replica admits against its 1/3 share (rpm 30 -> at most 10 each) and reconcile agrees after Redis returns', { skip }, async (t) => {
+  const c = await clusterC();
+  fake.reset().set({ usage: USAGE });
+  const k = await sharedKey(c, { name: 'redis-open', rpm: 30, budget: { limit_usd: 10, window: 'lifetime' } });
+  await avoidMinuteEdge(20000);
+  await redis.kill();
+  const all = [];
+  // 20 requests to each replica directly, one at a time per replica, while Redis is down.
+  const per = await Promise.all(c.replicas.map(async (r) => {
+    const mine = [];
+    for (let i = 0; i < 20; i++) mine.push(await send(r.base, k.secret));
+    all.push(...mine);
+    return mine;
+  }));
+  const admitted = per.map((mine) => mine.filter(ok2xx).length);
+  const total = admitted.reduce((a, b) => a + b, 0);
+  for (const mine of per) {
+    for (const r of mine.filter((x) => !ok2xx(x))) assert.equal(r.code, 'rate_limit_exceeded', `${r.status} ${r.res.text}`);
+  }
+
+  await redis.start();
+  const tUp = Date.now();
+  // Once Redis is back the replicas use it again (their shares are not the limit any more).
+  await waitFor(async () => { const x = await send(c.lb.base, k.secret, promptBody()); all.push(x); return ok2xx(x); }, 10000,
+    'a 200 through nginx after Redis restarted');
+  const back = await fire(c.lb.base, k.secret, 6);
+  all.push(...back);
+  t.diagnostic(`fail_open, rpm 30 over 3 replicas with Redis down: admitted ${admitted.join(' + ')} = ${total} of 60 ` +
+    `(max overshoot ${Math.max(0, total - 30)} over the limit, ${Math.max(0, ...admitted.map((a) => a - 10))} over a share); ` +
+    `after the restart (${Date.now() - tUp} ms): ${JSON.stringify(tally(back))}`);
+  for (const a of admitted) assert.ok(a >= 1 && a <= 10, `a replica admitted ${a} of 20 with Redis down (share 10): ${admitted}`);
+  assert.ok(total <= 30, `${total} admitted in one minute under rpm 30`);
+  await assertOneRowEach(c, all);
+  const spend = await keySpend(c, k.key.id);
+  closeTo(spend.usd, all.filter(ok2xx).length * COST, 'ledger spend = admitted x cost');
+  await assertReconciled(c, t);
+});
