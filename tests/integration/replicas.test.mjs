@@ -137,8 +137,19 @@ async function assertOneRowEach(c, results, timeoutMs = 15000) {
   return rows;
 }
 
-/** `tollgate reconcile` over the cluster's config: the counters agree with the ledger. */
+/**
+ * `tollgate reconcile` over the cluster's config: the counters agree with the
+ * ledger. First every replica must reach its counters and have no settlement
+ * waiting for Redis (tollgate_counters_up 1, tollgate_counters_pending_updates
+ * 0, where exported), and the rows must be written.
+ */
 async function assertReconciled(c, t) {
+  await waitFor(async () => {
+    const up = await Promise.all(c.replicas.map((r) => metric(r.base, 'tollgate_counters_up')));
+    const pending = await Promise.all(c.replicas.map((r) => metric(r.base, 'tollgate_counters_pending_updates')));
+    return up.every((v) => v === null || v === 1) && pending.every((v) => v === null || v === 0);
+  }, 15000, 'every replica to reach its counters with no settlement pending');
+  await sleep(200); // the last rows' flush (flush_interval_ms 20)
   const r = await runTollgate(['reconcile', '--config', c.configPath], { timeoutMs: 30000 });
   t.diagnostic(`reconcile: ${r.stdout.trim().split('\n').slice(-1)[0]}`);
   assert.equal(r.code, 0, `reconcile disagrees:\n${r.stdout}\n${r.stderr}`);
@@ -224,12 +235,14 @@ test('PostgreSQL killed mid-run: every answered request has exactly one ledger r
     await sleep(3000);
     await pg.kill();
     const down = Date.now() - t0;
+    await sleep(Math.max(0, 5800 - (Date.now() - t0)));
+    const held = await Promise.all(c.replicas.map((r) => metric(r.base, 'tollgate_ledger_spooled_rows')));
     await sleep(Math.max(0, 6000 - (Date.now() - t0)));
     await pg.start();
-    return [down, Date.now() - t0];
+    return [down, Date.now() - t0, held];
   })();
   await Promise.all(clients);
-  const [downAt, upAt] = await outage;
+  const [downAt, upAt, spooledWhileDown] = await outage;
   const during = results.filter((r) => r.at >= downAt && r.at <= upAt);
 
   // The spool (ledger.spool_path) drains to 0 once PostgreSQL is back.
@@ -240,7 +253,8 @@ test('PostgreSQL killed mid-run: every answered request has exactly one ledger r
   }, 20000, 'tollgate_ledger_spooled_rows to reach 0 on every replica');
   const failed = await Promise.all(c.replicas.map((r) => metric(r.base, 'tollgate_ledger_failed_rows_total')));
   t.diagnostic(`${results.length} requests in 10 s (${JSON.stringify(tally(results))}), ${during.length} while PostgreSQL was down ` +
-    `(${downAt}-${upAt} ms, ${JSON.stringify(tally(during))}); spooled_rows ${spooled.map((v) => v ?? 'n/a').join('/')}, ` +
+    `(${downAt}-${upAt} ms, ${JSON.stringify(tally(during))}); spooled_rows ${spooledWhileDown.map((v) => v ?? 'n/a').join('/')} ` +
+    `just before the restart, ${spooled.map((v) => v ?? 'n/a').join('/')} after; ` +
     `failed_rows ${failed.join('/')}`);
   const ledgerLines = c.replicas.flatMap((r) => r.stderr.split('\n').filter((l) => /ledger|spool/i.test(l)));
   if (ledgerLines.length) t.diagnostic(`${ledgerLines.length} ledger log lines on the replicas, the last: ${ledgerLines.at(-1)}`);
@@ -292,7 +306,7 @@ test('3 replicas, key rpm 60: 150 requests within the minute admit at most 60, t
   const c = await clusterB();
   fake.reset().set({ usage: USAGE });
   const k = await sharedKey(c, { name: 'rpm60', rpm: 60 });
-  await avoidMinuteEdge(15000);
+  await avoidMinuteEdge(10000);
   const results = await fire(c.lb.base, k.secret, 150);
   const ok = results.filter(ok2xx);
   const refused = results.filter((r) => r.status === 429);
@@ -350,7 +364,7 @@ test('Redis killed, fail_open: each replica admits against its 1/3 share (rpm 30
   const c = await clusterC();
   fake.reset().set({ usage: USAGE });
   const k = await sharedKey(c, { name: 'redis-open', rpm: 30, budget: { limit_usd: 10, window: 'lifetime' } });
-  await avoidMinuteEdge(20000);
+  await avoidMinuteEdge(10000);
   await redis.kill();
   const all = [];
   // 20 requests to each replica directly, one at a time per replica, while Redis is down.
