@@ -322,6 +322,7 @@ test('Redis killed, fail_closed: governed requests get 503 counters_unavailable 
   const c = await clusterB();
   fake.reset().set({ usage: USAGE });
   const k = await sharedKey(c, { name: 'redis-closed', budget: { limit_usd: 100, window: 'lifetime' } });
+  const free = await sharedKey(c, { name: 'redis-closed-unlimited' }); // no budget, no rate limit: not governed
   const all = [];
   const before = await fire(c.lb.base, k.secret, 6);
   all.push(...before);
@@ -339,6 +340,9 @@ test('Redis killed, fail_closed: governed requests get 503 counters_unavailable 
   const down = await fire(c.lb.base, k.secret, 30);
   all.push(...down);
   for (const r of down) assertApiError(r.res, 503, 'counters_unavailable', 'governed request with Redis down');
+  const ungoverned = await fire(c.lb.base, free.secret, 6);
+  all.push(...ungoverned);
+  assert.deepEqual(tally(ungoverned), { 200: 6 }, 'a key with no limit does not need the counters');
 
   await redis.start();
   const tUp = Date.now();

@@ -283,7 +283,7 @@ http {
   client_max_body_size 10m;
 
   upstream tollgate {
-${upstreams.map((u) => `    server ${u} max_fails=0;`).join('\n')}
+${upstreams.map((u) => `    server ${u};`).join('\n')}
     keepalive 64;
   }
   server {
@@ -296,8 +296,10 @@ ${upstreams.map((u) => `    server ${u} max_fails=0;`).join('\n')}
       proxy_buffering off;
       proxy_request_buffering off;
       proxy_read_timeout 300s;
-      # A POST is never replayed on another replica (it may have been admitted and billed).
-      proxy_next_upstream off;
+      # The default, said out loud: a replica that refuses the connection or
+      # times out is skipped, but a POST it was sent is never replayed on
+      # another (it may have been admitted and billed there).
+      proxy_next_upstream error timeout;
       add_header x-upstream $upstream_addr always;
     }
   }
