@@ -158,6 +158,36 @@ async function assertReconciled(c, t) {
   return r.stdout;
 }
 
+/**
+ * The Redis counters of a key's budget ("key:<id>", created with the key):
+ * {spent, reserved} summed over its windows' hashes, `<prefix>b:<budget id>:<window>`
+ * (src/governance/redis_counters.h; prefix counters.key_prefix, "tollgate:").
+ */
+async function redisBudget(c, keyId) {
+  const budgets = (await admin(c.replicas[0].base, 'GET', '/admin/budgets')).json.data;
+  const b = budgets.find((x) => x.name === `key:${keyId}`);
+  assert.ok(b, `the key's budget in ${JSON.stringify(budgets.map((x) => x.name))}`);
+  const keys = (await redis.cli('--scan', '--pattern', `tollgate:b:${b.id}:*`)).split('\n').filter(Boolean);
+  let spent = 0;
+  let reserved = 0;
+  for (const key of keys) {
+    const [sp, rs] = (await redis.cli('HMGET', key, 'spent', 'reserved')).split('\n');
+    spent += Number(sp || 0);
+    reserved += Number(rs || 0);
+  }
+  return { spent, reserved, keys: keys.length };
+}
+
+/** The key's budget spend in Redis equals its ledger spend, and nothing is left reserved. */
+async function assertRedisAgrees(c, keyId, t) {
+  const ledgerUsd = (await keySpend(c, keyId)).usd;
+  const r = await redisBudget(c, keyId);
+  t.diagnostic(`Redis: spent $${r.spent.toFixed(6)}, reserved $${r.reserved.toFixed(6)} (${r.keys} window); ledger $${ledgerUsd.toFixed(6)}`);
+  assert.ok(r.keys >= 1, 'the budget has a window in Redis');
+  assert.ok(Math.abs(r.spent - ledgerUsd) < 1e-6, `Redis spent ${r.spent} = ledger ${ledgerUsd}`);
+  assert.ok(Math.abs(r.reserved) < 1e-6, `nothing reserved once every request ended: ${r.reserved}`);
+}
+
 /** Sum of cost_usd over a key's rows. */
 async function keySpend(c, keyId) {
   const [s] = await pg.json(c.pgUrl, `SELECT coalesce(sum(cost_usd), 0) AS usd, count(*) AS n FROM requests WHERE key_id = '${keyId}'`);
@@ -299,6 +329,7 @@ for (const stream of [false, true]) {
     assert.ok(spend.usd <= 1.0 + 1e-9, `spent $${spend.usd} of a $1 budget: the three replicas share one budget`);
     closeTo(spend.usd, ok.length * COST, 'ledger spend = admitted x cost');
     await assertReconciled(c, t);
+    await assertRedisAgrees(c, k.key.id, t);
   });
 }
 
@@ -359,6 +390,7 @@ test('Redis killed, fail_closed: governed requests get 503 counters_unavailable 
   for (const r of all) assert.ok(r.status === 200 || r.status === 503, `only 200 or 503: ${r.status} ${r.res.text}`);
   await assertOneRowEach(c, all);
   await assertReconciled(c, t);
+  await assertRedisAgrees(c, k.key.id, t);
 });
 
 // ---------------------------------------------------------------------------
@@ -400,4 +432,5 @@ test('Redis killed, fail_open: each replica admits against its 1/3 share (rpm 30
   const spend = await keySpend(c, k.key.id);
   closeTo(spend.usd, all.filter(ok2xx).length * COST, 'ledger spend = admitted x cost');
   await assertReconciled(c, t);
+  await assertRedisAgrees(c, k.key.id, t);
 });
