@@ -13,6 +13,13 @@
 //   cluster C: + counters in Redis, fail_open with replicas: 3: each replica
 //              admits against a 1/3 share while Redis is down, and the
 //              counters agree with the ledger once it is back.
+//   cluster D: + counters in Redis, reservation_ttl_ms 3 s: a replica
+//              SIGKILLed with requests in flight; nginx answers them 502 and
+//              their reservations expire.
+//
+// Redis is checked directly as well as through `tollgate reconcile`: a key's
+// budget hash (`tollgate:b:<budget id>:<window>`, src/governance/redis_counters.h)
+// must hold the key's ledger spend and nothing reserved once requests end.
 //
 // Prices (lib/governance_helpers.mjs): gov-model costs $10 / 1M input tokens
 // and $20 / 1M output tokens; the fake reports 500 + 250 tokens, so every
@@ -66,6 +73,8 @@ function cluster(name, opts) {
 const clusterA = () => cluster('cluster_a', {});
 const clusterB = () => cluster('cluster_b', { counters: { url: redis.url, policy: 'fail_closed' } });
 const clusterC = () => cluster('cluster_c', { counters: { url: redis.url, policy: 'fail_open', replicas: 3 } });
+const TTL_MS = 3000; // cluster D's counters.reservation_ttl_ms
+const clusterD = () => cluster('cluster_d', { counters: { url: redis.url, reservation_ttl_ms: TTL_MS } });
 
 /** A body whose size honestly bounds its 500 prompt tokens (a token is >= 1 byte), max_tokens 250. */
 function promptBody(extra = {}) {
@@ -160,22 +169,25 @@ async function assertReconciled(c, t) {
 
 /**
  * The Redis counters of a key's budget ("key:<id>", created with the key):
- * {spent, reserved} summed over its windows' hashes, `<prefix>b:<budget id>:<window>`
+ * {spent, reserved, expired (reservations)} summed over its windows' hashes, `<prefix>b:<budget id>:<window>`
  * (src/governance/redis_counters.h; prefix counters.key_prefix, "tollgate:").
  */
 async function redisBudget(c, keyId) {
-  const budgets = (await admin(c.replicas[0].base, 'GET', '/admin/budgets')).json.data;
+  const live = c.replicas.find((r) => r.proc.exitCode === null && r.proc.signalCode === null);
+  const budgets = (await admin(live.base, 'GET', '/admin/budgets')).json.data;
   const b = budgets.find((x) => x.name === `key:${keyId}`);
   assert.ok(b, `the key's budget in ${JSON.stringify(budgets.map((x) => x.name))}`);
   const keys = (await redis.cli('--scan', '--pattern', `tollgate:b:${b.id}:*`)).split('\n').filter(Boolean);
   let spent = 0;
   let reserved = 0;
+  let expired = 0;
   for (const key of keys) {
-    const [sp, rs] = (await redis.cli('HMGET', key, 'spent', 'reserved')).split('\n');
+    const [sp, rs, ex] = (await redis.cli('HMGET', key, 'spent', 'reserved', 'expired')).split('\n');
     spent += Number(sp || 0);
     reserved += Number(rs || 0);
+    expired += Number(ex || 0);
   }
-  return { spent, reserved, keys: keys.length };
+  return { spent, reserved, expired, keys: keys.length };
 }
 
 /** The key's budget spend in Redis equals its ledger spend, and nothing is left reserved. */
@@ -396,41 +408,92 @@ test('Redis killed, fail_closed: governed requests get 503 counters_unavailable 
 // ---------------------------------------------------------------------------
 // Cluster C: counters in Redis, fail_open, replicas: 3.
 
-test('Redis killed, fail_open: each replica admits against its 1/3 share (rpm 30 -> at most 10 each) and reconcile agrees after Redis returns', { skip }, async (t) => {
+test('Redis killed, fail_open: each replica admits against its 1/3 share (rpm 30 -> at most 10 each, a $0.30 budget -> $0.10 each) and Redis agrees with the ledger after it returns', { skip }, async (t) => {
   const c = await clusterC();
   fake.reset().set({ usage: USAGE });
   const k = await sharedKey(c, { name: 'redis-open', rpm: 30, budget: { limit_usd: 10, window: 'lifetime' } });
+  const kb = await sharedKey(c, { name: 'redis-open-budget', budget: { limit_usd: 0.3, window: 'lifetime' } });
   await avoidMinuteEdge(10000);
   await redis.kill();
-  const all = [];
-  // 20 requests to each replica directly, one at a time per replica, while Redis is down.
+  const forK = [];
+  const forKb = [];
+  // 20 requests per key to each replica directly, one at a time per replica, while Redis is down.
   const per = await Promise.all(c.replicas.map(async (r) => {
-    const mine = [];
-    for (let i = 0; i < 20; i++) mine.push(await send(r.base, k.secret));
-    all.push(...mine);
+    const mine = { rpm: [], budget: [] };
+    for (let i = 0; i < 20; i++) {
+      mine.rpm.push(await send(r.base, k.secret));
+      mine.budget.push(await send(r.base, kb.secret));
+    }
+    forK.push(...mine.rpm);
+    forKb.push(...mine.budget);
     return mine;
   }));
-  const admitted = per.map((mine) => mine.filter(ok2xx).length);
+  const admitted = per.map((m) => m.rpm.filter(ok2xx).length);
   const total = admitted.reduce((a, b) => a + b, 0);
-  for (const mine of per) {
-    for (const r of mine.filter((x) => !ok2xx(x))) assert.equal(r.code, 'rate_limit_exceeded', `${r.status} ${r.res.text}`);
+  const admittedB = per.map((m) => m.budget.filter(ok2xx).length);
+  for (const m of per) {
+    for (const r of m.rpm.filter((x) => !ok2xx(x))) assert.equal(r.code, 'rate_limit_exceeded', `${r.status} ${r.res.text}`);
+    for (const r of m.budget.filter((x) => !ok2xx(x))) assert.equal(r.code, 'budget_exceeded', `${r.status} ${r.res.text}`);
   }
+  const spentDown = (await keySpend(c, kb.key.id)).usd;
 
   await redis.start();
   const tUp = Date.now();
   // Once Redis is back the replicas use it again (their shares are not the limit any more).
-  await waitFor(async () => { const x = await send(c.lb.base, k.secret, promptBody()); all.push(x); return ok2xx(x); }, 10000,
+  await waitFor(async () => { const x = await send(c.lb.base, k.secret); forK.push(x); return ok2xx(x); }, 10000,
     'a 200 through nginx after Redis restarted');
   const back = await fire(c.lb.base, k.secret, 6);
-  all.push(...back);
+  forK.push(...back);
   t.diagnostic(`fail_open, rpm 30 over 3 replicas with Redis down: admitted ${admitted.join(' + ')} = ${total} of 60 ` +
     `(max overshoot ${Math.max(0, total - 30)} over the limit, ${Math.max(0, ...admitted.map((a) => a - 10))} over a share); ` +
+    `$0.30 budget: admitted ${admittedB.join(' + ')} at $${COST} = $${spentDown.toFixed(4)} (overshoot $${Math.max(0, spentDown - 0.3).toFixed(4)}); ` +
     `after the restart (${Date.now() - tUp} ms): ${JSON.stringify(tally(back))}`);
   for (const a of admitted) assert.ok(a >= 1 && a <= 10, `a replica admitted ${a} of 20 with Redis down (share 10): ${admitted}`);
   assert.ok(total <= 30, `${total} admitted in one minute under rpm 30`);
-  await assertOneRowEach(c, all);
-  const spend = await keySpend(c, k.key.id);
-  closeTo(spend.usd, all.filter(ok2xx).length * COST, 'ledger spend = admitted x cost');
+  for (const a of admittedB) assert.ok(a >= 1 && a * COST <= 0.1 + 1e-9, `a replica admitted ${a} x $${COST} on a $0.10 share: ${admittedB}`);
+  assert.ok(spentDown <= 0.3 + 1e-9, `spent $${spentDown} of a $0.30 budget with Redis down`);
+  await assertOneRowEach(c, [...forK, ...forKb]);
+  closeTo((await keySpend(c, k.key.id)).usd, forK.filter(ok2xx).length * COST, 'ledger spend = admitted x cost');
+  closeTo(spentDown, forKb.filter(ok2xx).length * COST, 'ledger spend = admitted x cost ($0.30 budget)');
   await assertReconciled(c, t);
+  await assertRedisAgrees(c, k.key.id, t);
+  await assertRedisAgrees(c, kb.key.id, t);
+});
+
+test('a replica SIGKILLed mid-request: nginx answers its clients 502, its reservations expire after counters.reservation_ttl_ms, Redis agrees with the ledger', { skip }, async (t) => {
+  const c = await clusterD();
+  fake.reset().set({ usage: USAGE, headerDelayMs: 800 }); // answered well before TTL_MS
+  const k = await sharedKey(c, { name: 'replica-kill', budget: { limit_usd: 1, window: 'lifetime' } });
+  const body = promptBody();
+  const worst = worstCase(body);
+  const victim = c.replicas[2];
+  const victimAddr = new URL(victim.base).host;
+
+  // 9 requests through nginx, 3 per replica; all reserved, none answered yet.
+  const pending = fire(c.lb.base, k.secret, 9, body);
+  await waitFor(async () => Math.abs((await redisBudget(c, k.key.id)).reserved - 9 * worst) < 1e-6, 5000, '9 reservations in Redis');
+  const reservedAt = Date.now();
+  victim.proc.kill('SIGKILL');
+  const results = await pending;
+  const lost = results.filter((r) => r.status === 502);
+  const ok = results.filter(ok2xx);
+  const held = (await redisBudget(c, k.key.id)).reserved;
+  t.diagnostic(`SIGKILL with 9 requests in flight: ${JSON.stringify(tally(results))}; the dead replica's reservations still held: ` +
+    `$${held.toFixed(4)} (${(held / worst).toFixed(1)} x $${worst.toFixed(4)})`);
+  assert.equal(ok.length + lost.length, 9, JSON.stringify(tally(results)));
+  for (const r of lost) assert.equal(r.upstream, victimAddr, 'only the killed replica\'s requests are lost');
+  for (const r of ok) assert.notEqual(r.upstream, victimAddr);
+  assert.ok(lost.length >= 1, 'the killed replica had requests in flight');
+  assert.ok(Math.abs(held - lost.length * worst) < 1e-6, `reserved $${held}: the dead replica's ${lost.length} reservations`);
+
+  // Past reservation_ttl_ms the next reservation on the budget purges them.
+  fake.set({ headerDelayMs: 0 });
+  await sleep(Math.max(0, reservedAt + TTL_MS + 200 - Date.now()));
+  const after = await fire(c.lb.base, k.secret, 4, body);
+  assert.deepEqual(tally(after), { 200: 4 }, 'nginx skips the dead replica');
+  await assertOneRowEach(c, [...ok, ...after]);
+  const { expired } = await redisBudget(c, k.key.id);
+  t.diagnostic(`${TTL_MS} ms later: ${expired} reservations expired; 4 more requests ${JSON.stringify(tally(after))}`);
+  assert.equal(expired, lost.length, 'the dead replica\'s reservations expired');
   await assertRedisAgrees(c, k.key.id, t);
 });
