@@ -277,14 +277,17 @@ test('PostgreSQL killed mid-run: every answered request has exactly one ledger r
     await sleep(3000);
     await pg.kill();
     const down = Date.now() - t0;
+    // What needs the database fails cleanly (checked below, once it is back).
+    const adminDown = await admin(c.replicas[0].base, 'POST', '/admin/keys', { name: 'while-down' });
     await sleep(Math.max(0, 5800 - (Date.now() - t0)));
     const held = await Promise.all(c.replicas.map((r) => metric(r.base, 'tollgate_ledger_spooled_rows')));
     await sleep(Math.max(0, 6000 - (Date.now() - t0)));
     await pg.start();
-    return [down, Date.now() - t0, held];
+    return [down, Date.now() - t0, held, adminDown];
   })();
   await Promise.all(clients);
-  const [downAt, upAt, spooledWhileDown] = await outage;
+  const [downAt, upAt, spooledWhileDown, adminDown] = await outage;
+  assert.equal(adminDown.status, 500, `POST /admin/keys with PostgreSQL down: ${adminDown.text}`);
   const during = results.filter((r) => r.at >= downAt && r.at <= upAt);
 
   // The spool (ledger.spool_path) drains to 0 once PostgreSQL is back.
