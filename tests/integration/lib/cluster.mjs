@@ -178,6 +178,9 @@ export async function startPostgres() {
   const immediateStopSync = () => {
     const cmd = [...as, path.join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop'];
     try { execFileSync(cmd[0], cmd.slice(1), { stdio: 'ignore', timeout: 30000 }); } catch { /* not running */ }
+    // A postmaster still starting (interrupted mid `pg_ctl start`) is not
+    // stopped by pg_ctl; its pid file names it.
+    try { process.kill(parseInt(readFileSync(path.join(data, 'postmaster.pid'), 'utf8'), 10), 'SIGKILL'); } catch { /* gone */ }
   };
   const drop = atExit(() => { immediateStopSync(); rmSync(dir, { recursive: true, force: true }); });
 
