@@ -98,15 +98,15 @@ async function send(base, secret, body = promptBody()) {
 const fire = (base, secret, n, body) => Promise.all(Array.from({ length: n }, () => send(base, secret, body)));
 const ok2xx = (r) => r.status >= 200 && r.status < 300;
 
-/** {status: count} of some answers, for messages. */
-function tally(results) {
+/** {value: count} of `key` over some answers (by default their status), for messages. */
+function tally(results, key = (r) => r.status) {
   const t = {};
-  for (const r of results) t[r.status] = (t[r.status] ?? 0) + 1;
+  for (const r of results) t[key(r)] = (t[key(r)] ?? 0) + 1;
   return t;
 }
 
 /**
- * Creates a key through `tg`'s admin API (restricted to GOV_MODEL) and waits
+ * Creates a key through `via`'s admin API (restricted to GOV_MODEL) and waits
  * until every replica knows it: a request for other-model is 403
  * model_not_allowed, not 401, and costs nothing.
  */
@@ -227,7 +227,7 @@ test('shared state in PostgreSQL: a key created on one replica works on all, a r
   // Through nginx: round-robin over the three; one row each, in the shared database.
   const results = await fire(c.lb.base, k.secret, 30);
   assert.deepEqual(tally(results), { 200: 30 });
-  const spread = tally(results.map((r) => ({ status: r.upstream })));
+  const spread = tally(results, (r) => r.upstream);
   t.diagnostic(`30 requests through nginx served by ${JSON.stringify(spread)}`);
   assert.equal(Object.keys(spread).length, 3, `every replica served some: ${JSON.stringify(spread)}`);
   const rows = await assertOneRowEach(c, results);
@@ -342,7 +342,7 @@ for (const stream of [false, true]) {
 
     const rows = await assertOneRowEach(c, results);
     const spend = await keySpend(c, k.key.id);
-    const spread = tally(ok.map((r) => ({ status: r.upstream })));
+    const spread = tally(ok, (r) => r.upstream);
     t.diagnostic(`${stream ? 'streamed' : 'non-streamed'}: ${ok.length} admitted, ${refused.length} refused (budget_exceeded) in ${ms} ms; ` +
       `ledger spend $${spend.usd.toFixed(4)} of $1 over ${spend.n} rows; admitted per replica ${JSON.stringify(spread)}`);
     assert.equal(rows.length, 300);
