@@ -7,10 +7,10 @@ PKGS=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libboost-dev libssl-dev libsqlite3-dev libyaml-cpp-dev rapidjson-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhnswlib-dev
-  libpq-dev postgresql libhiredis-dev redis-server
+  libpq-dev postgresql libhiredis-dev redis-server nginx-light
   sqlite3 openssl ca-certificates nodejs npm chromium
 )
-if [[ "${1:-}" == "--bench" ]]; then PKGS+=(wrk nginx-light); fi
+if [[ "${1:-}" == "--bench" ]]; then PKGS+=(wrk); fi
 
 missing=()
 for p in "${PKGS[@]}"; do
