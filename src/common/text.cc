@@ -12,6 +12,12 @@ std::string WithThousands(int64_t v) {
   return s;
 }
 
+std::string FormatNumber(const char* printf_format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, printf_format, v);
+  return buf;
+}
+
 std::string FourDecimals(double usd) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4f", usd);

@@ -16,6 +16,9 @@ std::string WithThousands(int64_t v);
 // Dollars to four decimals ("12.3400"), as budget messages and tables show them.
 std::string FourDecimals(double usd);
 
+// `v` formatted with a printf format that takes one double ("%.1f").
+std::string FormatNumber(const char* printf_format, double v);
+
 // The items with `sep` between them ("" for none).
 std::string Join(const std::vector<std::string>& items, std::string_view sep);
 

@@ -13,6 +13,7 @@
 
 #include "common/embedded.h"
 #include "config/closed_sets.h"
+#include "config/yaml_errors.h"
 
 namespace tollgate::config {
 namespace {
@@ -22,24 +23,9 @@ bool ValidBaseUrlPrefix(const std::string& url) {
 }
 
 // Collects the first error with its position; parsing stops at the first one.
-class Parser {
+class Parser : public YamlErrors {
  public:
-  explicit Parser(std::string source) : source_(std::move(source)) {}
-
-  Status Error(const YAML::Node& node, const std::string& message, const std::string& fix) const {
-    int line = 0, col = 0;
-    if (node.IsDefined() && node.Mark().line >= 0) {
-      line = node.Mark().line + 1;
-      col = node.Mark().column + 1;
-    }
-    return ErrorAt(line, col, message, fix);
-  }
-  Status ErrorAt(int line, int col, const std::string& message, const std::string& fix) const {
-    std::ostringstream os;
-    os << source_ << ":" << line << ":" << col << ": error: " << message;
-    if (!fix.empty()) os << " (fix: " << fix << ")";
-    return Status::InvalidArgument(os.str());
-  }
+  explicit Parser(std::string source) : YamlErrors(std::move(source)) {}
 
   // Replaces ${VAR} and ${VAR:-default} with environment values.
   std::string ExpandEnv(const std::string& in, std::vector<std::string>* warnings) const {
@@ -117,23 +103,6 @@ class Parser {
     }
     return Status::Ok();
   }
-
-  Status CheckKeys(const YAML::Node& map, const std::set<std::string>& allowed,
-                   const std::string& where) const {
-    if (!map.IsMap()) return Error(map, where + " must be a mapping", "write key: value pairs under it");
-    for (const auto& kv : map) {
-      std::string k = kv.first.Scalar();
-      if (!allowed.count(k)) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        return Error(kv.first, "unknown key '" + k + "' in " + where, "valid keys are: " + list);
-      }
-    }
-    return Status::Ok();
-  }
-
- private:
-  std::string source_;
 };
 
 #define TG_KEY_NAME(name, type, def, doc) #name,
@@ -667,15 +636,7 @@ const ProviderConfig* Config::FindProvider(const std::string& name) const {
 
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source) {
   Parser p(source);
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::ParserException& e) {
-    return p.ErrorAt(e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg,
-                     "check indentation and quoting on this line");
-  } catch (const YAML::Exception& e) {
-    return p.ErrorAt(0, 0, std::string("invalid YAML: ") + e.what(), "check the file is YAML");
-  }
+  TG_ASSIGN_OR_RETURN(YAML::Node root, p.Load(yaml_text));
   Config cfg;
   cfg.source = source;
   if (root.IsNull()) return p.ErrorAt(1, 1, "config is empty", "start from config/tollgate.yaml");

@@ -6,14 +6,10 @@
 #include <cstdio>
 #include <map>
 
+#include "common/text.h"
+
 namespace tollgate::router {
 namespace {
-
-std::string Fmt(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  return buf;
-}
 
 std::string Slug(const std::string& s) {
   std::string out;
@@ -95,7 +91,7 @@ double ThreadCpuUs() {
   return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-std::string Pct(double v) { return v < 0 ? "not reached" : Fmt("%.1f%%", 100 * v); }
+std::string Pct(double v) { return v < 0 ? "not reached" : FormatNumber("%.1f%%", 100 * v); }
 
 }  // namespace
 
@@ -203,7 +199,7 @@ std::vector<GroupReport> EvaluateRouting(const LearnedRouter& router, const Data
         std::vector<int> choice;
         for (const auto& p : preds) choice.push_back(col[LearnedRouter::ChooseIndex(p, cands, t / 100.0)]);
         OperatingPoint op = Replay(samples, choice, strong);
-        op.label = "t=" + Fmt("%.2f", t / 100.0);
+        op.label = "t=" + FormatNumber("%.2f", t / 100.0);
         m.points.push_back(op);
       }
       Finish(m, g);
@@ -211,7 +207,7 @@ std::vector<GroupReport> EvaluateRouting(const LearnedRouter& router, const Data
     };
     g.methods.push_back(sweep("learned router, all models (threshold sweep)", all_candidates));
     {
-      MethodResult m{"learned router, all models @ calibrated t=" + Fmt("%.3f", router.threshold())};
+      MethodResult m{"learned router, all models @ calibrated t=" + FormatNumber("%.3f", router.threshold())};
       std::vector<int> choice;
       for (const auto& p : preds) choice.push_back(col[LearnedRouter::ChooseIndex(p, all_candidates, router.threshold())]);
       m.points.push_back(Replay(samples, choice, strong));
@@ -258,7 +254,7 @@ std::vector<GroupReport> EvaluateRouting(const LearnedRouter& router, const Data
       for (int k = 0; k <= 10; ++k) {
         const double a = k / 10.0;
         m.points.push_back({(1 - a) * cp.cost_usd + a * sp.cost_usd, (1 - a) * cp.quality + a * sp.quality, a,
-                            "p=" + Fmt("%.1f", a)});
+                            "p=" + FormatNumber("%.1f", a)});
       }
       Finish(m, g);
       // Exact share for 95% on the line, rather than the 10% grid.
@@ -284,11 +280,11 @@ std::vector<GroupReport> EvaluateRouting(const LearnedRouter& router, const Data
     }
     for (const auto& m : g.methods) {
       if (m.baseline || !mix || !best_single) continue;
-      std::string s = "`" + m.name + "`: AUC " + Fmt("%.4f", m.auc);
+      std::string s = "`" + m.name + "`: AUC " + FormatNumber("%.4f", m.auc);
       s += m.auc > mix->auc ? " beats" : " does not beat";
-      s += " the random mix (" + Fmt("%.4f", mix->auc) + ") and";
+      s += " the random mix (" + FormatNumber("%.4f", mix->auc) + ") and";
       s += m.auc > best_single->auc ? " beats" : " does not beat";
-      s += " the best single model by AUC, `" + best_single->name + "` (" + Fmt("%.4f", best_single->auc) + ").";
+      s += " the best single model by AUC, `" + best_single->name + "` (" + FormatNumber("%.4f", best_single->auc) + ").";
       g.findings.push_back(s);
     }
     groups.push_back(std::move(g));
@@ -362,7 +358,7 @@ std::string RenderSvg(const GroupReport& g) {
       "font-size=\"12\">\n",
       W, H);
   s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  s += "<text x=\"" + Fmt("%.0f", L) + "\" y=\"24\" font-size=\"15\" font-weight=\"bold\">" +
+  s += "<text x=\"" + FormatNumber("%.0f", L) + "\" y=\"24\" font-size=\"15\" font-weight=\"bold\">" +
        XmlEscape(g.eval_name + " test (" + std::to_string(g.samples) + " prompts): cost vs quality") + "</text>\n";
   add("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n", L, T, pw, ph);
   for (double e = lx0; e <= lx1 + 1e-9; e += 0.5) {
@@ -409,7 +405,7 @@ std::string RenderSvg(const GroupReport& g) {
     const double ly = T + 10 + 18 * legend++;
     const std::string label = single ? "single models (always X)" : m.name;
     add("<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/>\n", W - R + 14, ly - 4, c);
-    s += "<text x=\"" + Fmt("%.1f", W - R + 34) + "\" y=\"" + Fmt("%.1f", ly) + "\" font-size=\"10\">" +
+    s += "<text x=\"" + FormatNumber("%.1f", W - R + 34) + "\" y=\"" + FormatNumber("%.1f", ly) + "\" font-size=\"10\">" +
          XmlEscape(label.size() > 52 ? label.substr(0, 50) + "..." : label) + "</text>\n";
   }
   s += "</svg>\n";
@@ -420,16 +416,16 @@ std::string RenderMarkdown(const std::vector<GroupReport>& groups, const Latency
                            const LearnedRouter& router, const std::string& svg_rel_dir) {
   std::string md;
   md += "Router model: trained on the `*_train` files, strong model `" + router.strong_model() +
-        "`, calibrated threshold " + Fmt("%.3f", router.threshold()) + " (target strong share " +
-        Fmt("%.2f", router.target_strong_share()) + " of the training prompts).\n\n";
+        "`, calibrated threshold " + FormatNumber("%.3f", router.threshold()) + " (target strong share " +
+        FormatNumber("%.2f", router.target_strong_share()) + " of the training prompts).\n\n";
   for (const auto& g : groups) {
     md += "### " + g.eval_name + " (test, " + std::to_string(g.samples) + " prompts)\n\n";
     if (!svg_rel_dir.empty())
       md += "![" + g.eval_name + " cost vs quality](" + svg_rel_dir + "/routing_" + Slug(g.eval_name) + ".svg)\n\n";
-    md += "Strongest: `" + g.strong_model + "` (quality " + Fmt("%.4f", g.strong_quality) + ", $" +
-          Fmt("%.6f", g.strong_cost) + " per prompt); cheapest: `" + g.cheapest_model + "` (quality " +
-          Fmt("%.4f", g.cheap_quality) + ", $" + Fmt("%.6f", g.cheap_cost) + "). 95% of the strongest quality is " +
-          Fmt("%.4f", 0.95 * g.strong_quality) + ". Cascade checks:";
+    md += "Strongest: `" + g.strong_model + "` (quality " + FormatNumber("%.4f", g.strong_quality) + ", $" +
+          FormatNumber("%.6f", g.strong_cost) + " per prompt); cheapest: `" + g.cheapest_model + "` (quality " +
+          FormatNumber("%.4f", g.cheap_quality) + ", $" + FormatNumber("%.6f", g.cheap_cost) + "). 95% of the strongest quality is " +
+          FormatNumber("%.4f", 0.95 * g.strong_quality) + ". Cascade checks:";
     for (const auto& c : g.cascade_checks) md += " `" + c + "`";
     md += ".\n\n";
     md += "| method | mean $/prompt | quality | strong calls | AUC | strong share for 95% |\n";
@@ -437,9 +433,9 @@ std::string RenderMarkdown(const std::vector<GroupReport>& groups, const Latency
     for (const auto& m : g.methods) {
       std::string cost = "-", q = "-", strong = "-";
       if (m.points.size() == 1) {
-        cost = Fmt("%.6f", m.points[0].cost_usd);
-        q = Fmt("%.4f", m.points[0].quality);
-        strong = Fmt("%.1f%%", 100 * m.points[0].strong_share);
+        cost = FormatNumber("%.6f", m.points[0].cost_usd);
+        q = FormatNumber("%.4f", m.points[0].quality);
+        strong = FormatNumber("%.1f%%", 100 * m.points[0].strong_share);
       } else if (!m.points.empty()) {
         double lo = 1e9, hi = 0, qlo = 1e9, qhi = 0;
         for (const auto& p : m.points) {
@@ -448,10 +444,10 @@ std::string RenderMarkdown(const std::vector<GroupReport>& groups, const Latency
           qlo = std::min(qlo, p.quality);
           qhi = std::max(qhi, p.quality);
         }
-        cost = Fmt("%.6f", lo) + "–" + Fmt("%.6f", hi);
-        q = Fmt("%.4f", qlo) + "–" + Fmt("%.4f", qhi);
+        cost = FormatNumber("%.6f", lo) + "–" + FormatNumber("%.6f", hi);
+        q = FormatNumber("%.4f", qlo) + "–" + FormatNumber("%.4f", qhi);
       }
-      md += "| " + m.name + " | " + cost + " | " + q + " | " + strong + " | " + Fmt("%.4f", m.auc) + " | " +
+      md += "| " + m.name + " | " + cost + " | " + q + " | " + strong + " | " + FormatNumber("%.4f", m.auc) + " | " +
             Pct(m.strong_share_for_95) + " |\n";
     }
     md += "\n";
@@ -461,9 +457,9 @@ std::string RenderMarkdown(const std::vector<GroupReport>& groups, const Latency
   md += "### Latency of a routing decision\n\n";
   md += "`ExtractFeatures` + `PredictSuccess` for all " + std::to_string(router.models().size()) +
         " models, in thread CPU time (so other load on the machine does not count), measured by `tollgate router eval` over the " + std::to_string(lat.prompts) +
-        " test prompts (mean " + Fmt("%.0f", lat.mean_prompt_bytes) + " bytes): p50 " + Fmt("%.1f", lat.p50_us) +
-        " µs, p99 " + Fmt("%.1f", lat.p99_us) + " µs, mean " + Fmt("%.1f", lat.mean_us) + " µs; a 4096-byte prompt: " +
-        Fmt("%.1f", lat.us_4kb) + " µs (mean of 200 runs).\n";
+        " test prompts (mean " + FormatNumber("%.0f", lat.mean_prompt_bytes) + " bytes): p50 " + FormatNumber("%.1f", lat.p50_us) +
+        " µs, p99 " + FormatNumber("%.1f", lat.p99_us) + " µs, mean " + FormatNumber("%.1f", lat.mean_us) + " µs; a 4096-byte prompt: " +
+        FormatNumber("%.1f", lat.us_4kb) + " µs (mean of 200 runs).\n";
   return md;
 }
 
