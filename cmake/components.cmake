@@ -95,6 +95,8 @@ tollgate_component(pricing    DEPS common config)
 tollgate_component(ledger     DEPS common pricing LIBS SQLite::SQLite3 PostgreSQL::PostgreSQL)
 tollgate_component(report     DEPS common ledger)
 tollgate_component(usage      DEPS common ledger pricing)
+# Capacity and cost planning (`tollgate plan`).
+tollgate_component(plan       DEPS common config LIBS yaml-cpp)
 # Providers and what builds on their wire formats.
 tollgate_component(providers  DEPS common config http pricing router)
 tollgate_component(cache      DEPS common providers LIBS SQLite::SQLite3)
@@ -105,8 +107,8 @@ tollgate_component(dashboard  DEPS common config governance ledger report)
 # The request path, and the commands on top of everything.
 tollgate_component(gateway    DEPS cache common config dashboard governance http ledger pricing providers report
                                    router routing tokenizer)
-tollgate_component(cli        DEPS cache common config dashboard gateway governance http ledger pricing providers
-                                   report router routing tokenizer usage)
+tollgate_component(cli        DEPS cache common config dashboard gateway governance http ledger plan pricing
+                                   providers report router routing tokenizer usage)
 
 # Everything, for the executables that use the whole core (tollgate, the unit
 # tests, the benchmarks).

@@ -15,6 +15,7 @@
 #include "dashboard/dashboard.h"
 #include "cli/governance_commands.h"
 #include "cli/validators.h"
+#include "cli/plan_command.h"
 #include "cli/tokens_command.h"
 #include "cli/usage_command.h"
 #include "cli/router_command.h"
@@ -296,6 +297,7 @@ int main(int argc, char** argv) {
   cli::RouterCommand router_cmd(app);
   cli::CacheCommand cache_cmd(app);
   cli::WhatifCommand whatif_cmd(app);
+  cli::PlanCommand plan_cmd(app);
 
   try {
     app.parse(argc, argv);
@@ -339,6 +341,7 @@ int main(int argc, char** argv) {
   if (auto rc = router_cmd.Run()) return *rc;
   if (auto rc = cache_cmd.Run()) return *rc;
   if (auto rc = whatif_cmd.Run()) return *rc;
+  if (auto rc = plan_cmd.Run()) return *rc;
   if (version->parsed()) {
     std::printf("tollgate %s\n", TOLLGATE_VERSION);
     return 0;

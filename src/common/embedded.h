@@ -1,5 +1,6 @@
 // Data files compiled into the binary at build time (cmake/embed.cmake):
-// the price catalog (prices.json) and the bundled config (tollgate.yaml).
+// the price catalog (prices.json), the GPU catalog of `tollgate plan`
+// (gpus.json) and the bundled config (tollgate.yaml).
 #pragma once
 #include <string_view>
 

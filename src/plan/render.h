@@ -1,0 +1,23 @@
+// `tollgate plan`'s output: the plan as a text table (the default), JSON,
+// Markdown, and an SVG chart (the sensitivity of the monthly result to model
+// lifetime and GPU price when the scenario has a business section, otherwise
+// the cost per million tokens against the API's price by utilization).
+// Stateless; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "plan/plan.h"
+
+namespace tollgate::plan {
+
+std::string RenderTable(const Plan& p);
+std::string RenderJson(const Plan& p);
+std::string RenderMarkdown(const Plan& p);
+std::string RenderSvg(const Plan& p);
+
+// "$122.1M", "$4,070,400", "-$88.8M", "$46.55": how plan prints dollars
+// (millions with one decimal from $10M, whole dollars from $1,000, cents below).
+std::string Money(double usd);
+
+}  // namespace tollgate::plan
