@@ -2,7 +2,7 @@
 -- machine-readable summary line (BENCH_RESULT ...) when the run ends.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-bench-client-key"
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_KEY") or "sk-bench-client-key")
 wrk.body = os.getenv("BENCH_BODY") or
   '{"model":"bench-model","messages":[{"role":"system","content":"You are terse."},' ..
   '{"role":"user","content":"Say hello in five words."}],"max_tokens":16,"user":"bench"}'

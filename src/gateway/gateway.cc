@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "gateway/admin.h"
@@ -211,14 +212,21 @@ std::string Gateway::RenderMetrics() {
   // A metric with one unlabelled sample.
   auto single = [&](Metric id, auto value) { os << MetricHeader(id) << MetricName(id) << " " << value << "\n"; };
   const auto budgets = governor_.BudgetStatus();
+  // Prometheus spells an unknown value NaN (the shared counters unreachable).
+  auto usd = [](double v) {
+    std::ostringstream s;
+    if (std::isnan(v)) s << "NaN";
+    else s << v;
+    return s.str();
+  };
   os << MetricHeader(Metric::kBudgetRemaining);
   for (const auto& [b, spent] : budgets) {
     if (!b.limit_usd) continue;
-    os << MetricName(Metric::kBudgetRemaining) << "{budget=\"" << b.name << "\"} " << (*b.limit_usd - spent) << "\n";
+    os << MetricName(Metric::kBudgetRemaining) << "{budget=\"" << b.name << "\"} " << usd(*b.limit_usd - spent) << "\n";
   }
   os << MetricHeader(Metric::kBudgetSpent);
   for (const auto& [b, spent] : budgets)
-    os << MetricName(Metric::kBudgetSpent) << "{budget=\"" << b.name << "\"} " << spent << "\n";
+    os << MetricName(Metric::kBudgetSpent) << "{budget=\"" << b.name << "\"} " << usd(spent) << "\n";
   const char* hits = MetricName(Metric::kCacheHits);
   os << MetricHeader(Metric::kCacheHits) << hits << "{match=\"exact\"} " << stats_.cache_hits.load() << "\n"
      << hits << "{match=\"semantic\"} " << stats_.semantic_hits.load() << "\n";

@@ -35,7 +35,11 @@ std::string RedactUrl(std::string_view url) {
 }
 
 Result<Conn> Connect(const std::string& url) {
-  Conn c(PQconnectdb(url.c_str()));
+  // A host that drops packets must not stall the writer thread for the OS's
+  // TCP timeout: 5 s unless the URL sets its own connect_timeout (it wins, being later).
+  const char* keywords[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"5", url.c_str(), nullptr};
+  Conn c(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (!c) return Status::IoError("ledger: cannot connect to " + RedactUrl(url) + ": out of memory");
   if (PQstatus(c.get()) != CONNECTION_OK)
     return Status::IoError("ledger: cannot connect to " + RedactUrl(url) + ": " +
