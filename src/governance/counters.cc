@@ -14,6 +14,48 @@ WindowState CounterStore::Window(const std::string& budget_id, int64_t window_st
       [&](Completion<WindowState> done) { Window(budget_id, window_start_ms, std::move(done)); });
 }
 
+void CounterStore::Admit(const std::vector<RateSubject>& subjects, int64_t tokens, double usd,
+                         int64_t now_ms, const std::vector<BudgetSlot>& slots, double amount,
+                         Completion<AdmitOutcome> done) {
+  // Shared by the steps, which may complete later on another thread.
+  struct Op {
+    std::vector<std::string> names;
+    int64_t minute, tokens;
+    double usd, amount;
+    std::vector<BudgetSlot> slots;
+    Completion<AdmitOutcome> done;
+  };
+  auto op = std::make_shared<Op>(
+      Op{{}, RateLimiter::MinuteOf(now_ms), tokens, usd, amount, slots, std::move(done)});
+  for (const auto& s : subjects) op->names.push_back(s.name);
+  auto after_rates = [this, op](RateOutcome r) {
+    AdmitOutcome out;
+    out.rates = r;
+    out.unavailable = r.unavailable;
+    if (r.unavailable || !r.ok || op->slots.empty()) return op->done(out);
+    Reserve(op->slots, op->amount, [this, op, out](ReserveResult b) mutable {
+      out.budget = b;
+      out.unavailable = b.unavailable;
+      // A refused request does not count against the rate limits either.
+      if (!b.ok && !op->names.empty())
+        AdjustRates(op->names, op->minute, -1, -op->tokens, -op->usd);
+      op->done(out);
+    });
+  };
+  if (subjects.empty()) return after_rates(RateOutcome{});
+  AdmitRates(subjects, tokens, usd, now_ms, std::move(after_rates));
+}
+
+void CounterStore::Finish(const std::vector<std::string>& rate_subjects, int64_t minute,
+                          int64_t tokens_delta, double usd_delta,
+                          const std::vector<BudgetSlot>& slots, const std::string& ticket,
+                          double reserved, double actual,
+                          Completion<std::vector<SoftLimitCrossing>> done) {
+  if (!rate_subjects.empty()) AdjustRates(rate_subjects, minute, 0, tokens_delta, usd_delta);
+  if (slots.empty()) return done({});
+  Settle(slots, ticket, reserved, actual, std::move(done));
+}
+
 void LocalCounterStore::Seed(const std::string& budget_id, int64_t window_start_ms, double spent) {
   MutexLock lock(&mu_);
   counters_[Key(budget_id, window_start_ms)].spent = spent;

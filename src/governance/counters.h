@@ -65,21 +65,29 @@ struct RateOutcome {
   RateDecision decision;      // that subject's decision (the last subject's when ok)
 };
 
+// One admission's answer: the rate limits, then the budgets.
+struct AdmitOutcome {
+  bool unavailable = false;  // the shared store could not be reached (nothing was charged)
+  RateOutcome rates;         // !rates.ok: a rate limit refused (nothing was charged)
+  ReserveResult budget;      // !budget.ok: a budget refused (nothing was charged, rates included)
+};
+
 // One budget window as the store holds it (reconcile, the admin API).
 struct WindowState {
-  bool ok = true;         // false: the store could not be read
-  double spent = 0;       // settled spend
-  double reserved = 0;    // live reservations
+  bool ok = true;            // false: the store could not be read
+  double spent = 0;          // settled spend
+  double reserved = 0;       // live reservations
   int64_t reservations = 0;  // live reservations, counted
-  int64_t expired = 0;    // reservations that expired unsettled (their replica died)
+  int64_t expired = 0;       // reservations that expired unsettled (their replica died)
 };
 
 // How the counter store is doing, for /metrics and logs.
 struct CounterHealth {
-  bool shared = false;      // a store shared by replicas (Redis)
-  bool up = true;           // reachable now
-  uint64_t pending = 0;     // settlements waiting to be applied (store unreachable)
-  uint64_t local_admissions = 0;  // admitted against this replica's share while unreachable (fail_open)
+  bool shared = false;   // a store shared by replicas (Redis)
+  bool up = true;        // reachable now
+  uint64_t pending = 0;  // settlements waiting to be applied (store unreachable)
+  uint64_t local_admissions =
+      0;  // admitted against this replica's share while unreachable (fail_open)
   uint64_t refused_unavailable = 0;  // refused because unreachable (fail_closed)
 };
 
@@ -108,8 +116,23 @@ class CounterStore {
   // actual cost; completes with the slots whose spend crossed their soft limit
   // with this settlement (for alerts). Never lost: a shared store that cannot
   // be reached keeps it until it can.
-  virtual void Settle(const std::vector<BudgetSlot>& slots, const std::string& ticket, double reserved,
-                      double actual, Completion<std::vector<SoftLimitCrossing>> done) = 0;
+  virtual void Settle(const std::vector<BudgetSlot>& slots, const std::string& ticket,
+                      double reserved, double actual,
+                      Completion<std::vector<SoftLimitCrossing>> done) = 0;
+  // What an admission does, in one step: charges `subjects` one request of
+  // `tokens` and `usd`, then reserves `amount` on `slots`; all or nothing (a
+  // refusal by a budget charges no rate either). The Redis store does it in
+  // one script; this default chains AdmitRates and Reserve.
+  virtual void Admit(const std::vector<RateSubject>& subjects, int64_t tokens, double usd,
+                     int64_t now_ms, const std::vector<BudgetSlot>& slots, double amount,
+                     Completion<AdmitOutcome> done);
+  // What the end of a request does, in one step: corrects `minute` of the
+  // rate subjects by the actual tokens and usd, and settles the reservation
+  // (Settle's rules). The default chains AdjustRates and Settle.
+  virtual void Finish(const std::vector<std::string>& rate_subjects, int64_t minute,
+                      int64_t tokens_delta, double usd_delta, const std::vector<BudgetSlot>& slots,
+                      const std::string& ticket, double reserved, double actual,
+                      Completion<std::vector<SoftLimitCrossing>> done);
   // Spend (settled) in a budget's window; NaN when the store cannot be read.
   virtual void Spent(const std::string& budget_id, int64_t window_start_ms,
                      Completion<double> done) = 0;
@@ -165,6 +188,7 @@ T WaitFor(Start&& start) {
 class LocalCounterStore final : public CounterStore {
  public:
   using CounterStore::Spent;
+  using CounterStore::Window;
   void Seed(const std::string& budget_id, int64_t window_start_ms, double spent) override;
   void Reserve(const std::vector<BudgetSlot>& slots, double amount,
                Completion<ReserveResult> done) override {

@@ -4,15 +4,14 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
-#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <functional>
@@ -64,7 +63,8 @@ asio::awaitable<T> AwaitCompletion(Start start) {
     // The handler is move-only; a std::function needs a copyable target.
     auto h = std::make_shared<decltype(handler)>(std::move(handler));
     auto resume = [h](T v) {
-      asio::post(asio::get_associated_executor(*h), [h, v = std::move(v)]() mutable { (*h)(std::move(v)); });
+      asio::post(asio::get_associated_executor(*h),
+                 [h, v = std::move(v)]() mutable { (*h)(std::move(v)); });
     };
     std::optional<T> v;
     {
@@ -77,8 +77,8 @@ asio::awaitable<T> AwaitCompletion(Start start) {
     }
     resume(std::move(*v));  // posted: a handler never runs inside its initiation
   };
-  asio::awaitable<T> answered =
-      asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(std::move(initiate), asio::use_awaitable);
+  asio::awaitable<T> answered = asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
+      std::move(initiate), asio::use_awaitable);
   co_return co_await std::move(answered);
 }
 
@@ -94,7 +94,8 @@ void PostWebhook(const std::string& url, const std::string& body) {
     asio::io_context ioc;
     asio::ip::tcp::resolver resolver(ioc);
     auto results = resolver.resolve(u->host, u->port);
-    beast::http::request<beast::http::string_body> req{beast::http::verb::post, u->path.empty() ? "/" : u->path, 11};
+    beast::http::request<beast::http::string_body> req{beast::http::verb::post,
+                                                       u->path.empty() ? "/" : u->path, 11};
     req.set(beast::http::field::host, u->host);
     req.set(beast::http::field::content_type, "application/json");
     req.body() = body;
@@ -129,11 +130,16 @@ bool BudgetApplies(const Budget& b, const RequestFacts& f) {
   const std::optional<config::BudgetScope> scope = config::ParseBudgetScope(b.scope);
   if (!scope) return false;
   switch (*scope) {
-    case config::BudgetScope::kGlobal: return true;
-    case config::BudgetScope::kKey: return !f.key_id.empty() && b.subject == f.key_id;
-    case config::BudgetScope::kUser: return !f.user.empty() && b.subject == f.user;
-    case config::BudgetScope::kProject: return !f.project.empty() && b.subject == f.project;
-    case config::BudgetScope::kTeam: return !f.team.empty() && b.subject == f.team;
+    case config::BudgetScope::kGlobal:
+      return true;
+    case config::BudgetScope::kKey:
+      return !f.key_id.empty() && b.subject == f.key_id;
+    case config::BudgetScope::kUser:
+      return !f.user.empty() && b.subject == f.user;
+    case config::BudgetScope::kProject:
+      return !f.project.empty() && b.subject == f.project;
+    case config::BudgetScope::kTeam:
+      return !f.team.empty() && b.subject == f.team;
   }
   return false;
 }
@@ -150,29 +156,39 @@ Denial RateDenial(const RateDecision& d, const std::string& subject) {
   den.retry_after_s = d.reset_s;
   std::string reset = std::to_string(d.reset_s) + "s";
   if (d.remaining_requests >= 0 || d.dimension == "requests") {
-    den.headers.push_back({"x-ratelimit-limit-requests", d.dimension == "requests" ? std::to_string(static_cast<int64_t>(d.limit)) : ""});
-    den.headers.push_back({"x-ratelimit-remaining-requests", std::to_string(std::max<int64_t>(d.remaining_requests, 0))});
+    den.headers.push_back(
+        {"x-ratelimit-limit-requests",
+         d.dimension == "requests" ? std::to_string(static_cast<int64_t>(d.limit)) : ""});
+    den.headers.push_back({"x-ratelimit-remaining-requests",
+                           std::to_string(std::max<int64_t>(d.remaining_requests, 0))});
     den.headers.push_back({"x-ratelimit-reset-requests", reset});
   }
   if (d.dimension == "tokens" || d.remaining_tokens >= 0) {
-    den.headers.push_back({"x-ratelimit-limit-tokens", d.dimension == "tokens" ? std::to_string(static_cast<int64_t>(d.limit)) : ""});
-    den.headers.push_back({"x-ratelimit-remaining-tokens", std::to_string(std::max<int64_t>(d.remaining_tokens, 0))});
+    den.headers.push_back(
+        {"x-ratelimit-limit-tokens",
+         d.dimension == "tokens" ? std::to_string(static_cast<int64_t>(d.limit)) : ""});
+    den.headers.push_back(
+        {"x-ratelimit-remaining-tokens", std::to_string(std::max<int64_t>(d.remaining_tokens, 0))});
     den.headers.push_back({"x-ratelimit-reset-tokens", reset});
   }
   // Drop empty limit headers (dimensions that were not the one refused).
-  den.headers.erase(std::remove_if(den.headers.begin(), den.headers.end(), [](auto& h) { return h.second.empty(); }),
+  den.headers.erase(std::remove_if(den.headers.begin(), den.headers.end(),
+                                   [](auto& h) { return h.second.empty(); }),
                     den.headers.end());
   return den;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, ledger::Storage& storage,
-                                                  CounterStore& counters) {
+Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg,
+                                                   ledger::Storage& storage,
+                                                   CounterStore& counters) {
   TG_RETURN_IF_ERROR(SetTimezone(cfg.governance.timezone));
   std::unique_ptr<Governor> g(new Governor(cfg, storage, counters));
-  MutexLock lock(&g->reload_mu_);  // no other thread sees g yet; the analysis wants it held all the same
-  for (const auto& r : cfg.rate_limits) g->model_limits_[r.model] = RateLimits{r.rpm, r.tpm, r.usd_per_minute};
+  MutexLock lock(
+      &g->reload_mu_);  // no other thread sees g yet; the analysis wants it held all the same
+  for (const auto& r : cfg.rate_limits)
+    g->model_limits_[r.model] = RateLimits{r.rpm, r.tpm, r.usd_per_minute};
   TG_ASSIGN_OR_RETURN(g->store_, Store::Open(storage));
   // Config budgets are the declared state: create or update them by name.
   TG_ASSIGN_OR_RETURN(std::vector<Budget> existing, g->store_->ListBudgets());
@@ -186,8 +202,9 @@ Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, le
     b.limit_usd = bc.limit_usd;
     b.soft_limit_usd = bc.soft_limit_usd;
     auto same = std::find_if(existing.begin(), existing.end(), [&](const Budget& e) {
-      return e.name == b.name && e.scope == b.scope && e.subject == b.subject && e.model == b.model &&
-             e.window == b.window && e.limit_usd == b.limit_usd && e.soft_limit_usd == b.soft_limit_usd;
+      return e.name == b.name && e.scope == b.scope && e.subject == b.subject &&
+             e.model == b.model && e.window == b.window && e.limit_usd == b.limit_usd &&
+             e.soft_limit_usd == b.soft_limit_usd;
     });
     if (same == existing.end()) TG_RETURN_IF_ERROR(g->store_->PutBudget(b, "config").status());
   }
@@ -197,7 +214,8 @@ Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, le
   return g;
 }
 
-Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg, const std::string& ledger_url) {
+Result<std::unique_ptr<Governor>> Governor::Create(const config::Config& cfg,
+                                                   const std::string& ledger_url) {
   TG_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Storage> storage, ledger::OpenLedger(ledger_url));
   auto counters = std::make_unique<LocalCounterStore>();
   TG_ASSIGN_OR_RETURN(std::unique_ptr<Governor> g, Create(cfg, *storage, *counters));
@@ -254,8 +272,8 @@ void Governor::ReloaderLoop() {
   for (;;) {
     {
       MutexLock lock(&stop_mu_);
-      const auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.governance.reload_interval_ms);
+      const auto deadline = std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(cfg_.governance.reload_interval_ms);
       while (!stop_ && stop_cv_.WaitUntil(&stop_mu_, deadline)) {
       }
       if (stop_) return;
@@ -283,7 +301,9 @@ std::optional<Denial> Governor::Authenticate(std::string_view bearer, Principal*
     return Denial{401, "invalid_request_error", "invalid_api_key", std::move(msg), -1, {}};
   };
   if (bearer.empty())
-    return unauthorized("Missing API key. Send 'Authorization: Bearer <tollgate virtual key>' (create one with `tollgate keys create`).");
+    return unauthorized(
+        "Missing API key. Send 'Authorization: Bearer <tollgate virtual key>' (create one with "
+        "`tollgate keys create`).");
   auto snap = snapshot();
   const std::string hash = Sha256Hex(bearer);
   auto it = snap->keys_by_hash.find(hash);
@@ -294,7 +314,8 @@ std::optional<Denial> Governor::Authenticate(std::string_view bearer, Principal*
     return unauthorized("Invalid API key.");
   const VirtualKey& k = it->second;
   if (k.expires_at_ms && *k.expires_at_ms <= NowUnixMs())
-    return unauthorized("API key " + k.id + " expired at " + FormatLocalTime(*k.expires_at_ms) + ".");
+    return unauthorized("API key " + k.id + " expired at " + FormatLocalTime(*k.expires_at_ms) +
+                        ".");
   out->key_id = k.id;
   out->key_name = k.name;
   out->user = k.user;
@@ -308,11 +329,17 @@ std::optional<Denial> Governor::Authenticate(std::string_view bearer, Principal*
 
 std::optional<Denial> Governor::CheckModel(const Principal& p, const std::string& model) const {
   if (p.allowed_models.empty()) return std::nullopt;
-  if (std::find(p.allowed_models.begin(), p.allowed_models.end(), model) != p.allowed_models.end()) return std::nullopt;
+  if (std::find(p.allowed_models.begin(), p.allowed_models.end(), model) != p.allowed_models.end())
+    return std::nullopt;
   std::string list;
   for (const auto& m : p.allowed_models) list += (list.empty() ? "" : ", ") + m;
-  return Denial{403, "permission_error", "model_not_allowed",
-                "API key " + p.key_id + " may not use model '" + model + "'. Allowed: " + list + ".", -1, {}};
+  return Denial{
+      403,
+      "permission_error",
+      "model_not_allowed",
+      "API key " + p.key_id + " may not use model '" + model + "'. Allowed: " + list + ".",
+      -1,
+      {}};
 }
 
 // One admission in flight: what its steps share. Lives in the caller's frame
@@ -338,65 +365,36 @@ std::optional<Denial> Governor::Admit(const Principal* p, const RequestFacts& f,
   });
 }
 
-asio::awaitable<std::optional<Denial>> Governor::AdmitAsync(const Principal* p, const RequestFacts& f,
-                                                            Admission* out) {
+asio::awaitable<std::optional<Denial>> Governor::AdmitAsync(const Principal* p,
+                                                            const RequestFacts& f, Admission* out) {
   AdmitOp op{p, &f, out};
   auto start = [this, &op](Completion<std::optional<Denial>> done) {
     op.done = std::move(done);
     StartAdmit(op);
   };
   // Named locals, not temporaries, in a co_await (GCC 12, docs/ARCHITECTURE.md).
-  asio::awaitable<std::optional<Denial>> admitted = AwaitCompletion<std::optional<Denial>>(std::move(start));
+  asio::awaitable<std::optional<Denial>> admitted =
+      AwaitCompletion<std::optional<Denial>>(std::move(start));
   co_return co_await std::move(admitted);
 }
 
 void Governor::StartAdmit(AdmitOp& op) {
   const RequestFacts& f = *op.f;
+  Admission* out = op.out;
   op.now = NowUnixMs();
   op.input_cost = static_cast<double>(f.input_tokens_bound) * f.input_usd_per_token;
   op.worst = op.input_cost + static_cast<double>(f.max_output_tokens) * f.output_usd_per_token;
   op.tokens = f.input_tokens_bound + f.max_output_tokens;
 
   // Rate limits: the key's, then the model's.
-  op.out->rate_minute = RateLimiter::MinuteOf(op.now);
-  op.out->rate_tokens = op.tokens;
-  op.out->rate_usd = op.worst;
+  out->rate_minute = RateLimiter::MinuteOf(op.now);
+  out->rate_tokens = op.tokens;
+  out->rate_usd = op.worst;
   if (op.p && op.p->limits.any()) op.subjects.push_back({"key:" + op.p->key_id, op.p->limits});
   if (auto it = model_limits_.find(f.model); it != model_limits_.end() && it->second.any())
     op.subjects.push_back({"model:" + f.model, it->second});
-  if (op.subjects.empty()) return AfterRates(op, RateOutcome{});
-  counters_.AdmitRates(op.subjects, op.tokens, op.worst, op.now,
-                       [this, &op](RateOutcome r) { AfterRates(op, r); });
-}
 
-namespace {
-// The counters are shared (counters.url) and cannot be reached, and the policy
-// is fail_closed (under fail_open the store admits against local shares).
-Denial CountersUnavailable() {
-  Denial d;
-  d.status = 503;
-  d.type = "api_error";
-  d.code = "counters_unavailable";
-  d.message =
-      "The budget and rate-limit counters (counters.url) cannot be reached, so governed requests are refused "
-      "(counters.policy: fail_closed). Retry shortly; an operator can set counters.policy: fail_open to admit "
-      "against each replica's share of every limit instead.";
-  d.retry_after_s = 1;
-  return d;
-}
-}  // namespace
-
-void Governor::AfterRates(AdmitOp& op, const RateOutcome& r) {
-  const RequestFacts& f = *op.f;
-  Admission* out = op.out;
-  if (r.unavailable) return op.done(CountersUnavailable());
-  if (!r.ok) {
-    const bool key = op.subjects[r.failed_subject].name.rfind("key", 0) == 0;
-    return op.done(RateDenial(r.decision, key ? "key " + op.p->key_id : "model " + f.model));
-  }
-  for (const auto& s : op.subjects) out->rate_subjects.push_back(s.name);
-
-  // Budgets: reserve the worst case on every budget this request falls under.
+  // Budgets: the worst case is reserved on every budget this request falls under.
   auto snap = snapshot();
   for (const Budget& b : snap->budgets) {
     if (!BudgetApplies(b, f)) continue;
@@ -409,49 +407,76 @@ void Governor::AfterRates(AdmitOp& op, const RateOutcome& r) {
     slot.soft_limit_usd = b.soft_limit_usd.value_or(-1);
     out->slots.push_back(std::move(slot));
   }
-  out->active = true;
-  out->reserved_usd = op.worst;
-  if (out->slots.empty()) return op.done(std::nullopt);
-  counters_.Reserve(out->slots, op.worst, [this, &op](ReserveResult rr) { AfterReserve(op, rr); });
+  if (op.subjects.empty() && out->slots.empty()) {
+    out->active = true;
+    out->reserved_usd = op.worst;
+    return op.done(std::nullopt);
+  }
+  // Rates and budgets in one step (one Redis round trip), all or nothing.
+  counters_.Admit(op.subjects, op.tokens, out->rate_usd, op.now, out->slots, op.worst,
+                  [this, &op](AdmitOutcome r) { AfterAdmit(op, r); });
 }
 
-void Governor::AfterReserve(AdmitOp& op, const ReserveResult& r) {
+namespace {
+// The counters are shared (counters.url) and cannot be reached, and the policy
+// is fail_closed (under fail_open the store admits against local shares).
+Denial CountersUnavailable() {
+  Denial d;
+  d.status = 503;
+  d.type = "api_error";
+  d.code = "counters_unavailable";
+  d.message =
+      "The budget and rate-limit counters (counters.url) cannot be reached, so governed requests "
+      "are refused "
+      "(counters.policy: fail_closed). Retry shortly; an operator can set counters.policy: "
+      "fail_open to admit "
+      "against each replica's share of every limit instead.";
+  d.retry_after_s = 1;
+  return d;
+}
+}  // namespace
+
+void Governor::AfterAdmit(AdmitOp& op, const AdmitOutcome& r) {
   const RequestFacts& f = *op.f;
   Admission* out = op.out;
-  if (!r.ok && !r.unavailable && op.fit < 0 && cfg_.governance.clamp_max_tokens && f.output_usd_per_token > 0) {
+  if (r.unavailable) return op.done(CountersUnavailable());
+  if (!r.rates.ok) {
+    const bool key = op.subjects[r.rates.failed_subject].name.rfind("key", 0) == 0;
+    return op.done(RateDenial(r.rates.decision, key ? "key " + op.p->key_id : "model " + f.model));
+  }
+  const ReserveResult& b = r.budget;
+  if (!b.ok && op.fit < 0 && cfg_.governance.clamp_max_tokens && f.output_usd_per_token > 0) {
     // Lower max_tokens to what the tightest budget can still pay for.
-    double room = r.headroom - op.input_cost;
+    double room = b.headroom - op.input_cost;
     auto fit = static_cast<int64_t>(std::floor(room / f.output_usd_per_token));
     if (fit >= 1) {
       op.fit = std::min(fit, f.max_output_tokens);
       op.worst = op.input_cost + static_cast<double>(op.fit) * f.output_usd_per_token;
-      return counters_.Reserve(out->slots, op.worst, [this, &op](ReserveResult rr) { AfterReserve(op, rr); });
+      return counters_.Admit(op.subjects, op.tokens, out->rate_usd, op.now, out->slots, op.worst,
+                             [this, &op](AdmitOutcome rr) { AfterAdmit(op, rr); });
     }
   }
-  if (r.ok && op.fit >= 0) out->clamped_max_tokens = op.fit;
-  if (!r.ok || r.unavailable) {
-    // A refused request does not count against the rate limits either.
-    if (!out->rate_subjects.empty())
-      counters_.AdjustRates(out->rate_subjects, out->rate_minute, -1, -op.tokens, -out->rate_usd);
-    if (r.unavailable) {
-      out->active = false;
-      return op.done(CountersUnavailable());
-    }
-    const BudgetSlot& s = out->slots[r.failed_slot];
-    out->active = false;
+  if (!b.ok) {
+    // Refused: nothing was charged, the rate limits included.
+    const BudgetSlot& s = out->slots[b.failed_slot];
     Denial d;
     d.status = 429;
     d.type = "insufficient_quota";
     d.code = "budget_exceeded";
-    d.message = "Budget '" + s.budget_name + "' exceeded: $" + Money(r.spent) + " spent or reserved of its $" +
-                Money(s.limit_usd) + " limit; this request could cost up to $" + Money(op.worst) +
+    d.message = "Budget '" + s.budget_name + "' exceeded: $" + Money(b.spent) +
+                " spent or reserved of its $" + Money(s.limit_usd) +
+                " limit; this request could cost up to $" + Money(op.worst) +
                 ". The window resets at " + FormatLocalTime(s.window_end_ms) + ".";
     if (s.window_end_ms != INT64_MAX)
-      d.retry_after_s = static_cast<int>(std::max<int64_t>((s.window_end_ms - op.now + 999) / 1000, 1));
+      d.retry_after_s =
+          static_cast<int>(std::max<int64_t>((s.window_end_ms - op.now + 999) / 1000, 1));
     return op.done(std::move(d));
   }
+  for (const auto& s : op.subjects) out->rate_subjects.push_back(s.name);
+  if (op.fit >= 0) out->clamped_max_tokens = op.fit;
+  out->active = true;
   out->reserved_usd = op.worst;
-  out->reservation = r.ticket;
+  out->reservation = b.ticket;
   op.done(std::nullopt);
 }
 
@@ -460,18 +485,18 @@ bool Governor::Active(const Principal* p) const {
 }
 
 void Governor::Settle(const Admission& a, double actual_usd, int64_t actual_tokens) {
-  if (!a.active) return;
-  if (!a.rate_subjects.empty())
-    counters_.AdjustRates(a.rate_subjects, a.rate_minute, 0, actual_tokens - a.rate_tokens, actual_usd - a.rate_usd);
-  if (a.slots.empty()) return;
-  counters_.Settle(a.slots, a.reservation, a.reserved_usd, actual_usd, [this](std::vector<SoftLimitCrossing> crossed) {
-    for (const auto& c : crossed) Alert(c.slot, c.spent);
-  });
+  if (!a.active || (a.rate_subjects.empty() && a.slots.empty())) return;
+  counters_.Finish(a.rate_subjects, a.rate_minute, actual_tokens - a.rate_tokens,
+                   actual_usd - a.rate_usd, a.slots, a.reservation, a.reserved_usd, actual_usd,
+                   [this](std::vector<SoftLimitCrossing> crossed) {
+                     for (const auto& c : crossed) Alert(c.slot, c.spent);
+                   });
 }
 
 void Governor::Alert(const BudgetSlot& slot, double spent) {
-  std::string msg = "budget '" + slot.budget_name + "' crossed its soft limit: $" + Money(spent) + " of $" +
-                    Money(slot.soft_limit_usd) + " (window resets " + FormatLocalTime(slot.window_end_ms) + ")";
+  std::string msg = "budget '" + slot.budget_name + "' crossed its soft limit: $" + Money(spent) +
+                    " of $" + Money(slot.soft_limit_usd) + " (window resets " +
+                    FormatLocalTime(slot.window_end_ms) + ")";
   log::Warn(msg);
   if (cfg_.governance.alert_webhook.empty()) return;
   rapidjson::StringBuffer sb;
@@ -488,13 +513,17 @@ void Governor::Alert(const BudgetSlot& slot, double spent) {
   w.Key("soft_limit_usd");
   w.Double(slot.soft_limit_usd);
   w.Key("limit_usd");
-  if (slot.limit_usd >= 0) w.Double(slot.limit_usd);
-  else w.Null();
+  if (slot.limit_usd >= 0)
+    w.Double(slot.limit_usd);
+  else
+    w.Null();
   w.Key("window_resets");
   w.String(FormatLocalTime(slot.window_end_ms).c_str());
   w.EndObject();
   std::string body(sb.GetString(), sb.GetSize());
-  std::thread([url = cfg_.governance.alert_webhook, b = std::move(body)] { PostWebhook(url, b); }).detach();
+  std::thread([url = cfg_.governance.alert_webhook, b = std::move(body)] {
+    PostWebhook(url, b);
+  }).detach();
 }
 
 }  // namespace tollgate::governance

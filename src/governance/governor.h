@@ -13,9 +13,8 @@
 #include <utility>  // first: Boost 1.74's awaitable.hpp uses std::exchange without including it
 // clang-format on
 
-#include <boost/asio/awaitable.hpp>
-
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,7 +62,7 @@ struct Admission {
   bool active = false;
   std::vector<BudgetSlot> slots;
   double reserved_usd = 0;
-  std::string reservation;  // the counter store's ticket for it (ReserveResult::ticket)
+  std::string reservation;          // the counter store's ticket for it (ReserveResult::ticket)
   int64_t clamped_max_tokens = -1;  // >= 0 when max_tokens was lowered
   std::vector<std::string> rate_subjects;
   int64_t rate_minute = 0;
@@ -81,11 +80,12 @@ class Governor {
   // Opens the state store of `storage`, syncs config budgets into it, and
   // seeds `counters` from its budget_spend. `storage` and `counters` must
   // outlive the Governor. IoError / InvalidArgument on failure.
-  static Result<std::unique_ptr<Governor>> Create(const config::Config& cfg, ledger::Storage& storage,
-                                                  CounterStore& counters);
+  static Result<std::unique_ptr<Governor>> Create(const config::Config& cfg,
+                                                  ledger::Storage& storage, CounterStore& counters);
   // The same over the ledger at `ledger_url` (storage.h) with an in-process
   // counter store, both owned by the Governor: for tests and offline tools.
-  static Result<std::unique_ptr<Governor>> Create(const config::Config& cfg, const std::string& ledger_url);
+  static Result<std::unique_ptr<Governor>> Create(const config::Config& cfg,
+                                                  const std::string& ledger_url);
   ~Governor();
 
   bool auth_enabled() const { return cfg_.auth.enabled; }
@@ -108,8 +108,8 @@ class Governor {
   // REQUIRES (networked stores): the awaiting frame holds the admission in
   // flight, so a coroutine suspended here must not be destroyed before the
   // store answers (stop or drain the store before Server::DestroyLoops).
-  boost::asio::awaitable<std::optional<Denial>> AdmitAsync(const Principal* p, const RequestFacts& f,
-                                                           Admission* out);
+  boost::asio::awaitable<std::optional<Denial>> AdmitAsync(const Principal* p,
+                                                           const RequestFacts& f, Admission* out);
   std::optional<Denial> Admit(const Principal* p, const RequestFacts& f, Admission* out);
   // Whether any budget or rate limit could apply to `p`'s requests; when not,
   // Admit() can be skipped (and the request's facts need not be computed).
@@ -143,10 +143,10 @@ class Governor {
   Governor(const config::Config& cfg, ledger::Storage& storage, CounterStore& counters)
       : cfg_(cfg), storage_(storage), counters_(counters) {}
   std::shared_ptr<const Snapshot> snapshot() const;
-  // Admit's steps, one per counter store call; the last one calls op.done.
+  // Admit's steps: one counter store call (two when max_tokens is clamped); the
+  // last one calls op.done.
   void StartAdmit(AdmitOp& op);
-  void AfterRates(AdmitOp& op, const RateOutcome& r);
-  void AfterReserve(AdmitOp& op, const ReserveResult& r);
+  void AfterAdmit(AdmitOp& op, const AdmitOutcome& r);
   Status Reload(Store& store);
   void Alert(const BudgetSlot& slot, double spent);
   void ReloaderLoop();

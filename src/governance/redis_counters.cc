@@ -58,50 +58,90 @@ bool IsArray(const redisReply* r, size_t at_least) {
   "end\n"                                                                    \
   "local function keep(k, at) if tonumber(at) > 0 then redis.call('PEXPIREAT', k, at) end end\n"
 
-// KEYS: b1, r1, b2, r2, ...  ARGV: amount, ticket, ttl_ms, then per slot:
-// limit (< 0: none), expire_at_ms (0: never).
-// Returns {failed slot (1-based, 0 = reserved), headroom, used per slot...}.
-constexpr const char* kReserveLua = TG_LUA_NOW TG_LUA_FMT TG_LUA_PURGE
-    "local amount = tonumber(ARGV[1])\n"
-    "local n = #KEYS / 2\n"
+// One admission. KEYS: nr rate windows (one per subject), then b, r per budget
+// slot. ARGV: nr, tokens, usd, amount, ticket, ttl_ms, then per subject: rpm,
+// tpm, usd per minute (0: unlimited), then per slot: limit (< 0: none),
+// expire_at_ms (0: never). All or nothing: the rates are charged and the
+// amount reserved only if no subject and no slot refuses.
+// Returns {failed subject (0: none), dimension, limit, remaining, remaining
+// requests, remaining tokens (of the last subject checked; -1: no limit),
+// failed slot (0: none), headroom (before this reservation), used per slot...}.
+constexpr const char* kAdmitLua = TG_LUA_NOW TG_LUA_FMT TG_LUA_PURGE
+    "local nr, tokens, usd, amount = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), "
+    "tonumber(ARGV[4])\n"
+    "local ticket, ttl = ARGV[5], tonumber(ARGV[6])\n"
+    "local nb = (#KEYS - nr) / 2\n"
+    "local rr, rt = -1, -1\n"
+    "for i = 1, nr do\n"
+    "  local v = redis.call('HMGET', KEYS[i], 'r', 't', 'u')\n"
+    "  local req, tok, u = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0\n"
+    "  local a = 6 + 3 * (i - 1)\n"
+    "  local rpm, tpm, upm = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])\n"
+    "  local dim, lim, rem = nil, 0, 0\n"
+    "  if rpm > 0 and req + 1 > rpm then dim, lim, rem = 'requests', rpm, rpm - req\n"
+    "  elseif tpm > 0 and tok + tokens > tpm then dim, lim, rem = 'tokens', tpm, tpm - tok\n"
+    "  elseif upm > 0 and u + usd > upm then dim, lim, rem = 'usd', upm, upm - u end\n"
+    "  rr = rpm > 0 and math.max(rpm - req - (dim and 0 or 1), 0) or -1\n"
+    "  rt = tpm > 0 and math.max(tpm - tok - (dim and 0 or tokens), 0) or -1\n"
+    "  if dim then return {i, dim, fmt(lim), fmt(rem), fmt(rr), fmt(rt), 0, 'inf'} end\n"
+    "end\n"
+    "local base = 6 + 3 * nr\n"
     "local fail, headroom, used = 0, nil, {}\n"
-    "for i = 1, n do\n"
-    "  local b, r = KEYS[2 * i - 1], KEYS[2 * i]\n"
+    "for i = 1, nb do\n"
+    "  local b, r = KEYS[nr + 2 * i - 1], KEYS[nr + 2 * i]\n"
     "  purge(b, r)\n"
     "  local v = redis.call('HMGET', b, 'spent', 'reserved')\n"
     "  local u = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0)\n"
     "  used[i] = fmt(u)\n"
-    "  local lim = tonumber(ARGV[2 + 2 * i])\n"
+    "  local lim = tonumber(ARGV[base + 2 * i - 1])\n"
     "  if lim >= 0 then\n"
     "    if headroom == nil or lim - u < headroom then headroom = lim - u end\n"
     "    if fail == 0 and u + amount > lim then fail = i end\n"
     "  end\n"
     "end\n"
-    "if fail == 0 then\n"
-    "  for i = 1, n do\n"
-    "    local b, r = KEYS[2 * i - 1], KEYS[2 * i]\n"
-    "    redis.call('HINCRBYFLOAT', b, 'reserved', amount)\n"
-    "    redis.call('HSET', b, 't' .. ARGV[2], ARGV[1])\n"
-    "    redis.call('ZADD', r, now + tonumber(ARGV[3]), ARGV[2])\n"
-    "    -- the window's expiry, set when it comes back into use (not on every call)\n"
-    "    if tonumber(redis.call('HINCRBY', b, 'live', 1)) == 1 then\n"
-    "      keep(b, ARGV[3 + 2 * i]) keep(r, ARGV[3 + 2 * i])\n"
-    "    end\n"
+    "local out = {0, '', '0', '0', fmt(rr), fmt(rt), fail, headroom and fmt(headroom) or 'inf'}\n"
+    "for i = 1, nb do out[#out + 1] = used[i] end\n"
+    "if fail > 0 then return out end\n"
+    "for i = 1, nr do\n"
+    "  redis.call('HINCRBY', KEYS[i], 'r', 1)\n"
+    "  redis.call('HINCRBY', KEYS[i], 't', tokens)\n"
+    "  redis.call('HINCRBYFLOAT', KEYS[i], 'u', ARGV[3])\n"
+    "  redis.call('PEXPIRE', KEYS[i], 120000)\n"
+    "end\n"
+    "for i = 1, nb do\n"
+    "  local b, r = KEYS[nr + 2 * i - 1], KEYS[nr + 2 * i]\n"
+    "  redis.call('HINCRBYFLOAT', b, 'reserved', amount)\n"
+    "  redis.call('HSET', b, 't' .. ticket, ARGV[4])\n"
+    "  redis.call('ZADD', r, now + ttl, ticket)\n"
+    "  -- the window's expiry, set when it comes back into use (not on every call)\n"
+    "  if tonumber(redis.call('HINCRBY', b, 'live', 1)) == 1 then\n"
+    "    keep(b, ARGV[base + 2 * i]) keep(r, ARGV[base + 2 * i])\n"
     "  end\n"
     "end\n"
-    "local out = {fail, headroom and fmt(headroom) or 'inf'}\n"
-    "for i = 1, n do out[#out + 1] = used[i] end\n"
     "return out\n";
 
-// KEYS: b1, r1, ...  ARGV: ticket, actual, ttl_ms, then per slot: soft limit
-// (< 0: none), expire_at_ms. Applied once per ticket. Returns {slot, spent
-// after, ...} for the slots whose spend crossed their soft limit.
-constexpr const char* kSettleLua = TG_LUA_NOW TG_LUA_FMT TG_LUA_PURGE
-    "local ticket, actual = ARGV[1], tonumber(ARGV[2])\n"
-    "if redis.call('ZSCORE', KEYS[2], '~' .. ticket) then return {} end\n"
+// The end of a request. KEYS: nr rate windows, then b, r per budget slot.
+// ARGV: nr, requests, tokens and usd deltas for the rate windows, ticket,
+// actual cost, ttl_ms, then per slot: soft limit (< 0: none), expire_at_ms.
+// A rate window that is gone (its minute is over) is left alone, and counts
+// never go below zero. The settlement is applied once per ticket. Returns
+// {slot, spent after, ...} for the slots whose spend crossed their soft limit.
+constexpr const char* kFinishLua = TG_LUA_NOW TG_LUA_FMT TG_LUA_PURGE
+    "local nr, ticket, actual, ttl = tonumber(ARGV[1]), ARGV[5], tonumber(ARGV[6]), "
+    "tonumber(ARGV[7])\n"
+    "local nb = (#KEYS - nr) / 2\n"
+    "if nb > 0 and redis.call('ZSCORE', KEYS[nr + 2], '~' .. ticket) then return {} end\n"
+    "for i = 1, nr do\n"
+    "  if redis.call('EXISTS', KEYS[i]) == 1 then\n"
+    "    local v = redis.call('HMGET', KEYS[i], 'r', 't', 'u')\n"
+    "    redis.call('HSET', KEYS[i], 'r', math.max((tonumber(v[1]) or 0) + tonumber(ARGV[2]), 0),\n"
+    "      't', math.max((tonumber(v[2]) or 0) + tonumber(ARGV[3]), 0),\n"
+    "      'u', fmt(math.max((tonumber(v[3]) or 0) + tonumber(ARGV[4]), 0)))\n"
+    "  end\n"
+    "end\n"
     "local crossed = {}\n"
-    "for i = 1, #KEYS / 2 do\n"
-    "  local b, r = KEYS[2 * i - 1], KEYS[2 * i]\n"
+    "for i = 1, nb do\n"
+    "  local b, r = KEYS[nr + 2 * i - 1], KEYS[nr + 2 * i]\n"
     "  purge(b, r)\n"
     "  local a = redis.call('HGET', b, 't' .. ticket)\n"
     "  if a then\n"
@@ -113,11 +153,11 @@ constexpr const char* kSettleLua = TG_LUA_NOW TG_LUA_FMT TG_LUA_PURGE
     "live\n"
     "    end\n"
     "  end\n"
-    "  local after = tonumber(redis.call('HINCRBYFLOAT', b, 'spent', ARGV[2]))\n"
+    "  local after = tonumber(redis.call('HINCRBYFLOAT', b, 'spent', ARGV[6]))\n"
     "  local before = after - actual\n"
-    "  if i == 1 then redis.call('ZADD', r, now + tonumber(ARGV[3]), '~' .. ticket) end\n"
-    "  if not a then keep(b, ARGV[3 + 2 * i]) keep(r, ARGV[3 + 2 * i]) end\n"
-    "  local soft = tonumber(ARGV[2 + 2 * i])\n"
+    "  if i == 1 then redis.call('ZADD', r, now + ttl, '~' .. ticket) end\n"
+    "  if not a then keep(b, ARGV[7 + 2 * i]) keep(r, ARGV[7 + 2 * i]) end\n"
+    "  local soft = tonumber(ARGV[6 + 2 * i])\n"
     "  if soft >= 0 and before < soft and after >= soft then\n"
     "    crossed[#crossed + 1] = i\n"
     "    crossed[#crossed + 1] = fmt(after)\n"
@@ -125,49 +165,8 @@ constexpr const char* kSettleLua = TG_LUA_NOW TG_LUA_FMT TG_LUA_PURGE
     "end\n"
     "return crossed\n";
 
-// KEYS: one window per subject. ARGV: tokens, usd, then per subject: rpm, tpm,
-// usd per minute (0: unlimited). All or nothing. Returns {failed subject
-// (0 = admitted), dimension, limit, remaining, remaining requests, remaining
-// tokens} (the remaining counts of the last subject checked; -1: no limit).
-constexpr const char* kRatesLua = TG_LUA_FMT
-    "local tokens, usd = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
-    "local rr, rt = -1, -1\n"
-    "for i = 1, #KEYS do\n"
-    "  local v = redis.call('HMGET', KEYS[i], 'r', 't', 'u')\n"
-    "  local req, tok, u = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0\n"
-    "  local rpm, tpm, upm = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i "
-    "+ 2])\n"
-    "  local dim, lim, rem = nil, 0, 0\n"
-    "  if rpm > 0 and req + 1 > rpm then dim, lim, rem = 'requests', rpm, rpm - req\n"
-    "  elseif tpm > 0 and tok + tokens > tpm then dim, lim, rem = 'tokens', tpm, tpm - tok\n"
-    "  elseif upm > 0 and u + usd > upm then dim, lim, rem = 'usd', upm, upm - u end\n"
-    "  rr = rpm > 0 and math.max(rpm - req - (dim and 0 or 1), 0) or -1\n"
-    "  rt = tpm > 0 and math.max(tpm - tok - (dim and 0 or tokens), 0) or -1\n"
-    "  if dim then return {i, dim, fmt(lim), fmt(rem), fmt(rr), fmt(rt)} end\n"
-    "end\n"
-    "for i = 1, #KEYS do\n"
-    "  redis.call('HINCRBY', KEYS[i], 'r', 1)\n"
-    "  redis.call('HINCRBY', KEYS[i], 't', tokens)\n"
-    "  redis.call('HINCRBYFLOAT', KEYS[i], 'u', ARGV[2])\n"
-    "  redis.call('PEXPIRE', KEYS[i], 120000)\n"
-    "end\n"
-    "return {0, '', '0', '0', fmt(rr), fmt(rt)}\n";
-
-// KEYS: windows. ARGV: requests, tokens, usd deltas. A window that is gone
-// (its minute is over) is left alone; counts never go below zero.
-constexpr const char* kAdjustLua =
-    "for i = 1, #KEYS do\n"
-    "  if redis.call('EXISTS', KEYS[i]) == 1 then\n"
-    "    local v = redis.call('HMGET', KEYS[i], 'r', 't', 'u')\n"
-    "    redis.call('HSET', KEYS[i], 'r', math.max((tonumber(v[1]) or 0) + tonumber(ARGV[1]), 0),\n"
-    "      't', math.max((tonumber(v[2]) or 0) + tonumber(ARGV[2]), 0),\n"
-    "      'u', string.format('%.17g', math.max((tonumber(v[3]) or 0) + tonumber(ARGV[3]), 0)))\n"
-    "  end\n"
-    "end\n"
-    "return 0\n";
-
-enum ScriptId { kReserve, kSettle, kRates, kAdjust };
-constexpr const char* kScripts[] = {kReserveLua, kSettleLua, kRatesLua, kAdjustLua};
+enum ScriptId { kAdmit, kFinish };
+constexpr const char* kScripts[] = {kAdmitLua, kFinishLua};
 
 std::string Sha1Hex(const std::string& s) {
   unsigned char md[SHA_DIGEST_LENGTH];
@@ -299,27 +298,55 @@ std::vector<BudgetSlot> RedisCounterStore::LocalShare(const std::vector<BudgetSl
   return share;
 }
 
-void RedisCounterStore::ReserveLocally(const std::vector<BudgetSlot>& slots, double amount,
-                                       Completion<ReserveResult> done) {
-  ReserveResult r;
+void RedisCounterStore::AdmitLocally(const std::vector<RateSubject>& subjects, int64_t tokens,
+                                     double usd, int64_t now_ms,
+                                     const std::vector<BudgetSlot>& slots, double amount,
+                                     Completion<AdmitOutcome> done) {
   if (opt_.policy == config::CountersPolicy::kFailClosed) {
-    r.ok = false;
-    r.unavailable = true;
+    AdmitOutcome o;
+    o.unavailable = true;
+    o.rates.ok = o.budget.ok = false;
+    o.rates.unavailable = o.budget.unavailable = true;
     refused_.fetch_add(1, std::memory_order_relaxed);
-    return done(r);
+    return done(o);
   }
-  r = local_.Reserve(LocalShare(slots), amount);
-  if (r.ok) {
-    r.ticket = "L" + NewRequestId();  // settled locally, then sent to Redis
-    local_admissions_.fetch_add(1, std::memory_order_relaxed);
+  // This replica's share of every limit; a rate limit never rounds down to
+  // "unlimited" (0).
+  std::vector<RateSubject> share = subjects;
+  const int64_t n = opt_.replicas;
+  for (RateSubject& s : share) {
+    if (s.limits.rpm > 0) s.limits.rpm = std::max<int64_t>(1, s.limits.rpm / n);
+    if (s.limits.tpm > 0) s.limits.tpm = std::max<int64_t>(1, s.limits.tpm / n);
+    if (s.limits.usd_per_minute > 0) s.limits.usd_per_minute /= static_cast<double>(n);
   }
-  done(r);
+  const bool reserves = !slots.empty();
+  local_.Admit(share, tokens, usd, now_ms, LocalShare(slots), amount,
+               [this, reserves, done = std::move(done)](AdmitOutcome o) {
+                 if (o.rates.ok && o.budget.ok && reserves) {
+                   o.budget.ticket = "L" + NewRequestId();  // settled locally, then sent to Redis
+                   local_admissions_.fetch_add(1, std::memory_order_relaxed);
+                 }
+                 done(o);
+               });
 }
 
-void RedisCounterStore::Reserve(const std::vector<BudgetSlot>& slots, double amount,
-                                Completion<ReserveResult> done) {
-  std::vector<std::string> keys,
-      args{Num(amount), NewRequestId(), std::to_string(opt_.reservation_ttl_ms)};
+void RedisCounterStore::Admit(const std::vector<RateSubject>& subjects, int64_t tokens, double usd,
+                              int64_t now_ms, const std::vector<BudgetSlot>& slots, double amount,
+                              Completion<AdmitOutcome> done) {
+  const int64_t minute = RateLimiter::MinuteOf(now_ms);
+  std::string ticket = NewRequestId();
+  std::vector<std::string> keys, args{std::to_string(subjects.size()),
+                                      std::to_string(tokens),
+                                      Num(usd),
+                                      Num(amount),
+                                      ticket,
+                                      std::to_string(opt_.reservation_ttl_ms)};
+  for (const RateSubject& s : subjects) {
+    keys.push_back(RateKey(s.name, minute));
+    args.push_back(std::to_string(s.limits.rpm));
+    args.push_back(std::to_string(s.limits.tpm));
+    args.push_back(Num(s.limits.usd_per_minute));
+  }
   for (const BudgetSlot& s : slots) {
     keys.push_back(BudgetKey(s.budget_id, s.window_start_ms));
     keys.push_back(ReservationsKey(s.budget_id, s.window_start_ms));
@@ -327,45 +354,84 @@ void RedisCounterStore::Reserve(const std::vector<BudgetSlot>& slots, double amo
     args.push_back(ExpireAt(s));
   }
   RedisCommand cmd;
-  cmd.argv = Script(kReserve, keys, args);
-  cmd.done = [this, slots, amount, ticket = args[1],
+  cmd.argv = Script(kAdmit, keys, args);
+  cmd.done = [this, subjects, tokens, usd, now_ms, slots, amount, ticket = std::move(ticket),
               done = std::move(done)](const redisReply* reply) mutable {
-    if (!IsArray(reply, 2 + slots.size())) {
+    const bool rate_refused = IsArray(reply, 8) && reply->element[0]->integer > 0;
+    if (!rate_refused && !IsArray(reply, 8 + slots.size())) {
       if (reply && reply->type == REDIS_REPLY_ERROR)
-        log::Warn("counters: Redis refused the reserve script: " +
+        log::Warn("counters: Redis refused the admission script: " +
                   std::string(reply->str, reply->len));
-      return ReserveLocally(slots, amount, std::move(done));
+      return AdmitLocally(subjects, tokens, usd, now_ms, slots, amount, std::move(done));
     }
-    ReserveResult r;
-    const auto failed = static_cast<size_t>(reply->element[0]->integer);
-    r.headroom = std::string(reply->element[1]->str, reply->element[1]->len) == "inf"
+    AdmitOutcome o;
+    RateDecision& d = o.rates.decision;
+    d.reset_s = static_cast<int>((60000 - now_ms % 60000 + 999) / 1000);
+    d.remaining_requests = static_cast<int64_t>(ToDouble(reply->element[4]));
+    d.remaining_tokens = static_cast<int64_t>(ToDouble(reply->element[5]));
+    if (rate_refused) {
+      o.rates.ok = d.ok = false;
+      o.rates.failed_subject = static_cast<size_t>(reply->element[0]->integer) - 1;
+      d.dimension.assign(reply->element[1]->str, reply->element[1]->len);
+      d.limit = ToDouble(reply->element[2]);
+      d.remaining = ToDouble(reply->element[3]);
+      return done(o);
+    }
+    const auto failed = static_cast<size_t>(reply->element[6]->integer);
+    ReserveResult& r = o.budget;
+    r.headroom = std::string(reply->element[7]->str, reply->element[7]->len) == "inf"
                      ? std::numeric_limits<double>::infinity()
-                     : ToDouble(reply->element[1]);
+                     : ToDouble(reply->element[7]);
     {
       MutexLock lock(&mu_);
       for (size_t i = 0; i < slots.size(); ++i)
         last_used_[BudgetKey(slots[i].budget_id, slots[i].window_start_ms)] =
-            ToDouble(reply->element[2 + i]) + (failed == 0 ? amount : 0);
+            ToDouble(reply->element[8 + i]) + (failed == 0 ? amount : 0);
     }
     if (failed > 0) {
       r.ok = false;
       r.failed_slot = failed - 1;
-      r.spent = ToDouble(reply->element[2 + r.failed_slot]);
-    } else {
+      r.spent = ToDouble(reply->element[8 + r.failed_slot]);
+    } else if (!slots.empty()) {
       r.ticket = std::move(ticket);
     }
-    done(r);
+    done(o);
   };
   client_->Submit(std::move(cmd));
 }
 
-void RedisCounterStore::Settle(const std::vector<BudgetSlot>& slots, const std::string& ticket,
-                               double reserved, double actual,
-                               Completion<std::vector<SoftLimitCrossing>> done) {
-  const bool local = !ticket.empty() && ticket[0] == 'L';
-  if (local) local_.Settle(LocalShare(slots), reserved, actual);
-  std::vector<std::string> keys, args{ticket.empty() ? "S" + NewRequestId() : ticket, Num(actual),
+void RedisCounterStore::Reserve(const std::vector<BudgetSlot>& slots, double amount,
+                                Completion<ReserveResult> done) {
+  Admit({}, 0, 0, NowUnixMs(), slots, amount, [done = std::move(done)](AdmitOutcome o) {
+    o.budget.unavailable = o.unavailable;
+    done(o.budget);
+  });
+}
+
+void RedisCounterStore::AdmitRates(const std::vector<RateSubject>& subjects, int64_t tokens,
+                                   double usd, int64_t now_ms, Completion<RateOutcome> done) {
+  Admit(subjects, tokens, usd, now_ms, {}, 0, [done = std::move(done)](AdmitOutcome o) {
+    o.rates.unavailable = o.unavailable;
+    done(o.rates);
+  });
+}
+
+void RedisCounterStore::SendFinish(const std::vector<std::string>& subjects, int64_t minute,
+                                   int64_t requests_delta, int64_t tokens_delta, double usd_delta,
+                                   const std::vector<BudgetSlot>& slots, const std::string& ticket,
+                                   double reserved, double actual,
+                                   Completion<std::vector<SoftLimitCrossing>> done) {
+  // The fail_open windows and reservations of this replica, when it has some.
+  local_.AdjustRates(subjects, minute, requests_delta, tokens_delta, usd_delta);
+  if (!ticket.empty() && ticket[0] == 'L') local_.Settle(slots, reserved, actual);
+  std::vector<std::string> keys, args{std::to_string(subjects.size()),
+                                      std::to_string(requests_delta),
+                                      std::to_string(tokens_delta),
+                                      Num(usd_delta),
+                                      ticket.empty() ? "S" + NewRequestId() : ticket,
+                                      Num(actual),
                                       std::to_string(opt_.reservation_ttl_ms)};
+  for (const auto& s : subjects) keys.push_back(RateKey(s, minute));
   for (const BudgetSlot& s : slots) {
     keys.push_back(BudgetKey(s.budget_id, s.window_start_ms));
     keys.push_back(ReservationsKey(s.budget_id, s.window_start_ms));
@@ -373,8 +439,10 @@ void RedisCounterStore::Settle(const std::vector<BudgetSlot>& slots, const std::
     args.push_back(ExpireAt(s));
   }
   RedisCommand cmd;
-  cmd.argv = Script(kSettle, keys, args);
-  cmd.durable = true;  // a settlement waits for Redis, however long
+  cmd.argv = Script(kFinish, keys, args);
+  // A settlement waits for Redis, however long; a rate correction alone is
+  // best effort (its minute ends soon anyway).
+  cmd.durable = !slots.empty();
   cmd.drop_if_reset = true;
   cmd.done = [slots, done = std::move(done)](const redisReply* reply) {
     std::vector<SoftLimitCrossing> crossed;
@@ -386,6 +454,28 @@ void RedisCounterStore::Settle(const std::vector<BudgetSlot>& slots, const std::
     done(std::move(crossed));
   };
   client_->Submit(std::move(cmd));
+}
+
+void RedisCounterStore::Finish(const std::vector<std::string>& rate_subjects, int64_t minute,
+                               int64_t tokens_delta, double usd_delta,
+                               const std::vector<BudgetSlot>& slots, const std::string& ticket,
+                               double reserved, double actual,
+                               Completion<std::vector<SoftLimitCrossing>> done) {
+  SendFinish(rate_subjects, minute, 0, tokens_delta, usd_delta, slots, ticket, reserved, actual,
+             std::move(done));
+}
+
+void RedisCounterStore::Settle(const std::vector<BudgetSlot>& slots, const std::string& ticket,
+                               double reserved, double actual,
+                               Completion<std::vector<SoftLimitCrossing>> done) {
+  SendFinish({}, 0, 0, 0, 0, slots, ticket, reserved, actual, std::move(done));
+}
+
+void RedisCounterStore::AdjustRates(const std::vector<std::string>& subjects, int64_t minute,
+                                    int64_t requests_delta, int64_t tokens_delta,
+                                    double usd_delta) {
+  SendFinish(subjects, minute, requests_delta, tokens_delta, usd_delta, {}, "", 0, 0,
+             [](std::vector<SoftLimitCrossing>) {});
 }
 
 void RedisCounterStore::Spent(const std::string& budget_id, int64_t window_start_ms,
@@ -412,75 +502,6 @@ void RedisCounterStore::Window(const std::string& budget_id, int64_t window_star
     w.expired = static_cast<int64_t>(ToDouble(r->element[3]));
     done(w);
   };
-  client_->Submit(std::move(cmd));
-}
-
-void RedisCounterStore::AdmitRatesLocally(const std::vector<RateSubject>& subjects, int64_t tokens,
-                                          double usd, int64_t now_ms,
-                                          Completion<RateOutcome> done) {
-  if (opt_.policy == config::CountersPolicy::kFailClosed) {
-    RateOutcome o;
-    o.ok = false;
-    o.unavailable = true;
-    refused_.fetch_add(1, std::memory_order_relaxed);
-    return done(o);
-  }
-  // This replica's share of every limit; a limit never rounds down to
-  // "unlimited" (0).
-  std::vector<RateSubject> share = subjects;
-  const int64_t n = opt_.replicas;
-  for (RateSubject& s : share) {
-    if (s.limits.rpm > 0) s.limits.rpm = std::max<int64_t>(1, s.limits.rpm / n);
-    if (s.limits.tpm > 0) s.limits.tpm = std::max<int64_t>(1, s.limits.tpm / n);
-    if (s.limits.usd_per_minute > 0) s.limits.usd_per_minute /= static_cast<double>(n);
-  }
-  local_.AdmitRates(share, tokens, usd, now_ms, std::move(done));
-}
-
-void RedisCounterStore::AdmitRates(const std::vector<RateSubject>& subjects, int64_t tokens,
-                                   double usd, int64_t now_ms, Completion<RateOutcome> done) {
-  const int64_t minute = RateLimiter::MinuteOf(now_ms);
-  std::vector<std::string> keys, args{std::to_string(tokens), Num(usd)};
-  for (const RateSubject& s : subjects) {
-    keys.push_back(RateKey(s.name, minute));
-    args.push_back(std::to_string(s.limits.rpm));
-    args.push_back(std::to_string(s.limits.tpm));
-    args.push_back(Num(s.limits.usd_per_minute));
-  }
-  RedisCommand cmd;
-  cmd.argv = Script(kRates, keys, args);
-  cmd.done = [this, subjects, tokens, usd, now_ms,
-              done = std::move(done)](const redisReply* r) mutable {
-    if (!IsArray(r, 6)) return AdmitRatesLocally(subjects, tokens, usd, now_ms, std::move(done));
-    RateOutcome o;
-    const auto failed = static_cast<size_t>(r->element[0]->integer);
-    RateDecision& d = o.decision;
-    d.reset_s = static_cast<int>((60000 - now_ms % 60000 + 999) / 1000);
-    d.remaining_requests = static_cast<int64_t>(ToDouble(r->element[4]));
-    d.remaining_tokens = static_cast<int64_t>(ToDouble(r->element[5]));
-    if (failed > 0) {
-      o.ok = false;
-      o.failed_subject = failed - 1;
-      d.ok = false;
-      d.dimension.assign(r->element[1]->str, r->element[1]->len);
-      d.limit = ToDouble(r->element[2]);
-      d.remaining = ToDouble(r->element[3]);
-    }
-    done(o);
-  };
-  client_->Submit(std::move(cmd));
-}
-
-void RedisCounterStore::AdjustRates(const std::vector<std::string>& subjects, int64_t minute,
-                                    int64_t requests_delta, int64_t tokens_delta,
-                                    double usd_delta) {
-  local_.AdjustRates(subjects, minute, requests_delta, tokens_delta, usd_delta);
-  std::vector<std::string> keys;
-  for (const auto& s : subjects) keys.push_back(RateKey(s, minute));
-  RedisCommand cmd;
-  cmd.argv = Script(kAdjust, keys,
-                    {std::to_string(requests_delta), std::to_string(tokens_delta), Num(usd_delta)});
-  cmd.done = [](const redisReply*) {};  // best effort: the minute ends soon anyway
   client_->Submit(std::move(cmd));
 }
 

@@ -1,8 +1,10 @@
 // The Redis counter store: budget reservations, spend and per-minute rate
 // windows shared by every replica (counters.url), so that a budget or a rate
-// limit holds across a fleet instead of per replica. Each operation is one
-// atomic Lua script (reserve, settle, admit rates, adjust rates), sent through
-// a pipelined client thread (redis_client.h): nothing blocks an event loop.
+// limit holds across a fleet instead of per replica. A request costs two
+// atomic Lua scripts: one admission (its rate limits and its budget
+// reservation, all or nothing) and one finish (rate corrections and the
+// settlement), sent through a pipelined client thread (redis_client.h):
+// nothing blocks an event loop.
 //
 // Keys (counters.key_prefix, default "tollgate:"):
 //   <p>b:<budget>:<window>  hash: spent, reserved, live, expired, t<ticket> = amount
@@ -65,18 +67,26 @@ class RedisCounterStore final : public CounterStore {
   using CounterStore::Window;
   void Seed(const std::string& budget_id, int64_t window_start_ms, double spent) override;
   void Repair(const std::string& budget_id, int64_t window_start_ms, double spent) override;
+  void Admit(const std::vector<RateSubject>& subjects, int64_t tokens, double usd, int64_t now_ms,
+             const std::vector<BudgetSlot>& slots, double amount,
+             Completion<AdmitOutcome> done) override;
+  void Finish(const std::vector<std::string>& rate_subjects, int64_t minute, int64_t tokens_delta,
+              double usd_delta, const std::vector<BudgetSlot>& slots, const std::string& ticket,
+              double reserved, double actual,
+              Completion<std::vector<SoftLimitCrossing>> done) override;
+  // The single operations, each as an Admit or a Finish with the other half empty.
   void Reserve(const std::vector<BudgetSlot>& slots, double amount,
                Completion<ReserveResult> done) override;
   void Settle(const std::vector<BudgetSlot>& slots, const std::string& ticket, double reserved,
               double actual, Completion<std::vector<SoftLimitCrossing>> done) override;
-  void Spent(const std::string& budget_id, int64_t window_start_ms,
-             Completion<double> done) override;
-  void Window(const std::string& budget_id, int64_t window_start_ms,
-              Completion<WindowState> done) override;
   void AdmitRates(const std::vector<RateSubject>& subjects, int64_t tokens, double usd,
                   int64_t now_ms, Completion<RateOutcome> done) override;
   void AdjustRates(const std::vector<std::string>& subjects, int64_t minute, int64_t requests_delta,
                    int64_t tokens_delta, double usd_delta) override;
+  void Spent(const std::string& budget_id, int64_t window_start_ms,
+             Completion<double> done) override;
+  void Window(const std::string& budget_id, int64_t window_start_ms,
+              Completion<WindowState> done) override;
   CounterHealth Health() const override;
   void Quiesce() override { client_->WaitIdle(4 * opt_.timeout_ms + 1000); }
 
@@ -91,10 +101,15 @@ class RedisCounterStore final : public CounterStore {
                                   const std::vector<std::string>& args) const;
   // fail_open: this replica's share of what was left of each slot's limit.
   std::vector<BudgetSlot> LocalShare(const std::vector<BudgetSlot>& slots);
-  void ReserveLocally(const std::vector<BudgetSlot>& slots, double amount,
-                      Completion<ReserveResult> done);
-  void AdmitRatesLocally(const std::vector<RateSubject>& subjects, int64_t tokens, double usd,
-                         int64_t now_ms, Completion<RateOutcome> done);
+  // Redis could not be reached: the policy's answer.
+  void AdmitLocally(const std::vector<RateSubject>& subjects, int64_t tokens, double usd,
+                    int64_t now_ms, const std::vector<BudgetSlot>& slots, double amount,
+                    Completion<AdmitOutcome> done);
+  // One finish script: rate corrections and a settlement, either part empty.
+  void SendFinish(const std::vector<std::string>& subjects, int64_t minute, int64_t requests_delta,
+                  int64_t tokens_delta, double usd_delta, const std::vector<BudgetSlot>& slots,
+                  const std::string& ticket, double reserved, double actual,
+                  Completion<std::vector<SoftLimitCrossing>> done);
 
   const RedisCounterOptions opt_;
   std::vector<std::string> shas_;  // the scripts' SHA1s, fixed before the client starts
