@@ -103,7 +103,7 @@ tollgate_component(cache      DEPS common providers LIBS SQLite::SQLite3)
 tollgate_component(routing    DEPS config pricing providers tokenizer)
 # Governance and the dashboard.
 tollgate_component(governance DEPS common config http ledger LIBS hiredis::hiredis)
-tollgate_component(dashboard  DEPS common config governance ledger report)
+tollgate_component(dashboard  DEPS common config governance ledger plan report)
 # The request path, and the commands on top of everything.
 tollgate_component(gateway    DEPS cache common config dashboard governance http ledger pricing providers report
                                    router routing tokenizer)

@@ -279,6 +279,7 @@ TEST_F(StorageSeamTest, DashboardApiIsTheSameThroughEitherReader) {
       {"/api/request", "id=req_12"},
       {"/api/request", "id=req_3"},
       {"/api/latency", range},
+      {"/api/advise", range},
       {"/api/budgets", ""},
   };
   // dashboards[0] is the in-memory store's; each other one must agree with it.
