@@ -95,15 +95,15 @@ tollgate_component(pricing    DEPS common config)
 tollgate_component(ledger     DEPS common pricing LIBS SQLite::SQLite3 PostgreSQL::PostgreSQL)
 tollgate_component(report     DEPS common ledger)
 tollgate_component(usage      DEPS common ledger pricing)
-# Capacity and cost planning (`tollgate plan`).
-tollgate_component(plan       DEPS common config LIBS yaml-cpp)
+# Capacity and cost planning (`tollgate plan`; --from-ledger reads the ledger).
+tollgate_component(plan       DEPS common config ledger LIBS yaml-cpp)
 # Providers and what builds on their wire formats.
 tollgate_component(providers  DEPS common config http pricing router)
 tollgate_component(cache      DEPS common providers LIBS SQLite::SQLite3)
 tollgate_component(routing    DEPS config pricing providers tokenizer)
 # Governance and the dashboard.
 tollgate_component(governance DEPS common config http ledger LIBS hiredis::hiredis)
-tollgate_component(dashboard  DEPS common config governance ledger report)
+tollgate_component(dashboard  DEPS common config governance ledger plan report)
 # The request path, and the commands on top of everything.
 tollgate_component(gateway    DEPS cache common config dashboard governance http ledger pricing providers report
                                    router routing tokenizer)

@@ -21,6 +21,8 @@
 #include "governance/serialize.h"
 #include "governance/store.h"
 #include "governance/window.h"
+#include "plan/advise.h"
+#include "plan/catalog.h"
 #include "report/report.h"
 
 namespace tollgate::dashboard {
@@ -346,6 +348,7 @@ class LedgerDashboard final : public Dashboard {
     if (route == "recent") return Recent(p);
     if (route == "latency") return Latency(p);
     if (route == "export.csv") return Export(p);
+    if (route == "advise") return Advise(p);
     return Error(404, "not_found", "no dashboard API route " + std::string(path));
   }
 
@@ -630,6 +633,28 @@ class LedgerDashboard final : public Dashboard {
   // p50 / p95 latency (arrival to last byte) and time to first token per
   // provider, over successful requests, from the rollup's histograms (each
   // figure within 0.5% of the exact nearest-rank percentile).
+  // The Advise view: `tollgate plan --from-ledger --format json` for the range
+  // (by=served|requested, speed=output tokens/s per generation). It scans the
+  // range's rows through the reader, so it runs only when the view asks.
+  Response Advise(const Params& p) const {
+    auto range = ParseRange(p);
+    if (!range.ok()) return FromStatus(range.status());
+    const std::string by = Param(p, "by");
+    if (!by.empty() && by != "served" && by != "requested")
+      return FromStatus(Status::InvalidArgument("by must be served or requested (got '" + by + "')"));
+    auto speed = IntParam(p, "speed", 20, 1000);
+    if (!speed.ok()) return FromStatus(speed.status());
+    plan::AdviseOptions o;
+    o.tokens_per_s_per_user = static_cast<double>(*speed);
+    auto traffic = plan::ReadTraffic(*ledger_, range->from_ms, range->end_ms, by == "requested");
+    if (!traffic.ok()) return FromStatus(traffic.status());
+    auto advice = plan::Advise(*traffic, o, plan::BuiltinCatalog());
+    if (!advice.ok()) return FromStatus(advice.status());
+    Response r;
+    r.body = plan::RenderAdviceJson(*advice);
+    return r;
+  }
+
   Response Latency(const Params& p) const {
     auto range = ParseRange(p);
     if (!range.ok()) return FromStatus(range.status());

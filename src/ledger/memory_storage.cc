@@ -114,6 +114,7 @@ UsageRow UsageOf(const Row& r) {
   v.tags = r.tags;
   v.usage = r.usage;
   v.cost_usd = CostOf(r);
+  v.latency_ms = r.latency_ms;
   return v;
 }
 
@@ -250,8 +251,11 @@ class MemoryReader final : public LedgerReader {
 
   Status ScanRange(TimeRange range, const UsageVisitor& visit) const override {
     MutexLock lock(&d_->mu);
+    std::vector<const Row*> in;  // rows are appended as they end, so sort by start (stable: seq breaks ties)
     for (const Row& r : d_->rows)
-      if (InRange(r, range)) visit(UsageOf(r));
+      if (InRange(r, range)) in.push_back(&r);
+    std::stable_sort(in.begin(), in.end(), [](const Row* a, const Row* b) { return a->ts_start_ms < b->ts_start_ms; });
+    for (const Row* r : in) visit(UsageOf(*r));
     return Status::Ok();
   }
 

@@ -164,7 +164,7 @@ SummaryRow ReadSummaryRow(const PGresult* r, int i) {
 // The columns of a UsageRow, in ReadUsageRow's order.
 constexpr const char* kUsageColumns =
     "ts_start_ms, status, requested_model, served_model, tags, input_tokens, cache_read_tokens,"
-    " cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_usd";
+    " cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_usd, latency_ms";
 
 UsageRow ReadUsageRow(const PGresult* r, int i) {
   UsageRow v;
@@ -180,6 +180,7 @@ UsageRow ReadUsageRow(const PGresult* r, int i) {
   v.usage.output = GetInt(r, i, 9);
   v.usage.reasoning = GetInt(r, i, 10);
   v.cost_usd = GetRealOrNull(r, i, 11);
+  v.latency_ms = GetRealOrNull(r, i, 12);
   return v;
 }
 
@@ -320,7 +321,7 @@ class PostgresReader final : public LedgerReader {
     ReadTxn t(pool_.get());
     TG_RETURN_IF_ERROR(t.Begin());
     return t.Scan(std::string("SELECT ") + kUsageColumns + " FROM requests WHERE ts_start_ms >= " +
-                      Int(range.from_ms) + " AND ts_start_ms < " + Int(range.end_ms),
+                      Int(range.from_ms) + " AND ts_start_ms < " + Int(range.end_ms) + " ORDER BY ts_start_ms, seq",
                   [&](const PGresult* r, int i) { visit(ReadUsageRow(r, i)); });
   }
 

@@ -98,15 +98,18 @@ struct SummaryRow {
 };
 using SummaryVisitor = std::function<void(const SummaryRow&)>;
 
-// What re-pricing a stored row needs (whatif --ledger): who asked for what,
-// what served it, its tokens and its cost. Text views live only during the
-// visitor's call; a NULL text reads as empty.
+// What re-pricing a stored row (whatif --ledger) and sizing a fleet for the
+// traffic (plan --from-ledger, the dashboard's Advise view) need: who asked for
+// what, what served it, when it started and how long it took, its tokens and
+// its cost. Text views live only during the visitor's call; a NULL text reads
+// as empty.
 struct UsageRow {
   int64_t ts_start_ms = 0;
   int status = 0;
   std::string_view requested_model, served_model, tags;
   pricing::Usage usage;
-  std::optional<double> cost_usd;  // nullopt: the price was unknown
+  std::optional<double> cost_usd;    // nullopt: the price was unknown
+  std::optional<double> latency_ms;  // start to last byte; nullopt when not recorded
 };
 using UsageVisitor = std::function<void(const UsageRow&)>;
 
@@ -153,7 +156,9 @@ class LedgerReader {
   // and then visits every row.
   virtual Status ScanAfter(int64_t after_seq, const std::function<void()>& on_restart,
                            const SummaryVisitor& visit) const = 0;
-  // Every row that started in the range, in no particular order.
+  // Every row that started in the range, oldest first (ts_start_ms, then seq),
+  // so that a sweep over the [start, start + latency] intervals keeps only the
+  // open ones (the ts_start_ms index gives the order for free).
   virtual Status ScanRange(TimeRange range, const UsageVisitor& visit) const = 0;
 
   // --- Whole records (every column), for showing and exporting rows.

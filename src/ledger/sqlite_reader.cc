@@ -100,7 +100,7 @@ SummaryRow ReadSummaryRow(Stmt& s) {
 // The columns of a UsageRow, in ReadUsageRow's order.
 constexpr const char* kUsageColumns =
     "ts_start_ms, status, requested_model, served_model, tags, input_tokens, cache_read_tokens,"
-    " cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_usd";
+    " cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_usd, latency_ms";
 
 UsageRow ReadUsageRow(Stmt& s) {
   UsageRow v;
@@ -116,6 +116,7 @@ UsageRow ReadUsageRow(Stmt& s) {
   v.usage.output = s.ColInt(9);
   v.usage.reasoning = s.ColInt(10);
   v.cost_usd = s.ColRealOrNull(11);
+  v.latency_ms = s.ColRealOrNull(12);
   return v;
 }
 
@@ -260,7 +261,7 @@ class SqliteReader final : public LedgerReader {
     ReadConn c;
     TG_RETURN_IF_ERROR(c.Open(path_));
     const std::string sql = std::string("SELECT ") + kUsageColumns +
-                            " FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ?";
+                            " FROM requests WHERE ts_start_ms >= ? AND ts_start_ms < ? ORDER BY ts_start_ms, rowid";
     Stmt s(c.db(), sql.c_str());
     if (!s.ok()) return c.NotALedger(s);
     s.Int(1, range.from_ms).Int(2, range.end_ms);

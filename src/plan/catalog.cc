@@ -15,6 +15,17 @@ double Number(const rapidjson::Value& obj, const char* key) {
   return v && v->IsNumber() ? v->GetDouble() : -1;
 }
 
+// A dated range {low, high, as_of, source, estimate}; false when low <= 0 or high < low.
+bool ReadRange(const rapidjson::Value& v, PriceRange* out) {
+  out->low = Number(v, "low");
+  out->high = Number(v, "high");
+  out->as_of = std::string(Str(Member(v, "as_of")));
+  out->source = std::string(Str(Member(v, "source")));
+  const rapidjson::Value* est = Member(v, "estimate");
+  out->estimate = est && est->IsBool() && est->GetBool();
+  return out->low > 0 && out->high >= out->low;
+}
+
 Status Missing(const std::string& where, const char* key) {
   return Status::InvalidArgument("gpus.json: " + where + " has no number '" + key + "'");
 }
@@ -62,14 +73,9 @@ Result<Catalog> ParseCatalog(std::string_view json) {
       for (const auto& m : t->GetObject())
         if (m.value.IsNumber()) s.dense_tflops[m.name.GetString()] = m.value.GetDouble();
     const rapidjson::Value* price = Member(g, "usd_per_hour");
-    if (!price || Number(*price, "low") <= 0 || Number(*price, "high") < Number(*price, "low"))
-      return Missing("gpu '" + s.name + "' usd_per_hour", "low/high");
-    s.price.low = Number(*price, "low");
-    s.price.high = Number(*price, "high");
-    s.price.as_of = std::string(Str(Member(*price, "as_of")));
-    s.price.source = std::string(Str(Member(*price, "source")));
-    const rapidjson::Value* est = Member(*price, "estimate");
-    s.price.estimate = est && est->IsBool() && est->GetBool();
+    if (!price || !ReadRange(*price, &s.price)) return Missing("gpu '" + s.name + "' usd_per_hour", "low/high");
+    if (const rapidjson::Value* bought = Member(g, "purchase_usd"); bought && !ReadRange(*bought, &s.purchase))
+      return Missing("gpu '" + s.name + "' purchase_usd", "low/high");
     c.gpus.push_back(std::move(s));
   }
   if (const rapidjson::Value* pts = Member(doc, "throughput_points"); pts && pts->IsArray()) {
@@ -97,6 +103,26 @@ Result<Catalog> ParseCatalog(std::string_view json) {
       q.bits_per_weight = Number(v, "bits_per_weight");
       if (q.bits_per_weight <= 0) return Missing("quantization '" + q.name + "'", "bits_per_weight");
       c.quantizations.push_back(std::move(q));
+    }
+  }
+  if (const rapidjson::Value* ms = Member(doc, "models"); ms && ms->IsArray()) {
+    for (const auto& v : ms->GetArray()) {
+      CatalogModel m;
+      m.name = std::string(Str(Member(v, "name")));
+      m.quantization = std::string(Str(Member(v, "quantization")));
+      m.source = std::string(Str(Member(v, "source")));
+      m.parameters_billion = Number(v, "parameters_billion");
+      m.active_parameters_billion = Member(v, "active_parameters_billion") ? Number(v, "active_parameters_billion")
+                                                                           : m.parameters_billion;
+      m.layers = static_cast<int>(Number(v, "layers"));
+      m.kv_heads = static_cast<int>(Number(v, "kv_heads"));
+      m.head_dim = static_cast<int>(Number(v, "head_dim"));
+      if (m.parameters_billion <= 0 || m.active_parameters_billion <= 0 || m.layers <= 0 || m.kv_heads <= 0 ||
+          m.head_dim <= 0)
+        return Missing("model '" + m.name + "'", "parameters_billion/layers/kv_heads/head_dim");
+      if (!c.FindQuantization(m.quantization))
+        return Status::InvalidArgument("gpus.json: model '" + m.name + "' has an unknown quantization");
+      c.models.push_back(std::move(m));
     }
   }
   return c;

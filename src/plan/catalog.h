@@ -27,6 +27,7 @@ struct GpuSpec {
   std::map<std::string, double> dense_tflops;  // by precision: fp4, fp8, int8, bf16
   std::string source;
   PriceRange price;
+  PriceRange purchase;  // USD per GPU bought (low = high = 0 when the catalog has none)
   // Dense TFLOPS at `precision`, or at bf16 when the GPU lacks it (0 if neither).
   double TflopsFor(const std::string& precision) const;
 };
@@ -35,6 +36,16 @@ struct ThroughputPoint {
   std::string model, quantization, gpu, source;
   int64_t gpus = 0, input_tokens = 0, output_tokens = 0;
   double output_tokens_per_s = 0;
+};
+
+// A candidate open-weights model for `plan --from-ledger`: its size and the
+// shape of its KV cache (from its config.json), at a catalog quantization.
+struct CatalogModel {
+  std::string name;
+  double parameters_billion = 0, active_parameters_billion = 0;  // active = total for a dense model
+  int layers = 0, kv_heads = 0, head_dim = 0;
+  std::string quantization;  // a name of `quantizations`
+  std::string source;
 };
 
 struct Quantization {
@@ -49,6 +60,7 @@ struct Catalog {
   std::vector<GpuSpec> gpus;
   std::vector<ThroughputPoint> points;
   std::vector<Quantization> quantizations;
+  std::vector<CatalogModel> models;
   // Case-insensitive; nullptr when absent.
   const GpuSpec* FindGpu(std::string_view name) const;
   const Quantization* FindQuantization(std::string_view name) const;

@@ -296,14 +296,6 @@ std::string RenderJson(const Plan& p) {
 namespace tollgate::plan {
 namespace {
 
-// A line chart: series of (x, y) points on linear axes, a dashed zero line
-// when the y range crosses zero, ticks and a legend. Self-contained SVG 1.1.
-struct Series {
-  std::string label;
-  std::vector<std::pair<double, double>> points;
-  bool dashed = false;
-};
-
 std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -314,6 +306,8 @@ std::string Escape(const std::string& s) {
   }
   return out;
 }
+
+}  // namespace
 
 std::string LineChart(const std::string& title, const std::string& x_label, const std::string& y_label,
                       const std::vector<Series>& series) {
@@ -365,8 +359,6 @@ std::string LineChart(const std::string& title, const std::string& x_label, cons
   os << "</svg>\n";
   return os.str();
 }
-
-}  // namespace
 
 std::string RenderSvg(const Plan& p) {
   std::vector<Series> series;

@@ -174,14 +174,7 @@ Status ParseGpu(const Reader& r, const YAML::Node& root, const Catalog& catalog,
   }
   TG_RETURN_IF_ERROR(r.String(g, "gpu", "name", &gpu.name));
   const GpuSpec* spec = gpu.name.empty() ? nullptr : catalog.FindGpu(gpu.name);
-  if (spec) {
-    gpu.memory_gb = spec->memory_gb;
-    gpu.bandwidth_gbs = spec->bandwidth_gbs;
-    gpu.dense_tflops = spec->TflopsFor(s->model.compute);
-    gpu.price_low = spec->price.low;
-    gpu.price_high = spec->price.high;
-    gpu.price_source = spec->price.source + (spec->price.estimate ? " (estimate)" : "");
-  }
+  if (spec) gpu = GpuChoiceFrom(*spec, s->model.compute);
   const char* unknown = "the GPU is not in data/gpus.json, so give memory_gb, bandwidth_gbs and dense_tflops";
   if (!spec && !g["memory_gb"])
     return r.Error(root["gpu"], "unknown GPU '" + gpu.name + "' and no memory_gb", unknown);
@@ -312,6 +305,34 @@ Status ParseRest(const Reader& r, const YAML::Node& root, Scenario* s) {
 }
 
 }  // namespace
+
+ModelSpec ModelSpecFrom(const CatalogModel& m, const Catalog& catalog) {
+  ModelSpec model;
+  model.name = m.name;
+  model.parameters = m.parameters_billion * 1e9;
+  model.active_parameters = m.active_parameters_billion * 1e9;
+  model.layers = m.layers;
+  model.kv_heads = m.kv_heads;
+  model.head_dim = m.head_dim;
+  model.quantization = m.quantization;
+  if (const Quantization* q = catalog.FindQuantization(m.quantization)) {
+    model.bits_per_weight = q->bits_per_weight;
+    model.compute = q->compute;
+  }
+  return model;
+}
+
+GpuChoice GpuChoiceFrom(const GpuSpec& spec, const std::string& compute) {
+  GpuChoice gpu;
+  gpu.name = spec.name;
+  gpu.memory_gb = spec.memory_gb;
+  gpu.bandwidth_gbs = spec.bandwidth_gbs;
+  gpu.dense_tflops = spec.TflopsFor(compute);
+  gpu.price_low = spec.price.low;
+  gpu.price_high = spec.price.high;
+  gpu.price_source = spec.price.source + (spec.price.estimate ? " (estimate)" : "");
+  return gpu;
+}
 
 Result<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source, const Catalog& catalog) {
   Reader r(source);

@@ -75,6 +75,13 @@ struct Scenario {
   int sensitivity_price_steps = 5;
 };
 
+// A catalog model as a scenario's model, at its catalog quantization.
+// REQUIRES: m.quantization is in `catalog` (ParseCatalog checks it).
+ModelSpec ModelSpecFrom(const CatalogModel& m, const Catalog& catalog);
+// A catalog GPU as a scenario's GPU: its specs at `compute` precision and its
+// rental price range, with no headline price (the plan takes the range's high end).
+GpuChoice GpuChoiceFrom(const GpuSpec& spec, const std::string& compute);
+
 // Parses `yaml_text`; `source` names it in errors. GPU fields left out are
 // taken from `catalog` when gpu.name is there.
 Result<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source, const Catalog& catalog);

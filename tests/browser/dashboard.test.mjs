@@ -287,6 +287,40 @@ test('latency percentiles per provider', async () => {
   assert.ok(Math.abs(got - p95) <= 0.005 * (p95 + 1), `p95 ${got} vs exact ${p95}`);
 });
 
+test('the Advise view shows the fleet, its cost against the API bill and the break-even chart', async () => {
+  const { page, errors } = browser;
+  await openDashboard(page, server.base, range30);
+  await page.click('#advise-run');
+  await page.waitForSelector('body[data-advised="true"]', { timeout: 60000 });
+  const api = await getJson(server.base, `/api/advise?from=${range30.from}&to=${range30.to}`, MASTER);
+  assert.ok(api.models.length > 0, 'the seeded ledger has generations');
+  // One row per traffic group and open model that fits: its cheapest GPU.
+  const want = [];
+  for (const m of api.models) {
+    const seen = new Set();
+    for (const c of m.candidates) {
+      if (!c.fits || seen.has(c.model)) continue;
+      seen.add(c.model);
+      want.push([m.model, c.model, c.gpu]);
+    }
+  }
+  const rows = await page.$$eval('#advise-fleets tbody tr', (trs) => trs.map((tr) => [tr.dataset.model, tr.dataset.candidate, tr.dataset.gpu]));
+  assert.deepEqual(rows, want);
+  // The API bill of the first group, in whole dollars, on its rows.
+  const bill = '$' + Math.round(api.models[0].api_usd_per_month).toLocaleString('en-US');
+  assert.equal(await page.locator('#advise-fleets tbody tr').first().locator('td').nth(7).textContent(), bill);
+  const recs = await page.$$eval('#advise-recommendations li', (lis) => lis.map((li) => li.textContent));
+  assert.deepEqual(recs, api.models.flatMap((m) => m.recommendations));
+  // The chart: the API's line, a low and a high line per fleet shown, and today's volume.
+  const series = Number(await page.getAttribute('#advise-chart', 'data-series'));
+  const fleets = Math.min(4, want.filter(([m]) => m === api.models[0].model).length);
+  assert.equal(series, 2 + 2 * fleets);
+  assert.ok(await page.evaluate(() => window.tollgateDashboard.adviseChart() !== null));
+  assert.ok((await page.$$eval('#advise-assumptions li', (lis) => lis.length)) > 3);
+  await page.screenshot({ path: artifactPath('dashboard-advise.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
 test('the live feed shows new requests as they finish', async () => {
   const { page } = browser;
   await openDashboard(page, server.base, range30);

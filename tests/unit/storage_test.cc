@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <sstream>
+#include <tuple>
 
 #include "common/util.h"
 #include "config/config.h"
@@ -21,6 +22,7 @@
 #include "governance/store.h"
 #include "ledger/columns.h"
 #include "pg_test_server.h"
+#include "plan/advise.h"
 #include "report/report.h"
 
 namespace tollgate::ledger {
@@ -277,6 +279,7 @@ TEST_F(StorageSeamTest, DashboardApiIsTheSameThroughEitherReader) {
       {"/api/request", "id=req_12"},
       {"/api/request", "id=req_3"},
       {"/api/latency", range},
+      {"/api/advise", range},
       {"/api/budgets", ""},
   };
   // dashboards[0] is the in-memory store's; each other one must agree with it.
@@ -366,6 +369,46 @@ TEST_F(StorageSeamTest, ReconcileIsTheSameThroughEitherReader) {
       disagreed += a.agrees ? 0 : 1;
     }
     EXPECT_EQ(disagreed, 1);
+  }
+}
+
+// ScanRange: every row of the range oldest first, with its latency, and the
+// capacity plan built on it (plan --from-ledger) the same through every reader.
+TEST_F(StorageSeamTest, ScanRangeAndThePlanAreTheSameThroughEitherReader) {
+  const ledger::TimeRange range{kDay0 + kDayMs, kDay0 + 8 * kDayMs};
+  std::vector<std::vector<std::tuple<int64_t, std::string, int64_t, double>>> scans;
+  for (Storage* s : All()) {
+    SCOPED_TRACE(s->url());
+    auto& rows = scans.emplace_back();
+    ASSERT_TRUE(s->OpenReader()
+                    ->ScanRange(range,
+                                [&](const UsageRow& r) {
+                                  ASSERT_TRUE(r.latency_ms.has_value());
+                                  rows.emplace_back(r.ts_start_ms, std::string(r.served_model),
+                                                    r.usage.OutputTotal(), *r.latency_ms);
+                                })
+                    .ok());
+    ASSERT_FALSE(rows.empty());
+    for (size_t i = 1; i < rows.size(); ++i) EXPECT_LE(std::get<0>(rows[i - 1]), std::get<0>(rows[i]));
+  }
+  for (size_t k = 1; k < scans.size(); ++k) EXPECT_EQ(scans[k], scans[0]) << All()[k]->url();
+
+  std::vector<std::string> plans;
+  for (Storage* s : All()) {
+    auto t = plan::ReadTraffic(*s->OpenReader(), range.from_ms, range.end_ms, false);
+    ASSERT_TRUE(t.ok()) << t.status().message();
+    EXPECT_GT(t->all.peak_concurrency, 0);
+    auto a = plan::Advise(*t, plan::AdviseOptions{}, plan::BuiltinCatalog());
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    plans.push_back(plan::RenderAdviceJson(*a));
+  }
+  for (size_t k = 1; k < plans.size(); ++k) {
+    SCOPED_TRACE(All()[k]->url());
+    rapidjson::Document ja, jb;
+    ja.Parse(plans[k].c_str());
+    jb.Parse(plans[0].c_str());
+    ASSERT_FALSE(ja.HasParseError() || jb.HasParseError());
+    ExpectSameJson(ja, jb, "advice");
   }
 }
 

@@ -11,11 +11,14 @@ import {
   Chart,
   Legend,
   LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
   Tooltip,
   type ChartConfiguration,
 } from 'chart.js';
 
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Tooltip, Legend);
 
 // ---------------------------------------------------------------------------
 // Types of the API's answers.
@@ -423,6 +426,141 @@ async function loadLatency(r: Range): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
+// Advise: /api/advise (`tollgate plan --from-ledger` as JSON), on demand since
+// it scans the range's rows. Per traffic model, the cheapest GPU of each
+// candidate open model; a chart of monthly cost by output volume.
+
+interface Span {
+  low: number;
+  high: number;
+}
+interface Candidate {
+  model: string;
+  quantization: string;
+  gpu: string;
+  fits: boolean;
+  gpus?: Span;
+  rented_usd_per_month?: Span;
+  owned_usd_per_month?: Span;
+  break_even_output_tokens_per_month?: Span;
+}
+interface ModelAdvice {
+  model: string;
+  peak_concurrency: number;
+  output_tokens_per_month: number;
+  api_usd_per_month: number;
+  api_usd_per_mtok_output: number;
+  candidates: Candidate[];
+  recommendations: string[];
+}
+interface Advice {
+  from: string;
+  to: string;
+  models: ModelAdvice[];
+  assumptions: string[];
+}
+
+let adviseChart: Chart<'line'> | null = null;
+let advised = false;
+
+function spanText(s: Span | undefined, f: (v: number) => string): string {
+  if (!s) return '–';
+  return s.low === s.high ? f(s.low) : `${f(s.low)}–${f(s.high)}`;
+}
+const wholeUsd = (v: number) => '$' + Math.round(v).toLocaleString('en-US');
+function volume(v: number): string {
+  return v >= 1e9 ? `${(v / 1e9).toFixed(1)}B` : `${Math.round(v / 1e6).toLocaleString('en-US')}M`;
+}
+
+// The cheapest fitting candidate of each open model (candidates come cheapest first).
+function bestPerModel(m: ModelAdvice): Candidate[] {
+  const seen = new Set<string>();
+  return m.candidates.filter((c) => c.fits && !seen.has(c.model) && seen.add(c.model));
+}
+
+async function loadAdvise(r: Range): Promise<void> {
+  advised = true;
+  const a = await api<Advice>(`/api/advise?${rangeQuery(r)}`);
+  const body = document.querySelector('#advise-fleets tbody')!;
+  body.replaceChildren();
+  const recs = $('advise-recommendations');
+  recs.replaceChildren();
+  for (const m of a.models) {
+    for (const c of bestPerModel(m)) {
+      body.append(
+        el(
+          'tr',
+          { 'data-model': m.model, 'data-candidate': c.model, 'data-gpu': c.gpu },
+          td(m.model || '(all)', 'mono'),
+          td(formatInt(m.peak_concurrency), 'num'),
+          td(`${c.model} ${c.quantization}`),
+          td(c.gpu),
+          td(spanText(c.gpus, (v) => String(v)), 'num'),
+          td(spanText(c.rented_usd_per_month, wholeUsd), 'num'),
+          td(spanText(c.owned_usd_per_month, wholeUsd), 'num'),
+          td(wholeUsd(m.api_usd_per_month), 'num'),
+          td(spanText(c.break_even_output_tokens_per_month, volume), 'num'),
+        ),
+      );
+    }
+    for (const s of m.recommendations) recs.append(el('li', {}, s));
+  }
+  $('advise-fleets').hidden = false;
+  $('advise-summary').hidden = false;
+  $('advise-summary').textContent = a.models.length
+    ? `${a.from} to ${a.to}: ${a.models.length} traffic group(s); ranges span the GPU price range and 40–80% of the roofline.`
+    : `${a.from} to ${a.to}: no generations in this range, nothing to size.`;
+  const assumptions = $('advise-assumptions');
+  assumptions.replaceChildren(...a.assumptions.map((s) => el('li', {}, s)));
+  $('advise-assumptions-box').hidden = false;
+
+  // The break-even chart of the first group: the API's cost grows with volume,
+  // each fleet's (sized for today's peak) is flat between its low and high.
+  const box = $('advise-chart-box');
+  const canvas = $<HTMLCanvasElement>('advise-chart');
+  if (adviseChart) adviseChart.destroy();
+  adviseChart = null;
+  box.hidden = !a.models.length;
+  canvas.dataset.series = '0';
+  if (!a.models.length) return;
+  const m = a.models[0];
+  const best = bestPerModel(m).slice(0, 4);
+  let xMax = Math.max(2 * m.output_tokens_per_month, 1e6);
+  for (const c of best) xMax = Math.max(xMax, 1.2 * (c.break_even_output_tokens_per_month?.high ?? 0));
+  const perToken = m.api_usd_per_mtok_output / 1e6;
+  const datasets: { label: string; data: { x: number; y: number }[]; borderColor: string; borderDash?: number[] }[] = [
+    { label: `API (${formatUsd(m.api_usd_per_mtok_output)}/Mtok out)`, data: [{ x: 0, y: 0 }, { x: xMax / 1e9, y: xMax * perToken }], borderColor: PALETTE[0] },
+  ];
+  best.forEach((c, i) => {
+    const span = c.rented_usd_per_month!;
+    for (const [end, v] of [['low', span.low], ['high', span.high]] as const)
+      datasets.push({
+        label: `${c.model} on ${c.gpu} (${end})`,
+        data: [{ x: 0, y: v }, { x: xMax / 1e9, y: v }],
+        borderColor: PALETTE[(i + 1) % PALETTE.length],
+        borderDash: end === 'low' ? [6, 4] : undefined,
+      });
+  });
+  const top = Math.max(...datasets.map((d) => d.data[1].y));
+  datasets.push({ label: 'today', data: [{ x: m.output_tokens_per_month / 1e9, y: 0 }, { x: m.output_tokens_per_month / 1e9, y: top }], borderColor: '#333' });
+  canvas.dataset.series = String(datasets.length);
+  adviseChart = new Chart(canvas, {
+    type: 'line',
+    data: { datasets: datasets.map((d) => ({ ...d, backgroundColor: d.borderColor, pointRadius: 0, borderWidth: 2 })) },
+    options: {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      scales: {
+        x: { type: 'linear', beginAtZero: true, title: { display: true, text: 'output tokens per month (billions)' } },
+        y: { beginAtZero: true, title: { display: true, text: 'USD per month' }, ticks: { callback: (v) => wholeUsd(Number(v)) } },
+      },
+      plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
 // The live feed: polls /api/recent with the cursor of the newest row seen.
 
 const LIVE_ROWS = 25;
@@ -505,6 +643,7 @@ async function loadAll(): Promise<void> {
     ['the most expensive requests', loadTop(r)],
     ['latency', loadLatency(r)],
   ];
+  if (advised) jobs.push(['the advice', loadAdvise(r)]);
   const results = await Promise.allSettled(jobs.map(([, p]) => p));
   results.forEach((res, i) => {
     if (res.status === 'rejected') showError(jobs[i][0], res.reason);
@@ -544,6 +683,12 @@ function init(): void {
       void loadAll();
     }
   });
+  $('advise-run').addEventListener('click', () => {
+    document.body.dataset.advised = 'false';
+    loadAdvise(current)
+      .catch((e) => showError('the advice', e))
+      .finally(() => (document.body.dataset.advised = 'true'));
+  });
   $('request-close').addEventListener('click', () => $<HTMLDialogElement>('request-dialog').close());
   $('live-toggle').addEventListener('click', () => {
     livePaused = !livePaused;
@@ -559,10 +704,10 @@ function init(): void {
 
 declare global {
   interface Window {
-    tollgateDashboard: { formatUsd: typeof formatUsd; formatInt: typeof formatInt; chart: () => Chart<'bar'> | null; liveTimer: () => number | undefined };
+    tollgateDashboard: { formatUsd: typeof formatUsd; formatInt: typeof formatInt; chart: () => Chart<'bar'> | null; adviseChart: () => Chart<'line'> | null; liveTimer: () => number | undefined };
   }
 }
-window.tollgateDashboard = { formatUsd, formatInt, chart: () => dailyChart, liveTimer: () => liveTimer };
+window.tollgateDashboard = { formatUsd, formatInt, chart: () => dailyChart, adviseChart: () => adviseChart, liveTimer: () => liveTimer };
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
 else init();
