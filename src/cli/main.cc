@@ -260,8 +260,11 @@ int main(int argc, char** argv) {
   rep->add_option("--db", ro.db_path,
                   "Ledger: a file path, sqlite:// or postgres:// URL (default: ledger.url/path of --config, or ./tollgate.db)");
   rep->add_option("-c,--config", report_config, "Config whose ledger to read")->check(CLI::ExistingFile);
-  rep->add_option("--by", ro.by, "day|week|month|model|provider|key|user|project|tag|lever (lever: by savings lever)")
-      ->check(CLI::IsMember({"day", "week", "month", "model", "provider", "key", "user", "project", "tag", "lever"}));
+  rep->add_option("--by", ro.by,
+                  "day|week|month|model|provider|key|user|project|tag|lever|session (lever: by "
+                  "savings lever; session: by coding-agent session)")
+      ->check(CLI::IsMember({"day", "week", "month", "model", "provider", "key", "user", "project",
+                             "tag", "lever", "session"}));
   rep->add_option("--from", ro.from, "First day, YYYY-MM-DD (UTC, default 30 days ago)");
   rep->add_option("--to", ro.to, "Last day, YYYY-MM-DD (UTC, default today)");
   rep->add_flag("--savings", report_savings,

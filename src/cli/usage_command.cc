@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "common/util.h"
 #include "config/config.h"
@@ -21,6 +22,24 @@ namespace {
 
 // Diagnostics printed before "... and N more"; the rest are only counted.
 constexpr size_t kPrintedDiagnostics = 20;
+
+// tollgate's model names that are not the provider's (an alias, a routed model),
+// each with the model it is priced at: a plain model's first deployment; a
+// routed one's route.baseline, else its default, followed through the aliases once.
+// An agent that talked to tollgate logs these names, which the catalog may not know.
+std::map<std::string, std::string, std::less<>> ModelAliases(const config::Config& cfg) {
+  std::map<std::string, std::string, std::less<>> aliases;
+  for (const auto& m : cfg.models)
+    if (!m.deployments.empty() && m.deployments.front().model != m.name)
+      aliases[m.name] = m.deployments.front().model;
+  for (const auto& m : cfg.models) {
+    if (!m.deployments.empty() || !m.route) continue;
+    std::string target = !m.route->baseline.empty() ? m.route->baseline : m.route->default_model;
+    if (auto it = aliases.find(target); it != aliases.end()) target = it->second;
+    if (!target.empty() && target != m.name) aliases[m.name] = target;
+  }
+  return aliases;
+}
 
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "error: %s\n", message.c_str());
@@ -120,6 +139,7 @@ std::optional<int> UsageCommand::Run() {
     return Fail(2, "--from " + from_ + " is after --to " + to_);
 
   config::PricingConfig pricing_cfg;
+  std::map<std::string, std::string, std::less<>> aliases;
   std::string db_path = db_;
   if (!config_.empty()) {
     auto c = config::LoadConfigFile(config_);
@@ -128,6 +148,7 @@ std::optional<int> UsageCommand::Run() {
       return 2;
     }
     pricing_cfg = c->pricing;
+    aliases = ModelAliases(*c);
     if (db_path.empty()) db_path = c->ledger.url;
   }
   if (db_path.empty()) db_path = "./tollgate.db";
@@ -176,6 +197,7 @@ std::optional<int> UsageCommand::Run() {
   opts.from_ms = from_ms;
   opts.to_ms = to_ms;
   opts.prices = catalog->get();
+  opts.model_aliases = std::move(aliases);
   ProgressBar bar;
   if (!no_progress_ && isatty(STDERR_FILENO))
     opts.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };

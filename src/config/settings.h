@@ -13,6 +13,7 @@
   X(threads, int64_t, 2, "Worker threads; each runs its own event loop and upstream connection pool.") \
   X(client_idle_timeout_ms, int64_t, 120000, "Close a client keep-alive connection idle this long.") \
   X(max_connections, int64_t, 4096, "Open client connections served at once; past it new connections get HTTP 503 and are closed. Keep it below the process's open-file limit (ulimit -n) minus upstream connections.") \
+  X(access_log, std::string, "", "Where one JSON line per request goes (method, path without the query, status, model, provider, tokens, cost, latency, key id, request and session ids; never a secret or a prompt): empty is off, - is standard error, anything else a file appended to. Written by a background thread.") \
   X(drain_timeout_ms, int64_t, 5000, "On SIGTERM/SIGINT, how long in-flight requests may finish; then open streams are cut, each billed for what it delivered (ledger error_class shutdown).")
 
 #define TOLLGATE_LEDGER_SETTINGS(X)                                                           \

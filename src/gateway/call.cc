@@ -15,6 +15,10 @@ std::string_view BearerToken(const http::Request& req) {
 
 Gateway::Call::~Call() {
   if (owner != nullptr && !recorded && !defer_record) owner->RecordAbandoned(*this);
+  if (access != nullptr) {
+    access->api = true;
+    access->row = std::move(row);
+  }
 }
 
 std::string_view HeaderValue(const http::Request& req, std::string_view name) {
@@ -65,6 +69,7 @@ ledger::Row RowOnBehalfOf(const ledger::Row& parent) {
   r.project = parent.project;
   r.team = parent.team;
   r.tags = parent.tags;
+  r.session = parent.session;
   return r;
 }
 

@@ -94,6 +94,7 @@ struct Gateway::Call {
   // unrecorded (a path that forgot, an exception, a coroutine frame destroyed
   // at shutdown) records itself from its destructor as `abandoned`.
   bool recorded = false;
+  AccessEntry* access = nullptr;  // the access log's entry, given the row when the Call ends
   Gateway* owner = nullptr;  // who records it; null for a Call that must not record
   Call(http::Request& r, Gateway* g) : req(r), owner(g) {}
   ~Call();

@@ -26,6 +26,13 @@ bool IsApiPath(std::string_view path) {
          path == "/completions" || path == "/embeddings" || path == "/responses" || path == "/models";
 }
 
+// HEAD is GET without the body (the server drops it: http::ClientStream::SetHeadOnly), so
+// whatever answers GET answers HEAD the same way. Claude Code sends `HEAD /` at start.
+std::string_view ReadMethod(const http::Request& req) {
+  if (req.method() == bhttp::verb::head) return "GET";
+  return std::string_view(req.method_string().data(), req.method_string().size());
+}
+
 // The acceptance checks of a cascade, in order; a judge check is nullopt (the
 // gateway grades it with the judge model).
 std::vector<std::optional<router::CheckSpec>> CascadeCheckSpecs(const config::CascadeConfig& cascade) {
@@ -77,6 +84,9 @@ std::string DearestTarget(const config::RouteConfig& route, const pricing::Price
 Result<std::unique_ptr<Gateway>> Gateway::Create(const config::Config& cfg, const pricing::PriceCatalog& prices,
                                                  ledger::Ledger& ledger, governance::Governor& governor) {
   std::unique_ptr<Gateway> g(new Gateway(cfg, prices, ledger, governor));
+  if (!cfg.server.access_log.empty()) {
+    TG_ASSIGN_OR_RETURN(g->access_log_, AccessLog::Open(cfg.server.access_log));
+  }
   for (const auto& p : cfg.providers) {
     ProviderRuntime rt;
     rt.cfg = &p;
@@ -294,6 +304,20 @@ std::optional<Endpoint> ResolveEndpoint(std::string_view path) {
 }  // namespace
 
 awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError pre, http::ClientStream& out) {
+  if (!access_log_) co_return co_await Route(worker, req, pre, out, nullptr);
+  AccessEntry entry;
+  entry.start_us = MonotonicUs();
+  entry.method = std::string(req.method_string());
+  const std::string_view target(req.target().data(), req.target().size());
+  entry.path = ToValidUtf8(target.substr(0, target.find('?')));  // a query may carry a key
+  const bool keep = co_await Route(worker, req, pre, out, &entry);
+  entry.status = out.sent_status();
+  access_log_->Append(FormatAccessLine(entry, NowUnixMs(), MonotonicUs()));
+  co_return keep;
+}
+
+awaitable<bool> Gateway::Route(int worker, http::Request& req, http::PreError pre,
+                               http::ClientStream& out, AccessEntry* access) {
   stats_.requests.fetch_add(1, std::memory_order_relaxed);
   std::string_view target(req.target().data(), req.target().size());
   std::string_view path = target.substr(0, target.find('?'));
@@ -327,6 +351,7 @@ awaitable<bool> Gateway::Handle(int worker, http::Request& req, http::PreError p
 
   // The API pipeline: identify -> (count tokens) -> govern, save, forward, relay, record.
   Call call(req, this);
+  call.access = access;
   call.start_us = MonotonicUs();
   call.row.id = NewRequestId();
   call.row.ts_start_ms = NowUnixMs();
@@ -370,7 +395,7 @@ awaitable<std::optional<bool>> Gateway::ServeDashboard(http::Request& req, std::
   auto worker_exec = co_await asio::this_coro::executor;
   co_await asio::post(blocking_.get_executor(), use_awaitable);
   std::optional<dashboard::Response> r =
-      dashboard_->Handle(req.method_string(), path, query, HeaderValue(req, "authorization"));
+      dashboard_->Handle(ReadMethod(req), path, query, HeaderValue(req, "authorization"));
   co_await asio::post(worker_exec, use_awaitable);
   if (!r) co_return std::nullopt;
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r->status), 11};
@@ -389,7 +414,7 @@ awaitable<bool> Gateway::ServeModels(http::Request& req, std::string_view path, 
       co_return co_await SendJson(denial->status, err_body, out);
     }
   }
-  if (req.method() != bhttp::verb::get) {
+  if (ReadMethod(req) != "GET") {
     const std::string err_body = ErrorBody(MethodNotAllowed(req.method_string(), path));
     co_return co_await SendJson(405, err_body, out);
   }
@@ -402,6 +427,7 @@ double Gateway::Random01() {
 }
 
 Status Gateway::Close() {
+  if (access_log_) access_log_->Flush();
   if (cache_) return cache_->Close();
   return Status::Ok();
 }

@@ -9,13 +9,18 @@
 
 #include <atomic>
 #include <memory>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "cache/exact_cache.h"
+#include "cache/minhash.h"
+#include "cache/semantic_index.h"
 #include "common/mutex.h"
 #include "config/config.h"
 #include "dashboard/dashboard.h"
+#include "gateway/access_log.h"
 #include "gateway/errors.h"
 #include "gateway/metrics.h"
 #include "governance/governor.h"
@@ -32,11 +37,6 @@
 #include "routing/budget_hint.h"
 #include "routing/deployment_order.h"
 #include "routing/route_rules.h"
-#include "cache/exact_cache.h"
-#include "cache/minhash.h"
-#include "cache/semantic_index.h"
-
-#include <random>
 
 namespace tollgate::gateway {
 
@@ -95,6 +95,10 @@ class Gateway {
   // nullopt: the dashboard does not claim the path.
   boost::asio::awaitable<std::optional<bool>> ServeDashboard(http::Request& req, std::string_view path,
                                                              std::string_view query, http::ClientStream& out);
+  // Handle without the access log: the routing of one request. `access` (null
+  // when the log is off) receives the API request's ledger row.
+  boost::asio::awaitable<bool> Route(int worker, http::Request& req, http::PreError pre,
+                                     http::ClientStream& out, AccessEntry* access);
   boost::asio::awaitable<bool> ServeModels(http::Request& req, std::string_view path, http::ClientStream& out);
   boost::asio::awaitable<bool> SendText(int status, std::string_view content_type, const std::string& body,
                                         http::ClientStream& out);
@@ -201,6 +205,7 @@ class Gateway {
   dashboard::Dashboard* dashboard_ = nullptr;
   const http::Server* server_ = nullptr;  // set by AttachWorkers
   // Savings engine (docs/ARCHITECTURE.md, "Savings").
+  std::unique_ptr<AccessLog> access_log_;  // server.access_log; null when off
   std::unique_ptr<cache::ExactCache> cache_;
   cache::MinHashIndex minhash_;
   Mutex semantic_mu_;

@@ -78,7 +78,11 @@ governance::RequestFacts Gateway::BudgetFacts(const Call& call, const config::Mo
   f.max_output_tokens = 0;
   if (call.api != providers::Api::kOpenAiEmbeddings)
     f.max_output_tokens = ClientOutputCap(call.api, call.body).value_or(cfg_.governance.default_max_tokens);
-  // Price at the dearest deployment and tier, since any of them may serve it.
+  // Price at the dearest deployment, since any of them may serve it, and at the
+  // dearest tier the prompt can reach: a tier applies above a prompt size, and
+  // the prompt is at most input_tokens_bound, so a tier starting at or past the
+  // bound cannot apply (issue 19: a 124 KB Claude Code body was reserved at
+  // Sonnet's >200K-token rates, $2.21 where the base rates bound it by $1.22).
   for (const auto& d : model.deployments) {
     const pricing::ModelPrice* p = prices_.Find(d.model);
     if (!p) continue;
@@ -87,7 +91,8 @@ governance::RequestFacts Gateway::BudgetFacts(const Call& call, const config::Mo
       f.output_usd_per_token = std::max(f.output_usd_per_token, std::max(r.output, r.reasoning) * 1e-6);
     };
     consider(p->rates);
-    for (const auto& t : p->tiers) consider(t.rates);
+    for (const auto& t : p->tiers)
+      if (f.input_tokens_bound > t.above_input_tokens) consider(t.rates);
   }
   return f;
 }

@@ -1,6 +1,7 @@
 // Identify stage: who is asking (bearer fingerprint or virtual key, project,
 // user, tags) and what (the parsed, type-checked body, the model, stream).
 // Synchronous: it only reads the request and the immutable key snapshot.
+#include "gateway/agent_identity.h"
 #include "gateway/call.h"
 
 namespace tollgate::gateway {
@@ -35,8 +36,9 @@ std::optional<std::string> JoinTags(std::string_view tags) {
   return joined;
 }
 
+std::string Clipped(std::string_view s) { return std::string(s.substr(0, kMaxHeaderValue)); }
 std::string Clipped(const rapidjson::Value& s) {
-  return std::string(s.GetString(), std::min<size_t>(s.GetStringLength(), kMaxHeaderValue));
+  return Clipped(std::string_view(s.GetString(), s.GetStringLength()));
 }
 
 }  // namespace
@@ -55,8 +57,10 @@ std::optional<ApiError> Gateway::IdentifyClient(Call& call) {
   const std::string_view project = Trim(HeaderValue(req, "x-tollgate-project"));
   const std::string_view user = Trim(HeaderValue(req, "x-tollgate-user"));
   const std::string_view tags = HeaderValue(req, "x-tollgate-tags");
+  const std::string_view session = Trim(HeaderValue(req, "x-tollgate-session"));
   for (auto [name, v, limit] : {std::tuple{"x-tollgate-project", project, kMaxHeaderValue},
                                 std::tuple{"x-tollgate-user", user, kMaxHeaderValue},
+                                std::tuple{"x-tollgate-session", session, kMaxHeaderValue},
                                 std::tuple{"x-tollgate-tags", tags, kMaxHeaderValue * 8}}) {
     if (v.size() <= limit && Printable(v)) continue;
     return ApiError{400, "invalid_request_error", "invalid_header",
@@ -66,6 +70,12 @@ std::optional<ApiError> Gateway::IdentifyClient(Call& call) {
   }
   call.row.project = std::string(project);
   call.row.user = std::string(user);  // the body's user (ReadBody) only where no header named one
+  call.row.session = std::string(session);
+  if (call.row.session.empty()) {
+    // Codex names its session in a header of its own; a malformed one is ignored, not refused.
+    const std::string_view codex = Trim(HeaderValue(req, "session_id"));
+    if (codex.size() <= kMaxHeaderValue && Printable(codex)) call.row.session = std::string(codex);
+  }
   std::optional<std::string> joined = JoinTags(tags);
   if (!joined) return InvalidRequest("At most 32 tags are allowed in x-tollgate-tags", "x-tollgate-tags");
   call.row.tags = std::move(*joined);
@@ -93,12 +103,20 @@ std::optional<ApiError> Gateway::ReadBody(Call& call) {
     call.row.requested_model.assign(model->value.GetString(), model->value.GetStringLength());
   }
   if (std::optional<ApiError> bad = CheckRequestBody(call.api, call.body)) return bad;
-  if (call.row.user.empty()) {
+  const bool user_named = !call.row.user.empty();
+  if (!user_named) {
     if (auto u = call.body.FindMember("user"); u != call.body.MemberEnd() && u->value.IsString())
       call.row.user = Clipped(u->value);
-    if (auto md = call.body.FindMember("metadata"); md != call.body.MemberEnd() && md->value.IsObject()) {
-      auto uid = md->value.FindMember("user_id");
-      if (uid != md->value.MemberEnd() && uid->value.IsString()) call.row.user = Clipped(uid->value);
+  }
+  if (auto md = call.body.FindMember("metadata");
+      md != call.body.MemberEnd() && md->value.IsObject()) {
+    auto uid = md->value.FindMember("user_id");
+    if (uid != md->value.MemberEnd() && uid->value.IsString()) {
+      // Claude Code: the device or account is the user, and the session is recorded apart.
+      const AgentIdentity agent =
+          ParseAgentUserId(std::string_view(uid->value.GetString(), uid->value.GetStringLength()));
+      if (!user_named) call.row.user = Clipped(agent.user);
+      if (call.row.session.empty()) call.row.session = Clipped(agent.session);
     }
   }
   if (call.authenticated && !call.principal.user.empty()) call.row.user = call.principal.user;

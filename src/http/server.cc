@@ -64,6 +64,7 @@ asio::awaitable<Status> ClientStream::Write(bhttp::response<bhttp::string_body>&
 
 asio::awaitable<Status> ClientStream::Write(const ResponseHead& head, std::string_view body) {
   started_ = true;
+  sent_status_ = static_cast<int>(head.status);
   if (socket_ == nullptr) {
     Capture(head);
     captured_body_ = body;
@@ -72,6 +73,7 @@ asio::awaitable<Status> ClientStream::Write(const ResponseHead& head, std::strin
   Tee(body);
   scratch_->clear();
   AppendResponseHead(*scratch_, head, body.size(), false);
+  if (head_only_) body = {};
   Gather g{asio::buffer(*scratch_), asio::buffer(body.data(), body.size())};
   error_code ec;
   if (SendNow(*socket_, g, ec)) co_return Sent(ec);  // the usual case: no extra frame
@@ -81,6 +83,7 @@ asio::awaitable<Status> ClientStream::Write(const ResponseHead& head, std::strin
 asio::awaitable<Status> ClientStream::StartChunked(bhttp::response<bhttp::empty_body>& res) {
   started_ = true;
   const ResponseHead head = HeadOf(res.base());
+  sent_status_ = static_cast<int>(head.status);
   if (socket_ == nullptr) {
     Capture(head);
     co_return Status::Ok();
@@ -94,7 +97,7 @@ asio::awaitable<Status> ClientStream::StartChunked(bhttp::response<bhttp::empty_
 }
 
 asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
-  if (data.empty()) co_return Status::Ok();
+  if (data.empty() || head_only_) co_return Status::Ok();
   if (socket_ == nullptr) {
     captured_body_.append(data);
     co_return Status::Ok();
@@ -110,7 +113,7 @@ asio::awaitable<Status> ClientStream::WriteChunk(std::string_view data) {
 }
 
 asio::awaitable<Status> ClientStream::EndChunked() {
-  if (socket_ == nullptr) co_return Status::Ok();
+  if (socket_ == nullptr || head_only_) co_return Status::Ok();
   Gather g{asio::buffer("0\r\n\r\n", 5)};
   error_code ec;
   if (SendNow(*socket_, g, ec)) co_return Sent(ec);
@@ -332,6 +335,7 @@ asio::awaitable<void> Server::Session(int worker, tcp::socket socket) {
       break;
     }
     Request& req = parser.get();
+    out.SetHeadOnly(req.method() == bhttp::verb::head);
     bool keep = co_await handler_(worker, req, PreError::kNone, out);
     if (!keep || !req.keep_alive() || stopping_.load()) break;
   }

@@ -50,7 +50,13 @@ class ClientStream {
     tee_overflow_ = false;
   }
   bool tee_overflowed() const { return tee_overflow_; }
+  // The answer to a HEAD request: every head is sent as it would be for GET
+  // (Content-Length included), but no body byte, chunk or final chunk, so a
+  // keep-alive client reads the next response where it starts (RFC 9110 9.3.2).
+  void SetHeadOnly(bool head_only) { head_only_ = head_only; }
   bool capturing() const { return socket_ == nullptr; }
+  // The status of the head sent (0 before one was), for the access log.
+  int sent_status() const { return sent_status_; }
   // Capture mode: what was "sent".
   int captured_status() const { return captured_status_; }
   const std::string& captured_body() const { return captured_body_; }
@@ -84,6 +90,8 @@ class ClientStream {
   std::string* tee_ = nullptr;
   size_t tee_limit_ = 0;
   bool tee_overflow_ = false;
+  bool head_only_ = false;
+  int sent_status_ = 0;
   int captured_status_ = 0;
   std::string captured_body_;
   std::vector<std::pair<std::string, std::string>> captured_headers_;

@@ -18,7 +18,9 @@ const std::array<const char*, kRowColumnCount> kRowColumns = {
     "key_id", "team", "reserved_usd",
     // v3
     "baseline_model", "baseline_cost_usd", "cache", "route", "savings_lever",
-    "output_tokens_saved", "quality"};
+    "output_tokens_saved", "quality",
+    // v4
+    "session"};
 // clang-format on
 
 std::array<Value, kRowColumnCount> RowValues(const Row& r) {
@@ -65,6 +67,7 @@ std::array<Value, kRowColumnCount> RowValues(const Row& r) {
   text_or_null(r.savings_lever);
   integer(r.output_tokens_saved);
   real_or_null(r.quality);
+  text_or_null(r.session);
   return v;
 }
 

@@ -15,7 +15,7 @@
 
 namespace tollgate::ledger {
 
-inline constexpr size_t kRowColumnCount = 42;
+inline constexpr size_t kRowColumnCount = 43;
 extern const std::array<const char*, kRowColumnCount> kRowColumns;
 
 // The row as stored: optional text is NULL when empty, the cost columns are

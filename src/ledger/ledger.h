@@ -62,6 +62,9 @@ struct Row {
   std::string savings_lever;
   int64_t output_tokens_saved = 0;
   std::optional<double> quality;  // replay provider: the recorded score of the answer served
+  // Agent sessions (schema v4): the coding-agent session the request belongs to
+  // (Claude Code's metadata.user_id session_id); empty when the client names none.
+  std::string session;
 };
 
 // The savings levers, as stored in requests.savings_lever (docs/ledger.md).
@@ -101,6 +104,6 @@ struct SqliteOptions {
 Result<std::unique_ptr<LedgerWriter>> OpenSqliteLedger(const SqliteOptions& options);
 
 // The schema version this build writes; see docs/ledger.md.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 }  // namespace tollgate::ledger

@@ -76,6 +76,8 @@ std::string GroupKeyOf(GroupKey key, const Row& r) {
       return r.savings_lever;
     case GroupKey::kEndpoint:
       return r.endpoint;
+    case GroupKey::kSession:
+      return r.session;
     case GroupKey::kAll:
       return "";
   }

@@ -130,6 +130,8 @@ std::string GroupExpr(GroupKey key) {
       return "savings_lever";
     case GroupKey::kEndpoint:
       return "endpoint";
+    case GroupKey::kSession:
+      return "session";
     case GroupKey::kAll:
       return "''";
   }

@@ -64,6 +64,8 @@ const char* const kMigrations[] = {
     "CREATE TABLE state_version ("
     " id INTEGER PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL);"
     "INSERT INTO state_version VALUES (1, 0);",
+    // v2: agent sessions (SQLite's v4). Added after `seq`, which readers skip by name.
+    "ALTER TABLE requests ADD COLUMN session TEXT;",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPostgresSchemaVersion);
 

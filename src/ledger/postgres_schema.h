@@ -14,8 +14,8 @@
 namespace tollgate::ledger::pg {
 
 // The schema version this build writes. Its own count, not SQLite's
-// kSchemaVersion: v1 is the whole of SQLite's v3 in one step.
-constexpr int kPostgresSchemaVersion = 1;
+// kSchemaVersion: v1 is the whole of SQLite's v3 in one step, v2 SQLite's v4.
+constexpr int kPostgresSchemaVersion = 2;
 
 // The advisory lock keys (pg_advisory_lock's bigint): migrations, and the
 // writers' batches (each writer's transaction takes it, so a batch's seqs are

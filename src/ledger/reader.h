@@ -44,6 +44,7 @@ enum class GroupKey {
   kTag,
   kLever,
   kEndpoint,
+  kSession,
   kAll
 };
 

@@ -19,7 +19,9 @@ namespace {
 // One batch: magic "TGS1", payload length and the payload's CRC-32 (each a
 // little-endian u32), then the payload: the row count (u32) and the rows, each
 // field of Row in declaration order (RowFields). docs/ledger.md has the table.
-constexpr char kMagic[4] = {'T', 'G', 'S', '1'};
+// Version 2 added Row::session; a file written by version 1 (no session) still replays.
+constexpr char kMagic[4] = {'T', 'G', 'S', '2'};
+constexpr char kOldestVersion = '1';
 constexpr size_t kHeaderBytes = 12;
 // A batch is batch_size rows; a larger length is corruption, not a batch.
 constexpr uint32_t kMaxPayload = 1u << 30;
@@ -33,7 +35,7 @@ uint32_t Crc32(std::string_view data) {
 // Every persisted field of a Row, in the spool's order, for the encoder and the
 // decoder alike: one list, so that the two cannot disagree.
 template <class R, class F>
-void RowFields(R& r, F& f) {
+void RowFields(R& r, F& f, char version) {
   f(r.id), f(r.ts_start_ms), f(r.ts_end_ms), f(r.endpoint), f(r.api_key), f(r.user), f(r.project),
       f(r.tags), f(r.requested_model), f(r.served_model), f(r.provider), f(r.status),
       f(r.error_class);
@@ -45,6 +47,7 @@ void RowFields(R& r, F& f) {
       f(r.fallbacks), f(r.price_version), f(r.key_id), f(r.team), f(r.reserved_usd), f(r.charges);
   f(r.baseline_model), f(r.baseline_cost_usd), f(r.cache), f(r.route), f(r.savings_lever),
       f(r.output_tokens_saved), f(r.quality);
+  if (version >= '2') f(r.session);
 }
 
 class Encoder {
@@ -146,7 +149,7 @@ std::string EncodeBatch(const std::vector<Row>& rows) {
   std::string payload;
   Encoder e(&payload);
   e.U32(static_cast<uint32_t>(rows.size()));
-  for (const Row& r : rows) RowFields(r, e);
+  for (const Row& r : rows) RowFields(r, e, kMagic[3]);
   std::string record(kMagic, sizeof kMagic);
   Encoder h(&record);
   h.U32(static_cast<uint32_t>(payload.size()));
@@ -154,12 +157,12 @@ std::string EncodeBatch(const std::vector<Row>& rows) {
   return record + payload;
 }
 
-bool DecodePayload(std::string_view payload, std::vector<Row>* rows) {
+bool DecodePayload(std::string_view payload, char version, std::vector<Row>* rows) {
   Decoder d(payload);
   const uint32_t n = d.U32();
   if (!d.ok() || n > payload.size()) return false;
   rows->assign(n, Row{});
-  for (Row& r : *rows) RowFields(r, d);
+  for (Row& r : *rows) RowFields(r, d, version);
   return d.ok() && d.done();
 }
 
@@ -206,13 +209,14 @@ LedgerSpool::~LedgerSpool() { ::close(fd_); }  // releases the lock
 
 bool LedgerSpool::ReadBatch(uint64_t offset, std::vector<Row>* rows, uint64_t* next) const {
   std::string header, payload;
-  if (!ReadFull(fd_, offset, kHeaderBytes, &header) || header.compare(0, 4, kMagic, 4) != 0)
+  if (!ReadFull(fd_, offset, kHeaderBytes, &header) || header.compare(0, 3, kMagic, 3) != 0 ||
+      header[3] < kOldestVersion || header[3] > kMagic[3])
     return false;
   Decoder h(std::string_view(header).substr(4));
   const uint32_t length = h.U32();
   const uint32_t crc = h.U32();
   if (length > kMaxPayload || !ReadFull(fd_, offset + kHeaderBytes, length, &payload) ||
-      Crc32(payload) != crc || !DecodePayload(payload, rows))
+      Crc32(payload) != crc || !DecodePayload(payload, header[3], rows))
     return false;
   *next = offset + kHeaderBytes + length;
   return true;

@@ -66,6 +66,8 @@ const char* GroupExpr(GroupKey key) {
       return "savings_lever";
     case GroupKey::kEndpoint:
       return "endpoint";
+    case GroupKey::kSession:
+      return "session";
     case GroupKey::kAll:
       return "''";
   }

@@ -71,6 +71,8 @@ const char* const kMigrations[] = {
     // Only rows the savings engine touched: the dashboard's savings panel reads these.
     "CREATE INDEX IF NOT EXISTS requests_savings ON requests(ts_start_ms)"
     " WHERE cache IS NOT NULL OR savings_lever IS NOT NULL;",
+    // v4: agent sessions (Claude Code's session id), for `report --by session`.
+    "ALTER TABLE requests ADD COLUMN session TEXT;",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 

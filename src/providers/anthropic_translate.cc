@@ -337,6 +337,30 @@ Status UserBlocksToMessages(const Value& content, Value* messages, Alloc& a) {
   return Status::Ok();
 }
 
+// A system prompt (a string, or text blocks whose cache_control chat cannot carry) as one
+// chat system message; an empty one adds nothing.
+Status AppendSystemMessage(const Value& sys, Value* messages, Alloc& a) {
+  std::string text;
+  if (sys.IsString()) {
+    text = Str(&sys);
+  } else if (sys.IsArray()) {
+    for (const auto& b : sys.GetArray()) {
+      if (Str(Member(b, "type")) != "text")
+        return Status::InvalidArgument("system blocks must be text");
+      if (!text.empty()) text += "\n";
+      text += Str(Member(b, "text"));
+    }
+  } else {
+    return Status::InvalidArgument("system must be a string or an array of text blocks");
+  }
+  if (text.empty()) return Status::Ok();
+  Value m(kObjectType);
+  m.AddMember("role", "system", a);
+  m.AddMember("content", S(text, a), a);
+  messages->PushBack(m, a);
+  return Status::Ok();
+}
+
 Status AssistantBlocksToMessage(const Value& content, Value* messages, Alloc& a) {
   std::string text;
   Value tool_calls(kArrayType);
@@ -1016,32 +1040,20 @@ Result<std::string> AnthropicRequestToChat(const rapidjson::Value& req, std::str
   Alloc& a = out.GetAllocator();
   out.AddMember("model", S(model, a), a);
   Value messages(kArrayType);
-  if (const Value* sys = Member(req, "system"); sys && !sys->IsNull()) {
-    std::string text;
-    if (sys->IsString()) {
-      text = Str(sys);
-    } else if (sys->IsArray()) {
-      for (const auto& b : sys->GetArray()) {
-        if (Str(Member(b, "type")) != "text")
-          return Status::InvalidArgument("system blocks must be text");
-        if (!text.empty()) text += "\n";
-        text += Str(Member(b, "text"));
-      }
-    } else {
-      return Status::InvalidArgument("system must be a string or an array of text blocks");
-    }
-    if (!text.empty()) {
-      Value m(kObjectType);
-      m.AddMember("role", "system", a);
-      m.AddMember("content", S(text, a), a);
-      messages.PushBack(m, a);
-    }
-  }
+  if (const Value* sys = Member(req, "system"); sys && !sys->IsNull())
+    TG_RETURN_IF_ERROR(AppendSystemMessage(*sys, &messages, a));
   for (const auto& m : msgs->GetArray()) {
     std::string_view role = Str(Member(m, "role"));
-    if (role != "user" && role != "assistant")
-      return Status::InvalidArgument("message role must be user or assistant");
     const Value* content = Member(m, "content");
+    if (role == "system") {
+      // Claude Code sends system turns inside `messages` to models it does not take for
+      // Claude; chat takes system messages anywhere, so each keeps its place.
+      if (!content) return Status::InvalidArgument("a system message needs content");
+      TG_RETURN_IF_ERROR(AppendSystemMessage(*content, &messages, a));
+      continue;
+    }
+    if (role != "user" && role != "assistant")
+      return Status::InvalidArgument("message role must be user, assistant or system");
     if (content && content->IsString()) {
       Value cm(kObjectType);
       cm.AddMember("role", S(role, a), a);

@@ -19,10 +19,10 @@ namespace {
 std::optional<ledger::GroupKey> ParseGroupKey(const std::string& by) {
   using ledger::GroupKey;
   static const std::pair<const char*, GroupKey> kKeys[] = {
-      {"day", GroupKey::kDay},         {"week", GroupKey::kWeek}, {"month", GroupKey::kMonth},
-      {"model", GroupKey::kModel},     {"provider", GroupKey::kProvider}, {"key", GroupKey::kKey},
-      {"user", GroupKey::kUser},       {"project", GroupKey::kProject}, {"tag", GroupKey::kTag},
-      {"lever", GroupKey::kLever}};
+      {"day", GroupKey::kDay},     {"week", GroupKey::kWeek},         {"month", GroupKey::kMonth},
+      {"model", GroupKey::kModel}, {"provider", GroupKey::kProvider}, {"key", GroupKey::kKey},
+      {"user", GroupKey::kUser},   {"project", GroupKey::kProject},   {"tag", GroupKey::kTag},
+      {"lever", GroupKey::kLever}, {"session", GroupKey::kSession}};
   for (const auto& [name, key] : kKeys)
     if (by == name) return key;
   return std::nullopt;

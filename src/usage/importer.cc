@@ -386,6 +386,10 @@ class Importer {
       }
       const pricing::ModelPrice* p =
           o_.prices && !e.model.empty() ? o_.prices->Find(e.model) : nullptr;
+      if (p == nullptr && o_.prices != nullptr) {
+        if (auto alias = o_.model_aliases.find(e.model); alias != o_.model_aliases.end())
+          p = o_.prices->Find(alias->second);
+      }
       if (p) {
         e.cost = pricing::ComputeCost(*p, e.usage);
         e.cost_known = true;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,6 +75,10 @@ struct ImportOptions {
   std::optional<int64_t> from_ms, to_ms;
   // Prices entries; nullptr leaves every cost unknown.
   const pricing::PriceCatalog* prices = nullptr;
+  // Model names the catalog does not know, and the catalog name each is priced
+  // at: tollgate's model aliases (ModelAliases), which an agent pointed at
+  // tollgate logs instead of a provider's model id.
+  std::map<std::string, std::string, std::less<>> model_aliases;
   // Called now and then with bytes read so far and the total of all files.
   std::function<void(uint64_t done, uint64_t total)> progress;
   // Diagnostics kept in ImportResult::diagnostics; the rest are only counted.

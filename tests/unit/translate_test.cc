@@ -383,12 +383,36 @@ TEST(TranslateAnthropicToChatRequest, ToolChoiceAndNonStreaming) {
   }
 }
 
+// Claude Code puts system turns inside `messages` for models it does not take for Claude
+// (issue 19): each becomes a chat system message in its place, after the top-level one.
+TEST(TranslateAnthropicToChatRequest, SystemMessagesKeepTheirPlace) {
+  rapidjson::Document d = ParseResult(AnthropicRequestToChat(Parse(R"({
+    "model":"gpt-4o-mini","max_tokens":64,"system":"Top.","thinking":{"type":"adaptive"},
+    "messages":[{"role":"user","content":"say hello"},
+                {"role":"system","content":"Be brief."},
+                {"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"sig"},
+                                               {"type":"text","text":"Hello."}]},
+                {"role":"system","content":[{"type":"text","text":"A","cache_control":{"type":"ephemeral"}},
+                                            {"type":"text","text":"B"}]},
+                {"role":"system","content":""},
+                {"role":"user","content":"again"}]})"),
+                                                             "gpt-4o-mini"));
+  EXPECT_EQ(J(d["messages"]),
+            R"([{"role":"system","content":"Top."},{"role":"user","content":"say hello"},)"
+            R"({"role":"system","content":"Be brief."},{"role":"assistant","content":"Hello."},)"
+            R"({"role":"system","content":"A\nB"},{"role":"user","content":"again"}])");
+  EXPECT_FALSE(d.HasMember("thinking"));
+}
+
 TEST(TranslateAnthropicToChatRequest, RejectsWhatChatCannotTake) {
   const char* bad[] = {
       R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"web_search_20250305","name":"web_search"}]})",
       R"({"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBER"}}]}]})",
       R"({"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA"}}]}]}]})",
-      R"({"messages":[{"role":"system","content":"x"}]})",
+      R"({"messages":[{"role":"tool","content":"x"}]})",
+      R"({"messages":[{"role":"system","content":5}]})",
+      R"({"messages":[{"role":"system"}]})",
+      R"({"messages":[{"role":"system","content":[{"type":"image","source":{"type":"url","url":"u"}}]}]})",
       R"({"system":5,"messages":[]})",
   };
   for (const char* req : bad) {
