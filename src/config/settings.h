@@ -37,7 +37,7 @@
   X(default_max_tokens, int64_t, 4096, "Output tokens reserved for a request that sets no max_tokens.") \
   X(clamp_max_tokens, bool, false, "When a budget cannot cover max_tokens, lower max_tokens to what is left instead of refusing.") \
   X(alert_webhook, std::string, "", "URL that receives a JSON POST when a soft budget limit is crossed.") \
-  X(reload_interval_ms, int64_t, 1000, "How often the server picks up keys and budgets changed by the CLI.")
+  X(reload_interval_ms, int64_t, 250, "How often the server checks for keys and budgets changed elsewhere (the CLI, the admin API of another replica): one read of the state version; a change reloads them.")
 
 // Where budget and rate-limit counters live (docs/deploy.md): in this process,
 // or in a Redis server shared by every replica.

@@ -28,7 +28,7 @@ test('exact input tokens decide the reservation', async () => {
   const r0 = await runTollgate(['budgets', 'set', '--db', tg.dbPath, '--name', 'tight', '--scope', 'global',
     '--window', 'lifetime', '--limit-usd', '0.03']);
   assert.equal(r0.code, 0, r0.stderr);
-  await new Promise((r) => setTimeout(r, 1500));  // reload_interval_ms defaults to 1000
+  await new Promise((r) => setTimeout(r, 1500));  // reload_interval_ms defaults to 250
 
   fake.reset().set({ usage: { prompt_tokens: 14, completion_tokens: 1 } });
   // "hello world, how are you?" is 7 o200k tokens, plus 3 per message, 1 for the

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "common/util.h"
+#include "free_port.h"
 
 namespace tollgate::testing {
 namespace {
@@ -34,21 +35,6 @@ std::string FindBinDir() {
     }
   }
   return dir;
-}
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
 }
 
 class Server {
@@ -82,7 +68,7 @@ class Server {
            (dir_ / "initdb.log").string() + " 2>&1") != 0)
       return Status::IoError("initdb failed: " + Read(dir_ / "initdb.log"));
     for (int attempt = 0; attempt < 3; ++attempt) {
-      port_ = FreePort();
+      port_ = FreeLoopbackPort();
       if (PgCtlStart()) {
         started_ = true;
         owner_ = getpid();

@@ -11,25 +11,12 @@
 #include <thread>
 
 #include "common/util.h"
+#include "free_port.h"
 
 namespace tollgate::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
 
 bool Accepts(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -58,7 +45,7 @@ Status RedisTestServer::Start() {
     fs::create_directories(dir_);
   }
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (port_ == 0 || attempt > 0) port_ = FreePort();
+    if (port_ == 0 || attempt > 0) port_ = FreeLoopbackPort();
     const std::string port = std::to_string(port_);
     const pid_t pid = fork();
     if (pid == 0) {
