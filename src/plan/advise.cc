@@ -104,6 +104,21 @@ Candidate Size(const ModelAdvice& m, const AdviseOptions& o, Scenario s, const G
   return c;
 }
 
+// The cheapest replica size for a catalog candidate: the smallest that fits,
+// then each power of two up to one server (a bigger replica holds a bigger
+// batch, so it may serve the same peak with fewer GPUs in all).
+Candidate Cheapest(const ModelAdvice& m, const AdviseOptions& o, const Scenario& s, const GpuSpec* spec) {
+  Candidate best = Size(m, o, s, spec);
+  if (!best.fits) return best;
+  for (int64_t gpus = best.replica_gpus * 2; gpus <= o.max_replica_gpus; gpus *= 2) {
+    Scenario larger = s;
+    larger.replica_gpus = gpus;
+    Candidate c = Size(m, o, larger, spec);
+    if (c.fits && c.rented_usd_per_month.high < best.rented_usd_per_month.high) best = std::move(c);
+  }
+  return best;
+}
+
 std::string Recommend(const ModelAdvice& m, const AdviseOptions& o,
                       const std::string& candidate_model) {
   const Candidate* best = nullptr;
@@ -185,7 +200,7 @@ Result<Advice> Advise(const TrafficReport& traffic, const AdviseOptions& o,
         const ModelSpec spec = ModelSpecFrom(cm, catalog);
         for (const GpuSpec& g : catalog.gpus)
           m.candidates.push_back(
-              Size(m, o, ScenarioFor(m, o, spec, GpuChoiceFrom(g, spec.compute)), &g));
+              Cheapest(m, o, ScenarioFor(m, o, spec, GpuChoiceFrom(g, spec.compute)), &g));
         names.push_back(cm.name);
       }
     }
