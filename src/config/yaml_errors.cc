@@ -23,6 +23,7 @@ Status YamlErrors::ErrorAt(int line, int col, const std::string& message, const 
 Status YamlErrors::CheckKeys(const YAML::Node& map, const std::set<std::string>& allowed,
                              const std::string& where) const {
   if (!map.IsMap()) return Error(map, where + " must be a mapping", "write key: value pairs under it");
+  std::set<std::string> seen;
   for (const auto& kv : map) {
     std::string k = kv.first.Scalar();
     if (!allowed.count(k)) {
@@ -30,6 +31,11 @@ Status YamlErrors::CheckKeys(const YAML::Node& map, const std::set<std::string>&
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
       return Error(kv.first, "unknown key '" + k + "' in " + where, "valid keys are: " + list);
     }
+    // YAML readers keep one of two equal keys and drop the other without a
+    // word; a second `server:` or `api_key:` is always a mistake.
+    if (!seen.insert(k).second)
+      return Error(kv.first, "duplicate key '" + k + "' in " + where + " (only one of them would be used)",
+                   "merge the two '" + k + "' entries into one");
   }
   return Status::Ok();
 }
