@@ -6,8 +6,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <regex>
+#include <sstream>
 
 #include "common/util.h"
 #include "config/config.h"
@@ -39,6 +42,27 @@ std::map<std::string, std::string, std::less<>> ModelAliases(const config::Confi
     if (!target.empty() && target != m.name) aliases[m.name] = target;
   }
   return aliases;
+}
+
+// Loads `--config`. Only its pricing (and ledger) sections are used, so a file that
+// declares no providers and no models (e.g. only `pricing:`) is accepted: it is
+// parsed with a placeholder provider and model appended after its own lines, so
+// that error positions still point into the file. `*pricing_only` says so.
+Result<config::Config> LoadUsageConfig(const std::string& path, bool* pricing_only) {
+  *pricing_only = false;
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  if (f) ss << f.rdbuf();
+  std::string text = ss.str();
+  static const std::regex kTopLevel(R"((^|\n)(providers|models)[ \t]*:)");
+  if (!f || std::regex_search(text, kTopLevel)) return config::LoadConfigFile(path);
+  *pricing_only = true;
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  text +=
+      "providers:\n  - {name: tollgate-usage-placeholder, type: sim}\n"
+      "models:\n  - {name: tollgate-usage-placeholder, deployments: [{provider: "
+      "tollgate-usage-placeholder}]}\n";
+  return config::ParseConfig(text, path);
 }
 
 int Fail(int code, const std::string& message) {
@@ -142,13 +166,14 @@ std::optional<int> UsageCommand::Run() {
   std::map<std::string, std::string, std::less<>> aliases;
   std::string db_path = db_;
   if (!config_.empty()) {
-    auto c = config::LoadConfigFile(config_);
+    bool pricing_only = false;
+    auto c = LoadUsageConfig(config_, &pricing_only);
     if (!c.ok()) {
       std::fprintf(stderr, "%s\n", c.status().message().c_str());
       return 2;
     }
     pricing_cfg = c->pricing;
-    aliases = ModelAliases(*c);
+    if (!pricing_only) aliases = ModelAliases(*c);
     if (db_path.empty()) db_path = c->ledger.url;
   }
   if (db_path.empty()) db_path = "./tollgate.db";

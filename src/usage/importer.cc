@@ -56,7 +56,10 @@ std::string CodexSessionFromFileName(const std::string& path) {
 
 // Token counts of one Codex TokenUsage object. In Codex (as in the OpenAI API)
 // cached_input_tokens is part of input_tokens, and reasoning_output_tokens is part
-// of output_tokens; total_tokens = input_tokens + output_tokens.
+// of output_tokens; total_tokens = input_tokens + output_tokens. Some events do
+// not hold to that (reasoning above output, a total above input + output): the
+// total is then believed, and what it holds beyond input + output is reasoning
+// (then output) that output_tokens left out.
 struct CodexTokens {
   int64_t input = 0, cached = 0, cache_write = 0, output = 0, reasoning = 0, total = 0;
   bool operator==(const CodexTokens&) const = default;
@@ -74,6 +77,9 @@ struct CodexTokens {
            std::to_string(cache_write) + "/" + std::to_string(output) + "/" +
            std::to_string(reasoning) + "/" + std::to_string(total);
   }
+  // False when the counts break Codex's rules above (ToUsage then keeps every
+  // token the total counts).
+  bool Consistent() const { return reasoning <= output && (total == 0 || total == input + output); }
   // Maps onto tollgate's disjoint classes. The cache write count only appears in
   // newer Codex builds; like cached input it is a part of input_tokens.
   pricing::Usage ToUsage() const {
@@ -81,8 +87,11 @@ struct CodexTokens {
     u.cache_read = std::min(cached, input);
     u.cache_write_5m = std::min(cache_write, input - u.cache_read);
     u.input = input - u.cache_read - u.cache_write_5m;
-    u.reasoning = std::min(reasoning, output);
-    u.output = output - u.reasoning;
+    // Output and reasoning together: output_tokens, or what the total holds
+    // beyond the input when that is more.
+    const int64_t all_output = std::max(output, total - input);
+    u.reasoning = std::min(reasoning, all_output);
+    u.output = all_output - u.reasoning;
     return u;
   }
 };
@@ -108,6 +117,7 @@ struct CodexFileState {
   int64_t prev_ts = 0;
   int64_t ordinal = 0;
   bool warned_no_model = false;
+  bool warned_inconsistent = false;
 };
 
 class Importer {
@@ -353,6 +363,17 @@ class Importer {
       st.warned_no_model = true;
       Diag(f.path, lineno,
            "token usage before any turn_context names a model; counted with cost unknown");
+    }
+    if (!delta.Consistent() && !st.warned_inconsistent) {
+      st.warned_inconsistent = true;
+      Diag(f.path, lineno,
+           "token_count counts disagree (input " + std::to_string(delta.input) + ", output " +
+               std::to_string(delta.output) + ", reasoning " + std::to_string(delta.reasoning) +
+               ", total " + std::to_string(delta.total) +
+               "; expected reasoning <= output and total = input + output): counted as " +
+               std::to_string(delta.ToUsage().Total()) +
+               " tokens, what the total holds beyond input + output as reasoning (reported once "
+               "per file)");
     }
     Entry e;
     e.agent = Agent::kCodex;

@@ -65,6 +65,14 @@ std::string Money(const ReportRow& r) {
   return std::string(buf) + (r.unknown_cost_entries > 0 ? "*" : "");
 }
 
+// A dollar amount as a JSON number with FormatUsd's digits (at most 10 decimals,
+// as `report --format csv` and the x-tollgate-cost header): 0.38121, never
+// 0.38120999999999996.
+void WriteUsd(JsonWriter& w, double usd) {
+  const std::string s = FormatUsd(usd);
+  w.RawValue(s.data(), s.size(), rapidjson::kNumberType);
+}
+
 void WriteRow(JsonWriter& w, const ReportRow& r, GroupBy by, bool is_total) {
   w.StartObject();
   if (!is_total) {
@@ -118,7 +126,7 @@ void WriteRow(JsonWriter& w, const ReportRow& r, GroupBy by, bool is_total) {
   if (r.entries > 0 && r.unknown_cost_entries == r.entries)
     w.Null();
   else
-    w.Double(r.cost_usd);
+    WriteUsd(w, r.cost_usd);
   w.Key("unknown_cost_entries");
   w.Int64(r.unknown_cost_entries);
   w.EndObject();

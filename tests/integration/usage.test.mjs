@@ -111,6 +111,10 @@ test('usage --format json: exact tokens and costs from both agents, malformed li
   closeTo(rep.totals.cost_usd, costA + costB + costT1 + costT2, 'total cost');
   assert.equal(rep.import.duplicates, 2);
   assert.equal(rep.import.diagnostics, 1);
+  // Dollar figures carry at most 10 decimals: no float noise such as 0.38120999999999996.
+  const costs = [...r.stdout.matchAll(/"cost_usd":([^,}]*)/g)].map((m) => m[1]);
+  assert.equal(costs.length, 3);
+  for (const c of costs) assert.match(c, /^\d+(\.\d{1,10})?$/, r.stdout);
   assert.ok(r.stderr.includes(`${sessA}:4: invalid JSON`), r.stderr);
 });
 
@@ -180,6 +184,41 @@ test('usage --into-ledger is idempotent and shows up in tollgate report', async 
   assert.equal(byModel['gpt-5'].requests, 2);
   assert.equal(byModel['gpt-5'].input_tokens, 3000);
   closeTo(byModel['gpt-5'].cost_usd, costT1 + costT2, 'gpt-5 in report');
+});
+
+test('usage --config reads a config that has only a pricing: section', async () => {
+  const cfg = path.join(dir, 'pricing-only.yaml');
+  writeFileSync(cfg, 'pricing:\n  overrides:\n    - model: gpt-5\n      input: 2\n      cached_input: 0.2\n' +
+    '      output: 20\n      reasoning: 20\n');
+  const r = await runTollgate(['usage', '--codex-dir', codexDir, '--config', cfg, '--format', 'json', '--no-progress'],
+    { env });
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  // 1300 input, 1700 cached, 300 output and 100 reasoning at the overridden prices.
+  closeTo(rep.totals.cost_usd, (1300 * 2 + 1700 * 0.2 + 300 * 20 + 100 * 20) / 1e6, 'overridden gpt-5');
+  // A mistake in it is still reported at its line.
+  writeFileSync(cfg, 'pricing:\n  overrides:\n    - input: 2\n');
+  const bad = await runTollgate(['usage', '--codex-dir', codexDir, '--config', cfg, '--no-progress'], { env });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /pricing-only\.yaml:3:.*no model/);
+});
+
+test('usage keeps Codex reasoning that output_tokens left out, with a warning', async () => {
+  const home = path.join(dir, 'codex-reasoning');
+  const file = path.join(home, 'sessions', 'rollout-2025-10-02T09-00-00-0199c000-0000-7000-8000-000000000003.jsonl');
+  writeLines(file, [
+    JSON.stringify({ timestamp: '2025-10-02T09:00:00.000Z', type: 'turn_context', payload: { model: 'gpt-5' } }),
+    tokenCount('2025-10-02T09:01:00.000Z', { last_token_usage: { input_tokens: 100, cached_input_tokens: 0,
+      output_tokens: 10, reasoning_output_tokens: 70, total_tokens: 180 } }),
+  ]);
+  const r = await runTollgate(['usage', '--codex-dir', home, '--format', 'json', '--no-progress'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  assert.equal(rep.totals.total_tokens, 180);
+  assert.equal(rep.totals.output_tokens, 10);
+  assert.equal(rep.totals.reasoning_tokens, 70);
+  closeTo(rep.totals.cost_usd, (100 * GPT5_PRICE.input + 80 * GPT5_PRICE.output) / 1e6, 'reasoning kept');
+  assert.match(r.stderr, new RegExp(`${file.replace(/[.]/g, '\\.')}:2: token_count counts disagree.*counted as 180 tokens`));
 });
 
 test('usage rejects bad arguments with exit code 2', async () => {

@@ -373,6 +373,62 @@ TEST(UsageImport, CodexDeltasRepeatsAndModels) {
   EXPECT_TRUE(HasDiagnostic(r, fx.rollout2, 1, "before any turn_context"));
 }
 
+// Codex counts reasoning inside output_tokens (total = input + output). An event
+// that breaks that keeps every token its total counts, with one warning per file.
+TEST(UsageImport, CodexReasoningOutsideOutputKeepsTheTotal) {
+  fs::path dir = TempDir();
+  auto counts = [](int in, int out, int reasoning, int total) {
+    return R"({"input_tokens":)" + std::to_string(in) +
+           R"(,"cached_input_tokens":0,"output_tokens":)" + std::to_string(out) +
+           R"(,"reasoning_output_tokens":)" + std::to_string(reasoning) + R"(,"total_tokens":)" +
+           std::to_string(total) + "}";
+  };
+  fs::path file =
+      dir / "sessions" / "rollout-2025-10-01T11-00-00-0199a000-0000-7000-8000-00000000000a.jsonl";
+  WriteLines(
+      file,
+      {
+          R"({"timestamp":"2025-10-01T11:00:01.000Z","type":"turn_context","payload":{"model":"gpt-5"}})",
+          // 2: reasoning 70 > output 10, total 180 = 100 + 10 + 70
+          CodexTokenCount("2025-10-01T11:01:00.000Z",
+                          R"({"last_token_usage":)" + counts(100, 10, 70, 180) + "}"),
+          // 3: reasoning above output, but the total says input + output
+          CodexTokenCount("2025-10-01T11:02:00.000Z",
+                          R"({"last_token_usage":)" + counts(100, 10, 70, 110) + "}"),
+          // 4: consistent
+          CodexTokenCount("2025-10-01T11:03:00.000Z",
+                          R"({"last_token_usage":)" + counts(100, 50, 20, 150) + "}"),
+      });
+  auto cat = Catalog();
+  ImportOptions o;
+  o.prices = cat.get();
+  ImportResult r = Import(DiscoverFiles(Agent::kCodex, {dir.string()}, nullptr), o);
+  ASSERT_EQ(r.entries.size(), 3u);
+  const Entry* a = FindEntry(r, Agent::kCodex, Ts("2025-10-01T11:01:00Z"));
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->usage.input, 100);
+  EXPECT_EQ(a->usage.output, 10);
+  EXPECT_EQ(a->usage.reasoning, 70);
+  EXPECT_EQ(a->usage.Total(), 180);
+  ASSERT_TRUE(a->cost_known);
+  EXPECT_NEAR(a->cost.Total(), (100 * 1.25 + 80 * 10.0) / 1e6, 1e-12);
+  const Entry* b = FindEntry(r, Agent::kCodex, Ts("2025-10-01T11:02:00Z"));
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->usage.Total(), 110);
+  EXPECT_EQ(b->usage.reasoning, 10);
+  EXPECT_EQ(b->usage.output, 0);
+  const Entry* c = FindEntry(r, Agent::kCodex, Ts("2025-10-01T11:03:00Z"));
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->usage.output, 30);
+  EXPECT_EQ(c->usage.reasoning, 20);
+  EXPECT_EQ(c->usage.Total(), 150);
+  // One warning for the file, at the first inconsistent event.
+  EXPECT_EQ(r.diagnostics_total, 1u);
+  EXPECT_TRUE(HasDiagnostic(r, file, 2, "counted as 180 tokens"));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 TEST(UsageImport, IdsAreStableAcrossImports) {
   Fixture fx;
   ImportResult r1 = Import(fx.Files(), {});
@@ -516,7 +572,7 @@ TEST(UsageReport, JsonAndTableRendering) {
   EXPECT_STREQ(doc["rows"][1]["agent"].GetString(), "codex");
   EXPECT_EQ(doc["rows"][1]["reasoning_tokens"].GetInt64(), 100);
   EXPECT_TRUE(doc["rows"][3]["cost_usd"].IsNull());  // only unpriced usage: unknown, not $0
-  EXPECT_TRUE(doc["rows"][2]["cost_usd"].IsDouble());
+  EXPECT_TRUE(doc["rows"][2]["cost_usd"].IsNumber());
   EXPECT_EQ(doc["unpriced_models"].Size(), 2u);
   EXPECT_EQ(doc["import"]["duplicates"].GetUint64(), 4u);
 
@@ -525,6 +581,25 @@ TEST(UsageReport, JsonAndTableRendering) {
   EXPECT_NE(table.find("TOTAL"), std::string::npos);
   EXPECT_NE(table.find("2 calls have no known price"), std::string::npos) << table;
   EXPECT_NE(table.find("claude-imaginary-9 (1)"), std::string::npos) << table;
+}
+
+// Dollar figures in JSON carry FormatUsd's digits, not binary float noise.
+TEST(UsageReport, JsonCostsHaveNoFloatNoise) {
+  Report rep;
+  rep.totals.entries = 2;
+  rep.totals.cost_usd = 0.1 + 0.2;  // 0.30000000000000004 as a double
+  ReportRow row;
+  row.entries = 1;
+  row.cost_usd = 0.38120999999999996;
+  rep.rows.push_back(row);
+  std::string json = RenderJson(rep);
+  EXPECT_NE(json.find(R"("cost_usd":0.3,)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("cost_usd":0.38121,)"), std::string::npos) << json;
+  EXPECT_EQ(json.find("0000000"), std::string::npos) << json;
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << json;
+  EXPECT_DOUBLE_EQ(doc["totals"]["cost_usd"].GetDouble(), 0.3);
 }
 
 TEST(UsageLedger, ImportIsIdempotent) {
