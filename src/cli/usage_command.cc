@@ -6,11 +6,8 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <regex>
-#include <sstream>
 
 #include "common/util.h"
 #include "config/config.h"
@@ -42,27 +39,6 @@ std::map<std::string, std::string, std::less<>> ModelAliases(const config::Confi
     if (!target.empty() && target != m.name) aliases[m.name] = target;
   }
   return aliases;
-}
-
-// Loads `--config`. Only its pricing (and ledger) sections are used, so a file that
-// declares no providers and no models (e.g. only `pricing:`) is accepted: it is
-// parsed with a placeholder provider and model appended after its own lines, so
-// that error positions still point into the file. `*pricing_only` says so.
-Result<config::Config> LoadUsageConfig(const std::string& path, bool* pricing_only) {
-  *pricing_only = false;
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  if (f) ss << f.rdbuf();
-  std::string text = ss.str();
-  static const std::regex kTopLevel(R"((^|\n)(providers|models)[ \t]*:)");
-  if (!f || std::regex_search(text, kTopLevel)) return config::LoadConfigFile(path);
-  *pricing_only = true;
-  if (!text.empty() && text.back() != '\n') text += '\n';
-  text +=
-      "providers:\n  - {name: tollgate-usage-placeholder, type: sim}\n"
-      "models:\n  - {name: tollgate-usage-placeholder, deployments: [{provider: "
-      "tollgate-usage-placeholder}]}\n";
-  return config::ParseConfig(text, path);
 }
 
 int Fail(int code, const std::string& message) {
@@ -141,7 +117,8 @@ UsageCommand::UsageCommand(CLI::App& app) {
   cmd_->add_flag("--into-ledger", into_ledger_,
                  "Write the usage into the ledger instead of printing a report");
   cmd_->add_option("--db", db_,
-                   "Ledger for --into-ledger: a file path, sqlite:// or postgres:// URL (default: ledger.url/path of "
+                   "Ledger for --into-ledger: a file path, sqlite:// or postgres:// URL (default: "
+                   "ledger.url/path of "
                    "--config, or ./tollgate.db)");
   cmd_->add_option("-c,--config", config_, "Config whose pricing (and ledger.path) to use")
       ->check(CLI::ExistingFile);
@@ -166,14 +143,17 @@ std::optional<int> UsageCommand::Run() {
   std::map<std::string, std::string, std::less<>> aliases;
   std::string db_path = db_;
   if (!config_.empty()) {
-    bool pricing_only = false;
-    auto c = LoadUsageConfig(config_, &pricing_only);
+    // Only pricing (and the ledger, and model aliases when there are models)
+    // is read: a file with only a pricing: section is fine.
+    config::ParseOptions only_pricing;
+    only_pricing.require_routes = false;
+    auto c = config::LoadConfigFile(config_, only_pricing);
     if (!c.ok()) {
       std::fprintf(stderr, "%s\n", c.status().message().c_str());
       return 2;
     }
     pricing_cfg = c->pricing;
-    if (!pricing_only) aliases = ModelAliases(*c);
+    aliases = ModelAliases(*c);
     if (db_path.empty()) db_path = c->ledger.url;
   }
   if (db_path.empty()) db_path = "./tollgate.db";

@@ -634,7 +634,7 @@ const ProviderConfig* Config::FindProvider(const std::string& name) const {
   return nullptr;
 }
 
-Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source) {
+Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source, const ParseOptions& options) {
   Parser p(source);
   TG_ASSIGN_OR_RETURN(YAML::Node root, p.Load(yaml_text));
   Config cfg;
@@ -653,10 +653,12 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
     if (root["ledger"]) TG_RETURN_IF_ERROR(ParseLedger(p, root["ledger"], &cfg.ledger, &cfg.warnings));
     if (cfg.ledger.url.empty()) cfg.ledger.url = cfg.ledger.path;  // no ledger section: the default file
     if (root["pricing"]) TG_RETURN_IF_ERROR(ParsePricing(p, root["pricing"], &cfg.pricing, &cfg.warnings));
-    if (!root["providers"]) return p.ErrorAt(1, 1, "no providers: section", "declare at least one provider");
-    TG_RETURN_IF_ERROR(ParseProviders(p, root["providers"], &cfg));
-    if (!root["models"]) return p.ErrorAt(1, 1, "no models: section", "declare at least one model");
-    TG_RETURN_IF_ERROR(ParseModels(p, root["models"], &cfg));
+    if (!root["providers"] && options.require_routes)
+      return p.ErrorAt(1, 1, "no providers: section", "declare at least one provider");
+    if (root["providers"]) TG_RETURN_IF_ERROR(ParseProviders(p, root["providers"], &cfg));
+    if (!root["models"] && options.require_routes)
+      return p.ErrorAt(1, 1, "no models: section", "declare at least one model");
+    if (root["models"]) TG_RETURN_IF_ERROR(ParseModels(p, root["models"], &cfg));
   } catch (const YAML::Exception& e) {
     return p.ErrorAt(e.mark.line + 1, e.mark.column + 1, std::string("invalid config: ") + e.msg,
                      "compare with config/tollgate.yaml");
@@ -664,12 +666,12 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
   return cfg;
 }
 
-Result<Config> LoadConfigFile(const std::string& path) {
+Result<Config> LoadConfigFile(const std::string& path, const ParseOptions& options) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return Status::NotFound(path + ":0:0: error: cannot read config file (fix: check the path)");
   std::stringstream ss;
   ss << f.rdbuf();
-  return ParseConfig(ss.str(), path);
+  return ParseConfig(ss.str(), path, options);
 }
 
 Result<Config> LoadEmbeddedConfig() {

@@ -138,9 +138,15 @@ struct Config {
 
 // Parses YAML text. `source` names the file in error messages.
 // Returns InvalidArgument with "source:line:col: error: ... (fix: ...)".
-Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source);
+// What a config must declare: the server needs providers and models; a tool
+// that reads only some sections (`usage --config` reads pricing) does not.
+struct ParseOptions {
+  bool require_routes = true;  // providers: and models: sections
+};
+Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source,
+                           const ParseOptions& options = {});
 // Reads and parses a file; "-" is not accepted. NotFound if unreadable.
-Result<Config> LoadConfigFile(const std::string& path);
+Result<Config> LoadConfigFile(const std::string& path, const ParseOptions& options = {});
 // The bundled example config compiled into the binary.
 Result<Config> LoadEmbeddedConfig();
 // Markdown reference of every setting, generated from settings.h.

@@ -215,32 +215,44 @@ RedisClient::ConnectOutcome RedisCounterStore::OnConnect(redisContext* c) {
     if (!ok) return {false, false};
   }
   // Our counters are there unless Redis is new or restarted empty; then seed
-  // them from the ledger, setting only what is absent (never adding).
+  // them from the ledger, setting only what is absent (never adding). The
+  // epoch names one seeding: a replica that finds another epoch than the one it
+  // last saw knows another replica has re-seeded from the ledger meanwhile, so
+  // its queued settlements are in that ledger already (reset as well).
   const std::string epoch = opt_.key_prefix + "epoch";
-  redisReply* r = RedisClient::Call(c, {"EXISTS", epoch});
-  if (r == nullptr) return {false, false};
-  const bool present = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-  freeReplyObject(r);
-  if (present) return out;
+  auto get_epoch = [&](std::string* value) {
+    redisReply* r = RedisClient::Call(c, {"GET", epoch});
+    if (r == nullptr) return false;
+    *value = r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : std::string();
+    freeReplyObject(r);
+    return true;
+  };
+  std::string now_epoch;
+  if (!get_epoch(&now_epoch)) return {false, false};
+  if (!now_epoch.empty()) {
+    out.reset = !seen_epoch_.empty() && now_epoch != seen_epoch_;
+    seen_epoch_ = now_epoch;
+    return out;
+  }
   if (opt_.reseed) {
     auto rows = opt_.reseed();
     if (!rows.ok()) {
-      log::Warn("counters: cannot read the ledger's spend to seed Redis: " +
-                rows.status().ToString());
+      log::Warn("counters: cannot read the ledger's spend to seed Redis: " + rows.status().ToString());
       return {false, false};
     }
     for (const SpendRow& row : *rows) {
-      r = RedisClient::Call(c, {"HSETNX", BudgetKey(row.budget_id, row.window_start_ms), "spent",
-                                Num(row.spent_usd)});
+      redisReply* r = RedisClient::Call(
+          c, {"HSETNX", BudgetKey(row.budget_id, row.window_start_ms), "spent", Num(row.spent_usd)});
       if (r == nullptr) return {false, false};
       freeReplyObject(r);
     }
-    log::Info("counters: seeded " + std::to_string(rows->size()) +
-              " budget windows in Redis from the ledger");
+    log::Info("counters: seeded " + std::to_string(rows->size()) + " budget windows in Redis from the ledger");
   }
-  r = RedisClient::Call(c, {"SET", epoch, std::to_string(NowUnixMs())});
+  // Replicas seeding at once agree on one epoch: the first SET wins.
+  redisReply* r = RedisClient::Call(c, {"SET", epoch, NewRequestId(), "NX"});
   if (r == nullptr) return {false, false};
   freeReplyObject(r);
+  if (!get_epoch(&seen_epoch_)) return {false, false};
   out.reset = true;
   return out;
 }

@@ -119,6 +119,7 @@ class RedisCounterStore final : public CounterStore {
   // Each slot's spend + reservations as Redis last reported it, for fail_open's shares.
   std::unordered_map<std::string, double> last_used_ GUARDED_BY(mu_);
   std::atomic<uint64_t> local_admissions_{0}, refused_{0};
+  std::string seen_epoch_;  // the client thread's own (OnConnect): the last seeding it saw
 
   std::unique_ptr<RedisClient> client_;  // last: stopped first
 };

@@ -297,6 +297,30 @@ TEST(RedisCounters, ARedisThatLostItsDataIsSeededFromTheLedger) {
   EXPECT_EQ(reseeds.load(), 2);
 }
 
+TEST(RedisCounters, AReplicaThatFindsAnotherSeedingDropsItsQueuedSettlements) {
+  TG_REDIS_SERVER(redis);
+  std::atomic<int> ledger_micros{200000};  // what the ledger's budget_spend says
+  auto reseed = [&]() -> Result<std::vector<SpendRow>> {
+    return std::vector<SpendRow>{{"b", 1000, ledger_micros.load() / 1e6, 1}};
+  };
+  auto a = OpenRedis(redis, config::CountersPolicy::kFailClosed, 2, 60000, reseed);
+  auto b = OpenRedis(redis, config::CountersPolicy::kFailClosed, 2, 60000, reseed);
+  ASSERT_TRUE(Eventually([&] { return std::fabs(a->Spent("b", 1000) - 0.2) < 1e-12; }));
+  ASSERT_TRUE(Eventually([&] { return std::fabs(b->Spent("b", 1000) - 0.2) < 1e-12; }));
+  redis.Kill();
+  // Replica b settles $0.10 while Redis is down; its ledger row reaches the database.
+  b->Settle({Slot("b", 1.0)}, "", 0, 0.1, [](std::vector<SoftLimitCrossing>) {});
+  ledger_micros = 300000;
+  ASSERT_TRUE(Eventually([&] { return b->Health().pending >= 1; }));
+  ASSERT_TRUE(redis.Start().ok());  // back, empty
+  // Whichever replica reconnects first seeds $0.30 from the ledger; the other
+  // finds that seeding and drops its queued settlement: never $0.40.
+  EXPECT_TRUE(Eventually([&] { return std::fabs(a->Spent("b", 1000) - 0.3) < 1e-12; }));
+  EXPECT_TRUE(Eventually([&] { return b->Health().pending == 0; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_NEAR(b->Spent("b", 1000), 0.3, 1e-12);
+}
+
 TEST(RedisCounters, RejectsBadUrls) {
   for (const char* url :
        {"http://x", "redis://host:0", "redis://host:99999", "redis://host:6379/x"}) {
