@@ -92,6 +92,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"server:\n  drain_timeout_ms: -5\nproviders: []\nmodels: []\n", "bad.yaml:2:", "must not be negative"},
         BadCase{"server:\n  drain_timeout_ms: 4000000\nproviders: []\nmodels: []\n", "bad.yaml:2:",
                 "drain_timeout_ms must be between 0 and 3600000"},
+        BadCase{"counters:\n  url: http://127.0.0.1:6379\nproviders: []\nmodels: []\n", "bad.yaml:2:",
+                "counters.url must be a redis:// URL"},
+        BadCase{"counters:\n  policy: sometimes\nproviders: []\nmodels: []\n", "bad.yaml:2:",
+                "counters.policy must be fail_closed or fail_open"},
+        BadCase{"counters:\n  replicas: 0\nproviders: []\nmodels: []\n", "bad.yaml:2:",
+                "counters.replicas must be between 1 and 10000"},
+        BadCase{"counters:\n  reservation_ttl_ms: 10\nproviders: []\nmodels: []\n", "bad.yaml:2:",
+                "reservation_ttl_ms must be at least 1000"},
         BadCase{"", "bad.yaml:1:", "empty"}));
 
 TEST(Config, EmbeddedConfigIsValid) {
